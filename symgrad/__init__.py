@@ -1,0 +1,37 @@
+"""symgrad: symbol-to-symbol differentiation of neural networks.
+
+A computation is a :class:`Graph` (networkx) whose nodes hold SymPy
+expressions; :func:`backprop` adds the derivative nodes ∂C/∂u to the same
+graph (Deep Learning book §6.5); the result prints in Nielsen's notation,
+verifies BP1–BP4, and compiles to NumPy for training.
+"""
+
+from .backprop import backprop, expand, gradients
+from .functions import relu, sigmoid, sigmoid_prime, softmax, log_softmax, softplus, step, tanh_prime
+from .graph import Graph, GraphError, Node
+from .networks import Network, init_params, mlp
+from .printing import Formula, latex
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Formula",
+    "Graph",
+    "GraphError",
+    "Network",
+    "Node",
+    "backprop",
+    "expand",
+    "gradients",
+    "init_params",
+    "latex",
+    "log_softmax",
+    "mlp",
+    "relu",
+    "sigmoid",
+    "sigmoid_prime",
+    "softmax",
+    "softplus",
+    "step",
+    "tanh_prime",
+]

@@ -1,0 +1,156 @@
+"""The ``symgrad`` command line.
+
+Every subcommand's flags are declared here; the work is done by a ``main(args)``
+in the module of its concept (derive → :mod:`symgrad.derive`, verify →
+:mod:`symgrad.verify`, train → :mod:`symgrad.train`, graph →
+:mod:`symgrad.drawing`, explain → :mod:`symgrad.explain`, demo →
+:mod:`symgrad.demo`). A user error prints one line on stderr and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import UsageError
+
+EXAMPLES = {
+    "demo": "symgrad demo",
+    "derive": "symgrad derive --sizes 2,3,2 --activation sigmoid --cost quadratic --level layer --format latex",
+    "verify": "symgrad verify --sizes 2,3,2 --activation sigmoid --cost quadratic",
+    "train": "symgrad train --dataset xor --sizes 2,4,1 --epochs 200 --lr 3.0",
+    "graph": "symgrad graph --sizes 2,2,2 --with-derivatives --out graph.svg",
+    "explain": "symgrad explain --sizes 2,2,2 --out step.html",
+}
+
+
+def sizes_arg(text: str) -> list[int]:
+    """``"784,30,10"`` -> ``[784, 30, 10]`` (each a positive whole number, at least two)."""
+    try:
+        sizes = [int(s) for s in text.replace(" ", "").split(",") if s]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--sizes must be whole numbers separated by commas, got {text!r}") from None
+    if len(sizes) < 2 or any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"--sizes needs at least two positive layer sizes, got {text!r}")
+    return sizes
+
+
+def _network_flags(p: argparse.ArgumentParser, sizes: str = "2,3,2") -> None:
+    p.add_argument("--sizes", type=sizes_arg, default=sizes_arg(sizes), help=f"layer sizes, input first (default {sizes})")
+    p.add_argument("--activation", default="sigmoid", choices=["sigmoid", "tanh", "relu", "identity"], help="hidden (and output) activation σ")
+    p.add_argument("--cost", default="quadratic", choices=["quadratic", "cross_entropy", "log_likelihood"], help="cost C (log_likelihood means a softmax output)")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="symgrad", description="Symbol-to-symbol differentiation of neural networks.")
+    parser.add_argument("--version", action="version", version=f"symgrad {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name,
+            help=help,
+            description=help,
+            epilog=f"example:\n  {EXAMPLES[name]}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    p = add("demo", "derive, verify and print BP1–BP4, then train a compiled model on a built-in dataset")
+    p.add_argument("--out", default="symgrad-demo", help="folder for the pictures (default ./symgrad-demo)")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the demo's own)")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = add("derive", "print the derivative formulas of a network")
+    _network_flags(p)
+    p.add_argument("--level", choices=["layer", "neuron"], default="layer")
+    p.add_argument("--format", choices=["text", "latex", "markdown"], default="text")
+    p.add_argument("--form", choices=["factored", "expanded"], default="factored")
+    p.add_argument("--param", action="append", default=None, help="only the derivative of this parameter (e.g. W2, w2_1_1); repeatable")
+
+    p = add("verify", "prove BP1–BP4 symbolically and check them numerically")
+    _network_flags(p)
+    p.add_argument("--format", choices=["text", "markdown", "latex"], default="text")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--points", type=int, default=3, help="random points for the numeric check")
+
+    p = add("train", "train a compiled network on MNIST, IDX files or a built-in dataset")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--mnist", metavar="DIR", help="folder with the four standard MNIST files")
+    src.add_argument("--images", metavar="FILE", help="IDX images file (with --labels)")
+    src.add_argument("--dataset", metavar="NAME", help="built-in dataset: xor, spirals")
+    p.add_argument("--labels", metavar="FILE", help="IDX labels file (with --images)")
+    p.add_argument("--holdout", type=int, default=None, help="keep the last N examples for evaluation")
+    _network_flags(p, "784,30,10")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=10)
+    p.add_argument("--lr", type=float, default=3.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--optimizer", choices=["sgd", "momentum", "adam"], default="sgd")
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--weight-decay", type=float, default=0.0, help="L2 λ (adds λ Σ‖W‖² to C)")
+    p.add_argument("--init", choices=["normal", "glorot", "he"], default="normal")
+    p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    p.add_argument("--save", metavar="PATH", help="save the trained model (.npz + JSON spec)")
+    p.add_argument("--checkpoint", metavar="PATH", help="write a checkpoint after every epoch")
+    p.add_argument("--resume", metavar="PATH", help="continue from a checkpoint")
+    p.add_argument("--plot", metavar="FILE.png", help="write training curves")
+    p.add_argument("--json", action="store_true", help="last line of stdout: the history as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = add("graph", "draw the computational graph (forward and derivative nodes)")
+    p.add_argument("--sizes", type=sizes_arg, default=sizes_arg("2,2,2"))
+    p.add_argument("--activation", default="sigmoid", choices=["sigmoid", "tanh", "relu", "identity"])
+    p.add_argument("--cost", default="quadratic", choices=["quadratic", "cross_entropy", "log_likelihood"])
+    p.add_argument("--level", choices=["neuron", "layer"], default="neuron")
+    p.add_argument("--with-derivatives", action="store_true")
+    p.add_argument("--out", required=True, help="FILE.svg, FILE.png or FILE.dot")
+
+    p = add("explain", "a derivation report of one training step (forward, error, chain rule, update)")
+    p.add_argument("--sizes", type=sizes_arg, default=sizes_arg("2,2,2"))
+    p.add_argument("--activation", default="sigmoid", choices=["sigmoid", "tanh", "relu", "identity"])
+    p.add_argument("--weights", metavar="FILE", help="saved model or weights (.npz); default: text 003's weights for 2-2-2")
+    p.add_argument("--input", metavar="X", help="comma-separated input values")
+    p.add_argument("--target", metavar="Y", help="comma-separated target values")
+    p.add_argument("--lr", type=float, default=0.5)
+    p.add_argument("--out", required=True, help="FILE.md or FILE.html")
+    return parser
+
+
+MODULES = {
+    "demo": "symgrad.demo",
+    "derive": "symgrad.derive",
+    "verify": "symgrad.verify",
+    "train": "symgrad.train",
+    "graph": "symgrad.drawing",
+    "explain": "symgrad.explain",
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``symgrad`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    module = importlib.import_module(MODULES[args.command])
+    try:
+        return int(module.main(args) or 0)
+    except UsageError as e:
+        print(f"symgrad {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"symgrad {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""``symgrad derive``: print a network's derivative formulas."""
+
+from __future__ import annotations
+
+import argparse
+
+from .errors import UsageError
+from .networks import Network, mlp
+from .printing import BookLatexPrinter, equation
+
+BP_LABELS = {"delta_L": "BP1", "delta": "BP2", "b": "BP3", "W": "BP4", "w": "BP4"}
+
+
+def derivation(net: Network, params: list[str] | None = None, form: str = "factored") -> list[tuple[str, str, str]]:
+    """``[(label, node name, LaTeX equation)]`` for the network's derivative nodes.
+
+    Labels name the book's equation each one instantiates: BP1 (δ^L), BP2 (δ^l,
+    l < L), BP3 (∂C/∂b), BP4 (∂C/∂w); other derivative nodes (∇_a C) get ``""``.
+    """
+    g = net.graph
+    if not g.derivatives:
+        net.backprop()
+    table = g.derivatives[net.cost_node]
+    if params:
+        unknown = [p for p in params if p not in table or g.node(p).role != "parameter"]
+        if unknown:
+            names = ", ".join(n.name for n in g.parameters[:8])
+            raise UsageError(f"--param {unknown[0]!r} is not a parameter of this network (parameters: {names}, ...)")
+        wanted = {table[p] for p in params}
+    else:
+        wanted = None
+    from .printing import _passes_along
+
+    rows = []
+    for node in g.nodes("derivative"):
+        if wanted is not None and node.name not in wanted:
+            continue
+        if wanted is None and form == "factored" and _passes_along(g, node):
+            continue
+        rows.append((bp_label(net, node.name), node.name, equation(g, node.name, form)))
+    return rows
+
+
+def bp_label(net: Network, name: str) -> str:
+    """Which of BP1–BP4 the derivative node ``name`` is an instance of ("" for none)."""
+    node = net.graph.node(name)
+    of = net.graph.node(node.of) if node.of else None
+    if of is None:
+        return ""
+    if of.kind == "z":
+        return "BP1" if of.meta.get("layer") == net.L else "BP2"
+    if of.kind == "b":
+        return "BP3"
+    if of.kind in ("W", "w"):
+        return "BP4"
+    return ""
+
+
+def _text(tex: str) -> str:
+    """A readable plain-text rendering of our LaTeX (for terminals)."""
+    out = tex
+    for a, b in (
+        (r"\left(", "("), (r"\right)", ")"), (r"\odot", "⊙"), (r"\delta", "δ"), (r"\sigma", "σ"),
+        (r"\nabla", "∇"), (r"\partial", "∂"), (r"\mathbf{1}", "1"), (r"\operatorname{tr}", "tr"),
+        (r"\operatorname{ReLU}", "ReLU"), (r"\operatorname{softmax}", "softmax"), ("^{T}", "ᵀ"),
+        (r"\tanh", "tanh"), (r"\log", "ln"), (r"\cdot", "·"), (r"\lambda", "λ"),
+    ):
+        out = out.replace(a, b)
+    import re
+
+    while True:
+        new = re.sub(r"\\frac\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}", r"(\1)/(\2)", out)
+        if new == out:
+            break
+        out = new
+    out = re.sub(r"\^\{([^{}]*)\}", r"^\1", out)
+    out = re.sub(r"_\{([^{}]*)\}", r"_\1", out)
+    out = out.replace("\\", "").replace("{", "").replace("}", "")
+    out = re.sub(r"\(∂C\)/\(∂([^)]*)\)", r"∂C/∂\1", out)
+    return re.sub(r"  +", " ", out)
+
+
+def render(net: Network, fmt: str = "text", params: list[str] | None = None, form: str = "factored") -> str:
+    """The derivation as ``text``, ``latex`` or ``markdown``."""
+    rows = derivation(net, params, form)
+    title = f"{'-'.join(map(str, net.sizes))} {net.activation} network, {net.cost} cost ({net.level} level)"
+    if fmt == "latex":
+        body = " \\\\\n".join(f"{tex.replace(' = ', ' &= ', 1)} && \\text{{{label}}}" for label, _, tex in rows)
+        return f"% {title}\n\\begin{{aligned}}\n{body}\n\\end{{aligned}}"
+    if fmt == "markdown":
+        lines = [f"## Derivatives: {title}", "", "| eq. | node | formula |", "| --- | --- | --- |"]
+        lines += [f"| {label} | `{name}` | ${tex}$ |" for label, name, tex in rows]
+        return "\n".join(lines)
+    width = max((len(label) for label, _, _ in rows), default=0)
+    return "\n".join([title] + [f"{label:<{width}}  {_text(tex)}" for label, _, tex in rows])
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        net = mlp(args.sizes, args.activation, args.cost, level=args.level)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    print(render(net, args.format, args.param, args.form))
+    return 0
+
+
+__all__ = ["BookLatexPrinter", "bp_label", "derivation", "render"]

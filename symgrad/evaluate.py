@@ -1,0 +1,82 @@
+"""Numbers from a graph: substitute leaf values and evaluate node by node.
+
+This is the plain, exact-ish path (SymPy floats and explicit matrices) used for
+small worked examples and checks; training uses :mod:`symgrad.compile`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import sympy as sp
+
+from .graph import Graph, GraphError
+
+
+def _to_sympy(node_name: str, value: Any, shape: tuple | None) -> sp.Basic:
+    if shape is None:
+        if isinstance(value, sp.Basic):
+            return value
+        arr = np.asarray(value, dtype=float)
+        if arr.size != 1:
+            raise GraphError(f"node {node_name!r} is a scalar but its value has shape {arr.shape}")
+        return sp.Float(float(arr.reshape(())))
+    arr = np.asarray(value, dtype=object if isinstance(value, sp.MatrixBase) else float)
+    if arr.ndim == 1 and shape[1] == 1:
+        arr = arr.reshape(-1, 1)
+    concrete = tuple(int(d) if d.is_Integer else None for d in map(sp.sympify, shape))
+    if arr.ndim != 2 or any(c is not None and c != s for c, s in zip(concrete, arr.shape)):
+        raise GraphError(f"node {node_name!r} has shape {shape} but its value has shape {arr.shape}")
+    return sp.ImmutableMatrix(arr.tolist())
+
+
+def evaluate(
+    graph: Graph,
+    values: Mapping[str, Any] | None = None,
+    names: Iterable[str] | None = None,
+) -> dict[str, Any]:
+    """``{name: value}`` of every node (or of ``names``): floats for scalars, NumPy arrays for matrices.
+
+    Leaf values come from ``values`` or from the nodes' stored ``value``. A
+    leaf that is needed and has no value is an error that names it.
+    """
+    given = dict(values or {})
+    if names is None:
+        wanted = set(graph.nx.nodes)
+    else:
+        wanted = set()
+        for n in names:
+            nm = graph.node(n).name
+            wanted |= nx.ancestors(graph.nx, nm) | {nm}
+    subs: dict[sp.Basic, sp.Basic] = {}
+    dims: dict[sp.Basic, sp.Basic] = {}
+    out: dict[str, Any] = {}
+    for name in graph.topological_order():
+        if name not in wanted:
+            continue
+        node = graph.node(name)
+        if node.expr is None:
+            value = given.get(name, node.value)
+            if value is None:
+                raise GraphError(f"node {name!r} ({node.role}) has no value; give it one")
+            v = _to_sympy(name, value, node.shape)
+            if node.is_matrix:
+                for d, actual in zip(node.symbol.shape, v.shape):
+                    if isinstance(d, sp.Symbol):
+                        dims[d] = sp.Integer(actual)
+        else:
+            expr = node.expr.xreplace(dims) if dims else node.expr
+            v = expr.xreplace(subs)
+            v = v.doit() if node.is_matrix else v
+            if node.is_matrix:
+                v = sp.ImmutableMatrix(v.as_explicit()).evalf()
+            else:
+                v = sp.sympify(v).evalf()
+                if isinstance(v, sp.MatrixBase):  # a 1×1 trace result
+                    v = v[0, 0]
+        subs[node.symbol] = v
+        out[name] = np.array(v.tolist(), dtype=float) if node.is_matrix else float(v)
+    return out if names is None else {graph.node(n).name: out[graph.node(n).name] for n in names}

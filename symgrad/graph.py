@@ -1,0 +1,397 @@
+"""Computational graphs whose nodes hold SymPy expressions.
+
+A :class:`Graph` is a :class:`networkx.DiGraph` of named nodes. Every node has a
+SymPy symbol that stands for its value (a ``Symbol`` for a scalar, a
+``MatrixSymbol`` for a layer-level matrix), a role, and, for computed nodes, an
+expression in its parents' symbols only. An edge ``u -> v`` exists exactly when
+``v``'s expression uses ``u``'s symbol (Deep Learning book §6.5.1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import sympy as sp
+from sympy.matrices.expressions.matexpr import MatrixExpr
+
+from .errors import UsageError
+
+ROLES = ("input", "parameter", "target", "intermediate", "cost", "derivative")
+LEAF_ROLES = ("input", "parameter", "target")
+
+Symbolish = sp.Symbol | sp.MatrixSymbol
+
+
+class GraphError(UsageError):
+    """A graph was built or used wrongly; the message names the node at fault."""
+
+
+@dataclass(eq=False)
+class Node:
+    """One node of a :class:`Graph`.
+
+    ``symbol`` stands for the node's value; ``expr`` (computed nodes only) is
+    written in the parents' symbols. ``tex`` is the LaTeX used when the symbol is
+    printed (e.g. ``w^{2}_{13}`` or ``\\delta^{3}``). ``kind`` tags a network's
+    nodes with the book's letter (``"w"``, ``"b"``, ``"z"``, ``"a"``, ...).
+    For a derivative node, ``of`` is the node differentiated and ``cost`` the
+    node differentiated from: it holds ∂cost/∂of.
+    """
+
+    name: str
+    symbol: Symbolish
+    role: str
+    expr: sp.Basic | None = None
+    tex: str | None = None
+    kind: str | None = None
+    value: Any = None
+    of: str | None = None
+    cost: str | None = None
+    meta: dict = field(default_factory=dict)
+    graph: Any = field(default=None, repr=False)
+
+    @property
+    def shape(self) -> tuple | None:
+        """``(rows, cols)`` for a matrix node, ``None`` for a scalar."""
+        return tuple(self.symbol.shape) if isinstance(self.symbol, MatrixExpr) else None
+
+    @property
+    def is_matrix(self) -> bool:
+        return isinstance(self.symbol, MatrixExpr)
+
+    def __repr__(self) -> str:
+        tail = f" = {self.expr}" if self.expr is not None else ""
+        return f"<{self.role} {self.name}{tail}>"
+
+    def _repr_latex_(self) -> str:
+        from .printing import latex
+
+        return "$$" + latex(self.graph, self.name) + "$$"
+
+
+def _shape_str(shape: tuple | None) -> str:
+    return "scalar" if shape is None else f"{shape[0]}×{shape[1]}"
+
+
+class Graph:
+    """A computational graph: named nodes holding SymPy expressions.
+
+    Build it node by node::
+
+        g = Graph()
+        x = g.input("x")
+        w = g.parameter("w", value=0.5)
+        y = g.add("y", w * x)
+        g.add("C", (y - 1) ** 2 / 2, role="cost")
+
+    ``g.nx`` is the underlying :class:`networkx.DiGraph`; each networkx node is
+    the node's name and carries the :class:`Node` under the attribute ``"node"``.
+    """
+
+    def __init__(self, name: str = "graph") -> None:
+        self.name = name
+        self.nx = nx.DiGraph()
+        self._by_symbol: dict[sp.Basic, str] = {}
+        self._order: list[str] | None = None
+        # cost name -> {forward node name -> derivative node name}
+        self.derivatives: dict[str, dict[str, str]] = {}
+        self.meta: dict[str, Any] = {}
+
+    # ----------------------------------------------------------------- access
+    def __contains__(self, name: object) -> bool:
+        return name in self.nx
+
+    def __len__(self) -> int:
+        return self.nx.number_of_nodes()
+
+    def __iter__(self) -> Iterator[Node]:
+        return (self.node(n) for n in self.topological_order())
+
+    def __getitem__(self, name: str) -> Symbolish:
+        """The symbol of node ``name`` (to write expressions with)."""
+        return self.node(name).symbol
+
+    def node(self, name: str | Node | sp.Basic) -> Node:
+        """The :class:`Node` named ``name`` (a node, or its symbol, also works)."""
+        if isinstance(name, Node):
+            return name
+        if isinstance(name, sp.Basic):
+            if name not in self._by_symbol:
+                raise GraphError(f"symbol {name} is not a node of graph {self.name!r}")
+            name = self._by_symbol[name]
+        try:
+            return self.nx.nodes[name]["node"]
+        except KeyError:
+            raise GraphError(f"unknown node {name!r} in graph {self.name!r}") from None
+
+    def name_of(self, symbol: sp.Basic) -> str:
+        """The name of the node whose symbol is ``symbol``."""
+        return self.node(symbol).name
+
+    def nodes(self, role: str | Iterable[str] | None = None) -> list[Node]:
+        """Nodes in topological order, optionally only those with ``role``."""
+        roles = (role,) if isinstance(role, str) else role
+        return [n for n in self if roles is None or n.role in roles]
+
+    @property
+    def parameters(self) -> list[Node]:
+        return self.nodes("parameter")
+
+    @property
+    def symbols(self) -> dict[sp.Basic, str]:
+        """Map symbol -> node name (read-only view)."""
+        return dict(self._by_symbol)
+
+    def parents(self, name: str) -> list[str]:
+        return sorted(self.nx.predecessors(self.node(name).name), key=self._rank)
+
+    def consumers(self, name: str) -> list[str]:
+        return sorted(self.nx.successors(self.node(name).name), key=self._rank)
+
+    def topological_order(self) -> list[str]:
+        """Node names in a topological order (stable: insertion order breaks ties)."""
+        if self._order is None:
+            index = {n: i for i, n in enumerate(self.nx.nodes)}
+            self._order = list(nx.lexicographical_topological_sort(self.nx, key=index.__getitem__))
+        return self._order
+
+    def _rank(self, name: str) -> int:
+        return self.topological_order().index(name)
+
+    # ------------------------------------------------------------- building
+    def _new_symbol(self, name: str, shape: tuple | None) -> Symbolish:
+        if shape is None:
+            return sp.Symbol(name, real=True)
+        rows, cols = shape
+        return sp.MatrixSymbol(name, rows, cols)
+
+    def _insert(self, node: Node) -> Symbolish:
+        if not isinstance(node.name, str) or not node.name:
+            raise GraphError(f"node names must be non-empty strings, got {node.name!r}")
+        if node.name in self.nx:
+            raise GraphError(f"duplicate node name {node.name!r} in graph {self.name!r}")
+        if node.role not in ROLES:
+            raise GraphError(f"node {node.name!r}: unknown role {node.role!r}; use one of {ROLES}")
+        if node.symbol in self._by_symbol:
+            raise GraphError(
+                f"node {node.name!r}: symbol {node.symbol} already stands for node "
+                f"{self._by_symbol[node.symbol]!r}"
+            )
+        parents: list[str] = []
+        if node.expr is not None:
+            parents = self._parents_of(node.name, node.expr)
+            self._check_shape(node, parents)
+        node.graph = self
+        self.nx.add_node(node.name, node=node)
+        self._by_symbol[node.symbol] = node.name
+        for p in parents:
+            self.nx.add_edge(p, node.name)
+        self._order = None
+        return node.symbol
+
+    def _parents_of(self, name: str, expr: sp.Basic) -> list[str]:
+        parents = []
+        for s in _node_symbols(expr):
+            if s not in self._by_symbol:
+                raise GraphError(
+                    f"node {name!r}: expression uses {s}, which is not a node of graph "
+                    f"{self.name!r} (add it first with input(), parameter() or add())"
+                )
+            parents.append(self._by_symbol[s])
+        if name in parents:
+            raise GraphError(f"node {name!r} would depend on itself (a cycle)")
+        return parents
+
+    def _check_shape(self, node: Node, parents: list[str]) -> None:
+        expr_shape = tuple(node.expr.shape) if isinstance(node.expr, MatrixExpr) else None
+        if expr_shape != node.shape:
+            raise GraphError(
+                f"node {node.name!r}: its expression has shape {_shape_str(expr_shape)} "
+                f"but the node was declared {_shape_str(node.shape)}"
+            )
+
+    def input(self, name: str, shape: tuple | None = None, *, value: Any = None, **kw: Any) -> Symbolish:
+        """Add an input node (data x); ``shape=(rows, cols)`` makes it a matrix."""
+        return self._insert(Node(name, self._new_symbol(name, shape), "input", value=value, **kw))
+
+    def parameter(self, name: str, shape: tuple | None = None, *, value: Any = None, **kw: Any) -> Symbolish:
+        """Add a parameter node (a weight or bias, what training changes)."""
+        return self._insert(Node(name, self._new_symbol(name, shape), "parameter", value=value, **kw))
+
+    def target(self, name: str, shape: tuple | None = None, *, value: Any = None, **kw: Any) -> Symbolish:
+        """Add a target node (the desired output y)."""
+        return self._insert(Node(name, self._new_symbol(name, shape), "target", value=value, **kw))
+
+    def add(self, name: str, expr: Any, role: str = "intermediate", **kw: Any) -> Symbolish:
+        """Add a computed node ``name = expr``; ``expr`` uses other nodes' symbols only."""
+        if role in LEAF_ROLES:
+            raise GraphError(f"node {name!r}: a computed node cannot have role {role!r}")
+        try:
+            expr = sp.sympify(expr, strict=True)
+        except sp.SympifyError as e:
+            raise GraphError(f"node {name!r}: not a SymPy expression: {expr!r}") from e
+        shape = tuple(expr.shape) if isinstance(expr, MatrixExpr) else None
+        symbol = kw.pop("symbol", None) or self._new_symbol(name, shape)
+        return self._insert(Node(name, symbol, role, expr=expr, **kw))
+
+    def op(self, name: str, fn: Any, *args: str, role: str = "intermediate", **kw: Any) -> Symbolish:
+        """Add ``name = fn(*parents)``, parents given by name.
+
+        A shape mismatch is reported with both nodes and both shapes, e.g.
+        ``node 'z2': cannot multiply W2 (3×2) by a1 (3×4)``.
+        """
+        symbols = [self.node(a).symbol for a in args]
+        try:
+            expr = fn(*symbols)
+        except sp.ShapeError:
+            shapes = ", ".join(f"{a} ({_shape_str(self.node(a).shape)})" for a in args)
+            raise GraphError(f"node {name!r}: shapes do not fit: {shapes}") from None
+        return self.add(name, expr, role=role, **kw)
+
+    def matmul(self, name: str, left: str, right: str, **kw: Any) -> Symbolish:
+        """Add ``name = left · right`` (matrix product), checking shapes."""
+        L, R = self.node(left), self.node(right)
+        if L.shape is None or R.shape is None or L.shape[1] != R.shape[0]:
+            raise GraphError(
+                f"node {name!r}: cannot multiply {left} ({_shape_str(L.shape)}) by "
+                f"{right} ({_shape_str(R.shape)})"
+            )
+        return self.add(name, L.symbol * R.symbol, **kw)
+
+    def remove_derivatives(self, cost: str | None = None) -> None:
+        """Remove the derivative nodes added by :func:`symgrad.backprop` (for ``cost``, or all)."""
+        costs = [cost] if cost is not None else list(self.derivatives)
+        for c in costs:
+            for d in self.derivatives.pop(c, {}).values():
+                self._by_symbol.pop(self.node(d).symbol, None)
+                self.nx.remove_node(d)
+        self._order = None
+
+    # --------------------------------------------------------------- values
+    def values(self) -> dict[str, Any]:
+        """``{name: value}`` for the nodes that have a value."""
+        return {n.name: n.value for n in self if n.value is not None}
+
+    def set_values(self, values: Mapping[str, Any]) -> None:
+        """Give leaf nodes values (``{name: value}``)."""
+        for name, v in values.items():
+            self.node(name).value = v
+
+    def evaluate(self, values: Mapping[str, Any] | None = None, names: Iterable[str] | None = None) -> dict[str, Any]:
+        """Evaluate the graph node by node (plain SymPy floats/matrices; slow but exact).
+
+        ``values`` overrides the stored leaf values. Returns ``{name: value}``
+        for every node (or only ``names``). The compiled NumPy path is
+        :func:`symgrad.compile`.
+        """
+        from .evaluate import evaluate
+
+        return evaluate(self, values, names)
+
+    # -------------------------------------------------------------- helpers
+    def check(self) -> None:
+        """Re-check the invariants: acyclic, edges = symbol dependencies."""
+        if not nx.is_directed_acyclic_graph(self.nx):
+            cycle = nx.find_cycle(self.nx)
+            raise GraphError(f"graph {self.name!r} has a cycle through node {cycle[0][0]!r}")
+        for n in self.nx.nodes:
+            node = self.node(n)
+            want = set(self._parents_of(n, node.expr)) if node.expr is not None else set()
+            if want != set(self.nx.predecessors(n)):
+                raise GraphError(f"node {n!r}: edges do not match its expression's symbols")
+
+    def add_edge_checked(self, u: str, v: str) -> None:
+        """Add edge ``u -> v``, refusing one that would close a cycle."""
+        if nx.has_path(self.nx, v, u):
+            raise GraphError(f"edge {u!r} -> {v!r} would make a cycle")
+        self.nx.add_edge(u, v)
+        self._order = None
+
+    def copy(self) -> Graph:
+        g = Graph(self.name)
+        g.nx = self.nx.copy()
+        for n in g.nx.nodes:
+            old = g.nx.nodes[n]["node"]
+            g.nx.nodes[n]["node"] = Node(**{**old.__dict__, "meta": dict(old.meta), "graph": g})
+        g._by_symbol = dict(self._by_symbol)
+        g.derivatives = {k: dict(v) for k, v in self.derivatives.items()}
+        g.meta = dict(self.meta)
+        return g
+
+    def __repr__(self) -> str:
+        roles: dict[str, int] = {}
+        for n in self.nx.nodes:
+            r = self.node(n).role
+            roles[r] = roles.get(r, 0) + 1
+        detail = ", ".join(f"{v} {k}" for k, v in roles.items())
+        return f"<Graph {self.name!r}: {len(self)} nodes ({detail})>"
+
+    # ------------------------------------------------------------- from_expr
+    @classmethod
+    def from_expr(
+        cls,
+        expr: sp.Basic,
+        name: str = "C",
+        *,
+        role: str = "cost",
+        parameters: Iterable[sp.Basic] | None = None,
+        prefix: str = "t",
+    ) -> Graph:
+        """Build a graph from one SymPy expression.
+
+        Leaves (free symbols) become nodes: those in ``parameters`` (default:
+        all) are parameters, the rest inputs. Every compound subexpression
+        becomes one intermediate node ``t1, t2, ...`` in its operands' symbols,
+        so a repeated subexpression such as ``f(w)`` in ``f(f(f(w)))`` is one
+        shared node. The whole expression is node ``name``.
+        """
+        g = cls(name)
+        expr = sp.sympify(expr)
+        leaves = sorted(_node_symbols(expr), key=str)
+        params = set(leaves if parameters is None else parameters)
+        for s in leaves:
+            node_role = "parameter" if s in params else "input"
+            g._insert(Node(str(s), s, node_role))
+        memo: dict[sp.Basic, sp.Basic] = {s: s for s in leaves}
+        counter = [0]
+
+        def visit(e: sp.Basic, top: bool) -> sp.Basic:
+            if e in memo:
+                return memo[e]
+            if not _node_symbols(e):
+                return e
+            new_args = [visit(a, False) for a in e.args]
+            rebuilt = e.func(*new_args) if new_args != list(e.args) else e
+            if top:
+                sym = g.add(name, rebuilt, role=role)
+            else:
+                counter[0] += 1
+                sym = g.add(f"{prefix}{counter[0]}", rebuilt)
+            memo[e] = sym
+            return sym
+
+        visit(expr, True)
+        if name not in g:  # the whole expression was a single leaf
+            g.add(name, expr, role=role)
+        return g
+
+
+def _node_symbols(expr: sp.Basic) -> set[sp.Basic]:
+    """The Symbols and MatrixSymbols an expression uses (not dummies, not shapes)."""
+    out: set[sp.Basic] = set()
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, sp.MatrixSymbol):
+            out.add(e)
+        elif isinstance(e, sp.Symbol):
+            if not isinstance(e, sp.Dummy):
+                out.add(e)
+        elif isinstance(e, (sp.Lambda, sp.OneMatrix, sp.Identity, sp.ZeroMatrix)):
+            continue  # a bound variable, or a constant matrix whose args are only its shape
+        else:
+            stack.extend(e.args)
+    return out
