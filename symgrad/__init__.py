@@ -7,7 +7,7 @@ verifies BP1–BP4, and compiles to NumPy for training.
 """
 
 from .backprop import backprop, expand, gradients
-from .functions import relu, sigmoid, sigmoid_prime, softmax, log_softmax, softplus, step, tanh_prime
+from .functions import log_softmax, relu, sigmoid, sigmoid_prime, softmax, softplus, step, tanh_prime
 from .graph import Graph, GraphError, Node
 from .networks import Network, init_params, mlp
 from .printing import Formula, latex

@@ -69,9 +69,14 @@ def backprop(graph: Graph, cost: str | sp.Basic, wrt: Iterable[str] | None = Non
                 f"node {t!r} does not reach cost {cost_node.name!r}: ∂{cost_node.name}/∂{t} is 0 "
                 "everywhere (is it used by the network?)"
             )
+    # One multi-source walk: the nodes downstream of any wrt node.
     relevant = set(targets)
-    for t in targets:
-        relevant |= nx.descendants(graph.nx, t)
+    stack = list(targets)
+    while stack:
+        for s in graph.nx.successors(stack.pop()):
+            if s not in relevant:
+                relevant.add(s)
+                stack.append(s)
     relevant &= ancestors
 
     table = graph.derivatives.setdefault(cost_node.name, {})

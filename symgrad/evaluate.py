@@ -69,12 +69,17 @@ def evaluate(
                         dims[d] = sp.Integer(actual)
         else:
             expr = node.expr.xreplace(dims) if dims else node.expr
+            # an explicit ones matrix, so that sums with explicit matrices evaluate
+            expr = expr.replace(
+                lambda e: isinstance(e, sp.OneMatrix) and all(d.is_Integer for d in e.shape),
+                lambda e: sp.ImmutableMatrix.ones(*e.shape),
+            )
             v = expr.xreplace(subs)
             v = v.doit() if node.is_matrix else v
             if node.is_matrix:
                 v = sp.ImmutableMatrix(v.as_explicit()).evalf()
             else:
-                v = sp.sympify(v).evalf()
+                v = sp.sympify(v).doit().evalf()  # a trace of an explicit matrix needs doit()
                 if isinstance(v, sp.MatrixBase):  # a 1×1 trace result
                     v = v[0, 0]
         subs[node.symbol] = v

@@ -9,6 +9,7 @@ expression in its parents' symbols only. An edge ``u -> v`` exists exactly when
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,6 +97,7 @@ class Graph:
         self.nx = nx.DiGraph()
         self._by_symbol: dict[sp.Basic, str] = {}
         self._order: list[str] | None = None
+        self._ranks: dict[str, int] | None = None
         # cost name -> {forward node name -> derivative node name}
         self.derivatives: dict[str, dict[str, str]] = {}
         self.meta: dict[str, Any] = {}
@@ -159,14 +161,26 @@ class Graph:
         return self._order
 
     def _rank(self, name: str) -> int:
-        return self.topological_order().index(name)
+        if self._ranks is None:
+            self._ranks = {n: i for i, n in enumerate(self.topological_order())}
+        return self._ranks[name]
 
     # ------------------------------------------------------------- building
     def _new_symbol(self, name: str, shape: tuple | None) -> Symbolish:
+        if not isinstance(name, str) or not name:
+            raise GraphError(f"node names must be non-empty strings, got {name!r}")
         if shape is None:
             return sp.Symbol(name, real=True)
-        rows, cols = shape
-        return sp.MatrixSymbol(name, rows, cols)
+        try:
+            rows, cols = shape
+            if any(isinstance(d, (str, bool)) or (isinstance(d, int) and d < 1) for d in (rows, cols)):
+                raise ValueError
+            return sp.MatrixSymbol(name, rows, cols)
+        except (TypeError, ValueError, sp.SympifyError):
+            raise GraphError(
+                f"node {name!r}: shape must be None (a scalar) or (rows, cols) of positive "
+                f"whole numbers or symbols, got {shape!r}"
+            ) from None
 
     def _insert(self, node: Node) -> Symbolish:
         if not isinstance(node.name, str) or not node.name:
@@ -189,7 +203,7 @@ class Graph:
         self._by_symbol[node.symbol] = node.name
         for p in parents:
             self.nx.add_edge(p, node.name)
-        self._order = None
+        self._order = self._ranks = None
         return node.symbol
 
     def _parents_of(self, name: str, expr: sp.Basic) -> list[str]:
@@ -229,10 +243,7 @@ class Graph:
         """Add a computed node ``name = expr``; ``expr`` uses other nodes' symbols only."""
         if role in LEAF_ROLES:
             raise GraphError(f"node {name!r}: a computed node cannot have role {role!r}")
-        try:
-            expr = sp.sympify(expr, strict=True)
-        except sp.SympifyError as e:
-            raise GraphError(f"node {name!r}: not a SymPy expression: {expr!r}") from e
+        expr = _as_expr(name, expr)
         shape = tuple(expr.shape) if isinstance(expr, MatrixExpr) else None
         symbol = kw.pop("symbol", None) or self._new_symbol(name, shape)
         return self._insert(Node(name, symbol, role, expr=expr, **kw))
@@ -246,9 +257,10 @@ class Graph:
         symbols = [self.node(a).symbol for a in args]
         try:
             expr = fn(*symbols)
-        except sp.ShapeError:
+        except (sp.ShapeError, IndexError) as e:
             shapes = ", ".join(f"{a} ({_shape_str(self.node(a).shape)})" for a in args)
-            raise GraphError(f"node {name!r}: shapes do not fit: {shapes}") from None
+            why = f" ({e})" if isinstance(e, IndexError) else ""
+            raise GraphError(f"node {name!r}: shapes do not fit: {shapes}{why}") from None
         return self.add(name, expr, role=role, **kw)
 
     def matmul(self, name: str, left: str, right: str, **kw: Any) -> Symbolish:
@@ -268,7 +280,7 @@ class Graph:
             for d in self.derivatives.pop(c, {}).values():
                 self._by_symbol.pop(self.node(d).symbol, None)
                 self.nx.remove_node(d)
-        self._order = None
+        self._order = self._ranks = None
 
     # --------------------------------------------------------------- values
     def values(self) -> dict[str, Any]:
@@ -305,10 +317,11 @@ class Graph:
 
     def add_edge_checked(self, u: str, v: str) -> None:
         """Add edge ``u -> v``, refusing one that would close a cycle."""
+        u, v = self.node(u).name, self.node(v).name
         if nx.has_path(self.nx, v, u):
             raise GraphError(f"edge {u!r} -> {v!r} would make a cycle")
         self.nx.add_edge(u, v)
-        self._order = None
+        self._order = self._ranks = None
 
     def copy(self) -> Graph:
         g = Graph(self.name)
@@ -328,6 +341,12 @@ class Graph:
             roles[r] = roles.get(r, 0) + 1
         detail = ", ".join(f"{v} {k}" for k, v in roles.items())
         return f"<Graph {self.name!r}: {len(self)} nodes ({detail})>"
+
+    def _repr_svg_(self) -> str | None:
+        """The picture in a notebook (:func:`symgrad.drawing.svg`); ``None`` without matplotlib."""
+        from .drawing import notebook_svg
+
+        return notebook_svg(self)
 
     # ------------------------------------------------------------- from_expr
     @classmethod
@@ -349,7 +368,7 @@ class Graph:
         shared node. The whole expression is node ``name``.
         """
         g = cls(name)
-        expr = sp.sympify(expr)
+        expr = _as_expr(name, expr)
         leaves = sorted(_node_symbols(expr), key=str)
         params = set(leaves if parameters is None else parameters)
         for s in leaves:
@@ -369,7 +388,7 @@ class Graph:
                 sym = g.add(name, rebuilt, role=role)
             else:
                 counter[0] += 1
-                sym = g.add(f"{prefix}{counter[0]}", rebuilt)
+                sym = g.add(f"{prefix}{counter[0]}", rebuilt, tex=f"{prefix}_{{{counter[0]}}}")
             memo[e] = sym
             return sym
 
@@ -377,6 +396,35 @@ class Graph:
         if name not in g:  # the whole expression was a single leaf
             g.add(name, expr, role=role)
         return g
+
+
+_NON_FINITE = (sp.nan, sp.zoo, sp.oo, sp.S.NegativeInfinity)
+
+
+def _as_expr(name: object, expr: Any) -> sp.Basic:
+    """``expr`` as a SymPy scalar or matrix expression.
+
+    Only SymPy objects and plain numbers are taken. Text is refused, never parsed:
+    ``sympify`` would ``eval`` it, even with ``strict=True`` when it comes inside a
+    tuple or dict. A NaN or infinity is refused too (it would only surface later as
+    a silent NaN).
+    """
+    if isinstance(expr, sp.MatrixBase):
+        expr = sp.ImmutableMatrix(expr)
+    elif isinstance(expr, numbers.Number) and not isinstance(expr, bool):
+        expr = sp.sympify(expr, strict=True)
+    elif not isinstance(expr, sp.Basic):
+        hint = " (text is never parsed: write the expression with the nodes' symbols)" if isinstance(
+            expr, (str, bytes)
+        ) else ""
+        raise GraphError(f"node {name!r}: not a SymPy expression: {expr!r:.80}{hint}")
+    if not isinstance(expr, (sp.Expr, MatrixExpr)):
+        raise GraphError(
+            f"node {name!r}: {type(expr).__name__} {expr!s:.80} is not a scalar or matrix expression"
+        )
+    if expr.has(*_NON_FINITE):
+        raise GraphError(f"node {name!r}: the expression contains NaN or an infinity: {expr!s:.80}")
+    return expr
 
 
 def _node_symbols(expr: sp.Basic) -> set[sp.Basic]:

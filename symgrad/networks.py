@@ -158,6 +158,12 @@ class Network:
 
         return "$$" + latex(self) + "$$"
 
+    def _repr_svg_(self) -> str | None:
+        """The graph's picture in a notebook (:func:`symgrad.drawing.svg`); ``None`` without matplotlib."""
+        from .drawing import notebook_svg
+
+        return notebook_svg(self.graph)
+
 
 def _check_spec(sizes: Sequence[int], act: str, cost: str, level: str, output: str) -> tuple[int, ...]:
     try:

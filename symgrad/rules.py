@@ -11,8 +11,9 @@ every node symbol the expression uses. Backprop over the graph calls it once
 per node, so each edge is visited once and a sum over 784 inputs is walked
 once, not once per input.
 
-Subgradients: ``Max``/``relu`` pass the cotangent where the argument is
-strictly larger (``H(0) = 0``); ``Abs`` uses ``sign(0) = 0``.
+Subgradients: ``relu`` passes the cotangent where the argument is strictly
+positive (``H(0) = 0``); at a tie of ``Max``/``Min`` the first tied argument
+takes it all (so the partials still sum to 1); ``Abs`` uses ``sign(0) = 0``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 import sympy as sp
-from sympy import HadamardProduct, MatAdd, MatMul, Trace, Transpose
+from sympy import HadamardProduct, MatAdd, MatMul, MatPow, Trace, Transpose
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.hadamard import HadamardPower
 from sympy.matrices.expressions.matexpr import MatrixElement, MatrixExpr
@@ -69,14 +70,19 @@ def _pow(e: sp.Pow, i: int) -> sp.Basic:
 
 
 def _max(e: sp.Basic, i: int) -> sp.Basic:
-    # Subgradient: at a tie every argument gets 0 (H(0) = 0), as relu' at 0.
+    # Subgradient: at a tie the first of the tied arguments (SymPy's order) takes the
+    # whole cotangent. Giving every tied argument 0 would leave the subdifferential:
+    # max(u, v) with u = v = 2p is 2p, yet ∂/∂p would come out 0. A constant sorts
+    # first, so Max(0, z) still has H(0) = 0, as relu' at 0.
     x = e.args[i]
-    return sp.Mul(*[step(x - y) for y in _others(e.args, i)])
+    before, after = e.args[:i], e.args[i + 1 :]
+    return sp.Mul(*[step(x - y) for y in before], *[1 - step(y - x) for y in after])
 
 
 def _min(e: sp.Basic, i: int) -> sp.Basic:
     x = e.args[i]
-    return sp.Mul(*[step(y - x) for y in _others(e.args, i)])
+    before, after = e.args[:i], e.args[i + 1 :]
+    return sp.Mul(*[step(y - x) for y in before], *[1 - step(x - y) for y in after])
 
 
 SCALAR_PARTIALS: dict[type, Callable[[sp.Basic, int], sp.Basic]] = {
@@ -174,6 +180,19 @@ def _log_softmax(e: log_softmax, i: int, G: sp.Basic) -> sp.Basic:
     return G - HadamardProduct(softmax(e.arg), sp.OneMatrix(n, n) * G)
 
 
+def _matpow(e: MatPow, i: int, G: sp.Basic) -> sp.Basic:
+    # Aⁿ (n a whole number; A⁻¹ is MatPow's subclass Inverse). For n ≥ 1 the
+    # cotangent is Σ_{k<n} (Aᵏ)ᵀ G (A^{n−1−k})ᵀ; for n < 0 it is that with B = A⁻¹
+    # and |n|, pulled back through B = A⁻¹: −Bᵀ G_B Bᵀ.
+    base, n = e.args
+    if i != 0 or not (n.is_Integer and n != 0):
+        raise RuleError(f"MatPow: only whole-number powers of a matrix are supported, got {e}")
+    A = base if n > 0 else sp.Inverse(base)
+    k = abs(int(n))
+    out = MatAdd(*[(A**j).T * G * (A ** (k - 1 - j)).T for j in range(k)]).doit()
+    return out if n > 0 else -A.T * out * A.T
+
+
 MATRIX_RULES: dict[type, Rule] = {
     MatAdd: lambda e, i, G: G,
     MatMul: _matmul,
@@ -185,6 +204,7 @@ MATRIX_RULES: dict[type, Rule] = {
     MatrixElement: _matrix_element,
     softmax: _softmax,
     log_softmax: _log_softmax,
+    MatPow: _matpow,
 }
 
 #: The one table: head -> vector–Jacobian product.

@@ -1,0 +1,118 @@
+"""Training curves: the cost and the accuracy per epoch, as a PNG (matplotlib, the ``plot`` extra).
+
+``history`` is what :func:`symgrad.train.train` records, one dictionary per
+epoch with ``epoch`` and ``train_cost`` and, when measured, ``holdout_cost``,
+``train_accuracy`` and ``holdout_accuracy``. Missing keys, ``None`` and
+non-finite values are skipped, so a partial history still plots.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+
+SERIES = {
+    "cost": (("train_cost", "training"), ("holdout_cost", "held out")),
+    "accuracy": (("train_accuracy", "training"), ("holdout_accuracy", "held out")),
+}
+COLORS = {"training": "#3b6fb6", "held out": "#d9772b"}
+
+
+def _points(history: list[Mapping[str, Any]], key: str) -> tuple[list[float], list[float]]:
+    xs, ys = [], []
+    for i, row in enumerate(history):
+        v = row.get(key)
+        if v is None:
+            continue
+        try:
+            v = float(v)
+        except (TypeError, ValueError):
+            continue
+        if not math.isfinite(v):
+            continue
+        e = row.get("epoch", i + 1)
+        try:
+            e = float(e)
+        except (TypeError, ValueError):
+            e = float(i + 1)
+        xs.append(e)
+        ys.append(v)
+    return xs, ys
+
+
+def figure(history: Iterable[Mapping[str, Any]], title: str | None = None):
+    """The curves as a matplotlib ``Figure`` (one panel for the cost, one for the accuracy if any)."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
+    except ImportError:
+        raise UsageError("plotting needs matplotlib: install symgrad[plot] (pip install 'symgrad[plot]')") from None
+    rows = list(history)
+    if not rows or not all(isinstance(r, Mapping) for r in rows):
+        raise UsageError("training_curves: the history must be a non-empty list of per-epoch dictionaries")
+    panels = {name: [(label, *_points(rows, key)) for key, label in keys] for name, keys in SERIES.items()}
+    panels = {name: [s for s in series if s[1]] for name, series in panels.items()}
+    panels = {name: series for name, series in panels.items() if series}
+    if not panels:
+        raise UsageError(
+            "training_curves: no epoch has a train_cost, holdout_cost, train_accuracy or holdout_accuracy"
+        )
+    fig = Figure(figsize=(5.2 * len(panels), 3.8), dpi=100)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (name, series) in zip(axes, panels.items(), strict=False):
+        for label, xs, ys in series:
+            marker = "o" if len(xs) <= 40 else None
+            ax.plot(xs, ys, label=label, color=COLORS[label], marker=marker, ms=3.5, lw=1.6)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(True, alpha=0.3)
+        if name == "cost":
+            ax.set_ylabel("cost C")
+            ys_all = [y for _, _, ys in series for y in ys]
+            # A cost falling over decades reads better on a log scale.
+            if min(ys_all) > 0 and max(ys_all) / min(ys_all) > 50:
+                ax.set_yscale("log")
+            ax.set_title("cost per epoch")
+        else:
+            ax.set_ylabel("accuracy")
+            last = {label: ys[-1] for label, _, ys in series}
+            ax.set_title("accuracy per epoch (" + ", ".join(f"{k} {v:.1%}" for k, v in last.items()) + ")",
+                         fontsize=10)
+            top = max(y for _, _, ys in series for y in ys)
+            if top <= 1.0:
+                ax.yaxis.set_major_formatter(_percent())
+        ax.legend(frameon=False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _percent():
+    from matplotlib.ticker import PercentFormatter
+
+    return PercentFormatter(xmax=1.0)
+
+
+def training_curves(history: Iterable[Mapping[str, Any]], path: str | os.PathLike, title: str | None = None) -> Path:
+    """Write the cost (and accuracy) per epoch as a PNG to ``path`` atomically; returns the path."""
+    from .drawing import atomic_write
+
+    p = Path(path)
+    if p.suffix.lower() != ".png":
+        raise UsageError(f"--plot {str(p)!r}: the file name must end in .png")
+    fig = figure(history, title)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120, metadata={"Software": None})
+    return atomic_write(p, buf.getvalue())
+
+
+__all__ = ["figure", "training_curves"]

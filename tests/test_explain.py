@@ -1,0 +1,157 @@
+"""``symgrad explain``: one training step written out, text 003's figures reproduced."""
+
+import re
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+import symgrad as sg
+from symgrad.cli import main as cli
+from symgrad.errors import UsageError
+from symgrad.explain import Equation, explain, fmt, tex_to_mathml
+
+
+@pytest.fixture(scope="module")
+def report():
+    return explain(figure=False)
+
+
+def test_text003_figures(report):
+    # Forward pass and error: the figures text 003 prints.
+    assert fmt(report.values["out_o1"]) == "0.75136507"
+    assert fmt(report.values["net_h1"]) == "0.3775"
+    assert fmt(report.values["out_h1"]) == "0.593269992"
+    assert fmt(report.error) == "0.298371109"
+    # ∂E/∂w5 = 0.74136507 × 0.186815602 × 0.593269992 = 0.082167041, and the updates.
+    assert fmt(report.gradients["w5"]) == "0.082167041"
+    assert fmt(report.gradients["w1"]) == "0.000438568"
+    want = {"w1": "0.149780716", "w2": "0.199561432", "w3": "0.249751144", "w4": "0.299502287",
+            "w5": "0.35891648", "w6": "0.408666186", "w7": "0.51130127", "w8": "0.561370121"}
+    assert {k: fmt(v) for k, v in report.updated.items()} == want
+    assert set(report.updated) == set(want)  # the biases are not updated
+    # Exact arithmetic after one step (the text's 0.291027924 uses updated w5..w8 for w1..w4).
+    assert fmt(report.error_after) == "0.291027774"
+    assert report.backprop_gap < 1e-12
+
+
+def test_markdown_shows_the_chain_rule_with_numbers(report, tmp_path):
+    md = report.save(tmp_path / "step.md").read_text()
+    assert md == report.to_markdown() == report._repr_markdown_()
+    assert r"\frac{\partial E_{\mathrm{total}}}{\partial \mathrm{out}_{o1}} \frac{\partial \mathrm{out}_{o1}}" \
+           r"{\partial \mathrm{net}_{o1}} \frac{\partial \mathrm{net}_{o1}}{\partial w_{5}}" in md
+    assert r"0.74136507 \times 0.186815602 \times 0.593269992" in md
+    assert r"0.4 - 0.5 \times 0.082167041" in md and "0.35891648" in md
+    assert "E_{\\mathrm{total}} &= " in md and "0.298371109" in md
+    for w in range(1, 9):
+        assert rf"\partial w_{{{w}}}}} &=" in md
+    assert md.count("$$") % 2 == 0
+
+
+def test_html_is_self_contained_mathml(tmp_path):
+    rep = explain()  # with the picture
+    html = rep.save(tmp_path / "step.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and html.count("<math") > 100
+    assert "0.75136507" in html and "0.35891648" in html and "0.298371109" in html
+    lowered = html.lower()
+    for bad in ("<script", "<link", "src=", "http://", "https://", "@import"):
+        assert bad not in lowered, bad
+    assert not re.search(r"url\((?!#)", lowered)  # only references inside the page
+    assert "<svg" in html and "<title>E_total (cost)" in html  # the network's picture, inline
+    # every <math> element is well-formed XML
+    for m in re.findall(r"<math.*?</math>", html, flags=re.S):
+        ET.fromstring(m)
+    assert "<mtext>\\" not in html  # no LaTeX command left unconverted
+    assert rep._repr_html_().startswith("<style>")
+
+
+def test_every_formula_converts_strictly(report):
+    n = 0
+    for sec in report.sections:
+        for b in sec.blocks:
+            if isinstance(b, Equation):
+                for r in [b.lhs, *b.rows]:
+                    ET.fromstring(tex_to_mathml(r, strict=True))
+                    n += 1
+    assert n > 100
+
+
+def test_tex_to_mathml_basics():
+    m = tex_to_mathml(r"\frac{\partial C}{\partial w^{3}_{12}} = \left(-0.5\right)^{2}", strict=True)
+    assert "<mfrac>" in m and "<msubsup><mi>w</mi>" in m and "<mn>−0.5</mn>" in m
+    assert "<msup><mrow><mo>(</mo>" in m  # the script applies to the whole bracket
+    with pytest.raises(ValueError, match="nosuchcommand"):
+        tex_to_mathml(r"\nosuchcommand x", strict=True)
+    assert "<mtext>" in tex_to_mathml(r"\nosuchcommand x")
+
+
+def test_general_network_matches_backprop():
+    rep = explain((2, 3, 1), "tanh", x=[0.5, -1.0], y=[0.3], lr=0.1, figure=False)
+    assert rep.backprop_gap < 1e-12
+    assert len(rep.gradients) == 2 * 3 + 3 + 3 + 1  # every weight and bias
+    net = sg.mlp([2, 3, 1], "tanh", level="layer", seed=0)
+    p = net.params()
+    assert rep.values["w2_1_2"] == pytest.approx(p["W2"][0, 1])
+    # the update is p - lr * grad, and the error falls for a small step
+    assert rep.updated["b3_1"] == pytest.approx(rep.values["b3_1"] - 0.1 * rep.gradients["b3_1"])
+    assert rep.error_after < rep.error
+
+
+def test_given_weights_and_sigmoid_chain_form():
+    W = {"W2": np.array([[0.1, 0.2]]), "b2": np.array([[0.0]])}
+    rep = explain((2, 1), weights=W, x=[1.0, 2.0], y=[1.0], figure=False)
+    z = 0.1 * 1 + 0.2 * 2
+    a = 1 / (1 + np.exp(-z))
+    assert rep.values["a2_1"] == pytest.approx(a)
+    assert rep.gradients["w2_1_2"] == pytest.approx((a - 1) * a * (1 - a) * 2.0)
+    md = rep.to_markdown()
+    assert r"a^{2}_{1}\left(1 - a^{2}_{1}\right)" in md
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(x=[1.0]), "--input needs 2 values"),
+    (dict(y=[1.0, 2.0, 3.0]), "--target needs 2 values"),
+    (dict(sizes=(784, 30, 10)), "small networks"),
+    (dict(activation="swish"), "unknown activation 'swish'"),
+    (dict(lr=-1.0), "--lr"),
+    (dict(sizes=(2, 3, 1), weights={"W2": np.zeros((3, 2))}), "'b2'"),
+])
+def test_bad_input_is_a_usage_error(kwargs, match):
+    with pytest.raises(UsageError, match=match):
+        explain(figure=False, **kwargs)
+
+
+def test_cli_explain(tmp_path, capsys):
+    out = tmp_path / "step.md"
+    assert cli(["explain", "--out", str(out)]) == 0
+    assert "0.75136507" in out.read_text()
+    assert "0.298371109" in capsys.readouterr().out
+    out = tmp_path / "other.md"
+    assert cli(["explain", "--sizes", "2,2,1", "--input", "1,0", "--target", "1", "--lr", "1", "--out", str(out)]) == 0
+    assert "2-2-1 sigmoid network" in out.read_text()
+
+
+def test_cli_explain_with_saved_weights(tmp_path):
+    from symgrad.io import save_model
+
+    net = sg.mlp([2, 2, 1], seed=3)
+    model = tmp_path / "m.npz"
+    save_model(model, net.spec(), net.params())
+    out = tmp_path / "step.md"
+    assert cli(["explain", "--weights", str(model), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "loaded from m.npz" in text
+    assert fmt(net.params()["W2"][0, 0]) in text
+
+
+@pytest.mark.parametrize("argv, culprit", [
+    (["explain", "--out", "step.pdf"], "step.pdf"),
+    (["explain", "--input", "0.1,zero", "--out", "s.md"], "--input"),
+    (["explain", "--weights", "missing.npz", "--out", "s.md"], "missing.npz"),
+    (["explain", "--out", "no/such/dir/s.md"], "no/such/dir"),
+])
+def test_cli_explain_user_errors(tmp_path, capsys, monkeypatch, argv, culprit):
+    monkeypatch.chdir(tmp_path)
+    assert cli(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and culprit in err
