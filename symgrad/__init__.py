@@ -7,6 +7,7 @@ verifies BP1–BP4, and compiles to NumPy for training.
 """
 
 from .backprop import backprop, expand, gradients
+from .chainrule import ChainRule, chain_rule
 from .functions import log_softmax, relu, sigmoid, sigmoid_prime, softmax, softplus, step, tanh_prime
 from .graph import Graph, GraphError, Node
 from .networks import Network, init_params, mlp
@@ -15,6 +16,8 @@ from .printing import Formula, latex
 __version__ = "0.1.0"
 
 __all__ = [
+    "ChainRule",
+    "chain_rule",
     "Formula",
     "Graph",
     "GraphError",

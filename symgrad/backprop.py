@@ -29,8 +29,8 @@ def derivative_name(cost: str, node: str) -> str:
 
 def derivative_tex(graph: Graph, cost: Node, node: Node) -> str:
     """LaTeX for ∂C/∂u: δ for a pre-activation z (Nielsen's error), ∇_a C for a matrix, else a fraction."""
-    ctex = cost.tex or cost.name
-    utex = node.tex or node.name
+    ctex = cost.tex or sp.latex(cost.symbol)
+    utex = node.tex or sp.latex(node.symbol)
     if node.kind == "z" and utex.startswith("z"):
         return r"\delta" + utex[1:]
     if node.is_matrix and node.role != "parameter":

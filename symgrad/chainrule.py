@@ -1,0 +1,187 @@
+r"""The chain rule written out: ∂C/∂w as a sum over paths of products of local partials.
+
+For a scalar graph, with every path w = u_0 → u_1 → … → u_k = C through the
+forward nodes,
+
+    ∂C/∂w = Σ_{paths} Π_{i=1..k} ∂u_i/∂u_{i−1},
+
+where each local partial ∂u_i/∂u_{i−1} is the derivative of node u_i's own
+expression with respect to its parent's symbol (the other parents held fixed).
+This is the form hand-written worked examples use, e.g. for the 2-2-2 network
+
+    ∂E/∂w_5 = ∂E/∂out_{o1} · ∂out_{o1}/∂net_{o1} · ∂net_{o1}/∂w_5
+            = 0.74136507 × 0.186815602 × 0.593269992 = 0.082167041,
+
+and, for w_1, a sum over the two paths through o1 and o2. It is a *view* for
+teaching: the number of paths can grow exponentially with depth, which is why
+:func:`symgrad.backprop` instead sums at each node once (Deep Learning book
+§6.5.6; the two agree, as the tests check).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import sympy as sp
+
+from .graph import Graph, GraphError
+from .printing import BookLatexPrinter
+from .rules import local_partial
+
+#: More paths than this is a graph for :func:`symgrad.backprop`, not for a hand-style printout.
+MAX_PATHS = 256
+
+
+@dataclass
+class Factor:
+    r"""One local partial ∂``child``/∂``parent`` on a path.
+
+    ``expr`` is the partial as a SymPy expression in the forward nodes' symbols
+    (e.g. ``sigmoid_prime(net_o1)``); ``frac`` its LaTeX name
+    (``\frac{\partial out_{o1}}{\partial net_{o1}}``) and ``expr_tex`` its
+    formula; ``value`` its number when asked for.
+    """
+
+    child: str
+    parent: str
+    expr: sp.Basic
+    frac: str
+    expr_tex: str
+    value: float | None = None
+
+
+@dataclass
+class ChainRule:
+    r"""∂``cost``/∂``wrt`` as Σ_paths Π factors.
+
+    ``paths[p]`` lists node names from ``cost`` down to ``wrt`` and
+    ``factors[p]`` the local partials along it, in the same order (outermost
+    first, as books write ∂E/∂out · ∂out/∂net · ∂net/∂w). ``expr`` is the sum of
+    products as one SymPy expression; ``tex`` the whole equation in LaTeX
+    (fractions = formulas [= numbers = value]); ``value`` the number when
+    ``numbers=True``.
+    """
+
+    cost: str
+    wrt: str
+    paths: list[list[str]]
+    factors: list[list[Factor]]
+    expr: sp.Basic
+    tex: str
+    value: float | None = None
+    lhs: str = ""
+    parts: dict[str, str] = field(default_factory=dict)
+
+    def _repr_latex_(self) -> str:
+        return f"$${self.tex}$$"
+
+
+def _fmt(x: float) -> str:
+    """A number to 9 significant digits, as worked examples print them."""
+    return f"{x:.9g}"
+
+
+def chain_rule(
+    graph: Graph,
+    cost: str,
+    wrt: str,
+    numbers: bool = False,
+    values: Mapping[str, Any] | None = None,
+) -> ChainRule:
+    r"""∂cost/∂wrt written as a sum over paths of products of local partials.
+
+    ``paths`` run through forward nodes only (derivative nodes added by
+    :func:`symgrad.backprop` are ignored). Each factor ∂u_i/∂u_{i−1} is
+    :func:`symgrad.rules.local_partial` of u_i's expression. With
+    ``numbers=True`` every factor is evaluated at the graph's values
+    (:meth:`Graph.evaluate`, leaf values overridden by ``values``) and the
+    result's ``tex`` ends ``= a \times b \times c = value``.
+
+    Raises :class:`GraphError` when ``wrt`` does not reach ``cost``, when a node
+    on a path is a matrix (write the layer level with BP1–BP4 instead), or when
+    there are more than ``MAX_PATHS`` paths.
+    """
+    cnode, wnode = graph.node(cost), graph.node(wrt)
+    forward = graph.nx.subgraph(n for n in graph.nx.nodes if graph.node(n).role != "derivative")
+    if cnode.name not in forward or wnode.name not in forward:
+        raise GraphError(f"chain_rule: {cnode.name!r} and {wnode.name!r} must be forward (non-derivative) nodes")
+    if wnode.name == cnode.name or not nx.has_path(forward, wnode.name, cnode.name):
+        raise GraphError(
+            f"node {wnode.name!r} does not reach cost {cnode.name!r}: there is no path to write a chain rule along"
+        )
+    rank = {n: i for i, n in enumerate(graph.topological_order())}
+    paths: list[list[str]] = []
+    for p in nx.all_simple_paths(forward, wnode.name, cnode.name):
+        paths.append(p[::-1])
+        if len(paths) > MAX_PATHS:
+            raise GraphError(
+                f"chain_rule: more than {MAX_PATHS} paths from {wnode.name!r} to {cnode.name!r}; "
+                "use symgrad.backprop, which sums at each node once"
+            )
+    # Upwards from wrt, earlier nodes first: the path through o1 before the one through o2.
+    paths.sort(key=lambda p: [rank[n] for n in reversed(p)])
+    for p in paths:
+        for n in p:
+            if graph.node(n).is_matrix:
+                raise GraphError(f"chain_rule: node {n!r} is a matrix; chain_rule writes scalar graphs")
+
+    names = {n.symbol: n.tex for n in graph.nodes() if n.tex}
+    printer = BookLatexPrinter(names)
+
+    def tex_of(name: str) -> str:
+        node = graph.node(name)
+        return node.tex or printer.doprint(node.symbol)
+
+    subs: dict[sp.Basic, sp.Basic] = {}
+    if numbers:
+        needed = nx.ancestors(forward, cnode.name) | {cnode.name}
+        vals = graph.evaluate(values, names=[n for n in graph.topological_order() if n in needed])
+        subs = {graph.node(n).symbol: sp.Float(v, 30) for n, v in vals.items()}
+
+    factors: list[list[Factor]] = []
+    for p in paths:
+        row = []
+        for child, parent in zip(p, p[1:]):
+            expr = local_partial(graph.node(child).expr, graph.node(parent).symbol)
+            value = float(sp.sympify(expr.xreplace(subs)).evalf()) if numbers else None
+            frac = rf"\frac{{\partial {tex_of(child)}}}{{\partial {tex_of(parent)}}}"
+            row.append(Factor(child, parent, expr, frac, printer.doprint(expr), value))
+        factors.append(row)
+
+    expr = sp.Add(*[sp.Mul(*[f.expr for f in row]) for row in factors])
+    lhs = rf"\frac{{\partial {tex_of(cnode.name)}}}{{\partial {tex_of(wnode.name)}}}"
+
+    def joined(pieces: list[list[str]], sep: str) -> str:
+        products = [sep.join(r) for r in pieces]
+        if len(products) == 1:
+            return products[0]
+        return " + ".join(rf"\left({q}\right)" for q in products)
+
+    def formula(f: Factor) -> str:
+        needs_brackets = isinstance(f.expr, sp.Add)
+        return rf"\left({f.expr_tex}\right)" if needs_brackets else f.expr_tex
+
+    parts = {
+        "fractions": joined([[f.frac for f in row] for row in factors], " "),
+        "formulas": joined([[formula(f) for f in row] for row in factors], r" \cdot "),
+    }
+    value = None
+    if numbers:
+        value = sum(_product([f.value for f in row]) for row in factors)
+        parts["numbers"] = joined([[_fmt(f.value) for f in row] for row in factors], r" \times ")
+        parts["value"] = _fmt(value)
+    tex = " = ".join([lhs, *parts.values()])
+    return ChainRule(cnode.name, wnode.name, paths, factors, expr, tex, value, lhs, parts)
+
+
+def _product(xs: list[float | None]) -> float:
+    out = 1.0
+    for x in xs:
+        out *= float(x)  # type: ignore[arg-type]
+    return out
+
+
+__all__ = ["MAX_PATHS", "ChainRule", "Factor", "chain_rule"]
