@@ -31,7 +31,8 @@ def derivative_tex(graph: Graph, cost: Node, node: Node) -> str:
     """LaTeX for ∂C/∂u: δ for a pre-activation z (Nielsen's error), ∇_a C for a matrix, else a fraction."""
     ctex = cost.tex or sp.latex(cost.symbol)
     utex = node.tex or sp.latex(node.symbol)
-    if node.kind == "z" and utex.startswith("z"):
+    # δ means ∂C/∂z for the network's cost only, not for a second derivative ∂(∂C/∂w)/∂z.
+    if node.kind == "z" and utex.startswith("z") and cost.role == "cost":
         return r"\delta" + utex[1:]
     if node.is_matrix and node.role != "parameter":
         return rf"\nabla_{{{utex}}} {ctex}"
