@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "markdown", "latex"], default="text")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--points", type=int, default=3, help="random points for the numeric check")
+    p.add_argument("--batch", type=int, default=1, help="examples per batch m in the proof (default 1)")
 
     p = add("train", "train a compiled network on MNIST, IDX files or a built-in dataset")
     src = p.add_mutually_exclusive_group()

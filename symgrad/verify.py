@@ -437,7 +437,14 @@ def verify_bp(
 
 def main(args: argparse.Namespace) -> int:
     """``symgrad verify``: print the report; 0 when everything holds, 1 otherwise."""
-    report = verify_bp(args.sizes, args.activation, args.cost, seed=args.seed, points=args.points)
+    if args.points < 1 or args.batch < 1:
+        raise UsageError("--points and --batch must be at least 1")
+    try:
+        report = verify_bp(
+            args.sizes, args.activation, args.cost, seed=args.seed, points=args.points, batch=args.batch
+        )
+    except ValueError as e:  # an unknown combination, e.g. log_likelihood without softmax
+        raise UsageError(str(e)) from None
     print(report.render(args.format))
     return 0 if report.ok else 1
 

@@ -1,0 +1,206 @@
+"""symgrad.train: SGD/momentum/Adam on compiled networks, determinism, checkpoints, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from symgrad import mlp
+from symgrad.cli import main as cli_main
+from symgrad.errors import UsageError
+from symgrad.train import TrainingError, train
+
+ROOT = Path(__file__).resolve().parents[1]
+MNIST = ROOT.parent / "shared" / "data" / "mnist"
+
+
+def _blobs(n=240, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 3, n)
+    centres = np.array([[0.0, 2.0], [-2.0, -1.0], [2.0, -1.0]])
+    return centres[labels] + rng.normal(0, 0.5, (n, 2)), labels
+
+
+def test_sgd_matches_a_hand_written_nielsen_step():
+    X, labels = _blobs(30)
+    net = mlp([2, 4, 3], "sigmoid", "quadratic", level="layer", seed=3)
+    p0 = net.params()
+    train(net, X, labels, epochs=1, batch_size=30, lr=0.5, seed=0, progress=False)
+    # one full-batch step by hand: w -> w - (η/m) Σ_x ∂C_x/∂w
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    x = X.T
+    y = np.eye(3)[:, labels]
+    a2 = sig(p0["W2"] @ x + p0["b2"])
+    a3 = sig(p0["W3"] @ a2 + p0["b3"])
+    d3 = (a3 - y) * a3 * (1 - a3)
+    d2 = (p0["W3"].T @ d3) * a2 * (1 - a2)
+    want = {"W3": p0["W3"] - 0.5 / 30 * d3 @ a2.T, "b3": p0["b3"] - 0.5 / 30 * d3.sum(1, keepdims=True),
+            "W2": p0["W2"] - 0.5 / 30 * d2 @ x.T, "b2": p0["b2"] - 0.5 / 30 * d2.sum(1, keepdims=True)}
+    got = net.params()
+    for k in want:
+        np.testing.assert_allclose(got[k], want[k], rtol=1e-12)
+
+
+@pytest.mark.parametrize("optimizer,lr", [("sgd", 3.0), ("momentum", 0.5), ("adam", 0.05)])
+def test_optimizers_learn_blobs(optimizer, lr):
+    X, labels = _blobs()
+    net = mlp([2, 8, 3], "sigmoid", "cross_entropy", level="layer", seed=0)
+    h = train(net, X[:200], labels[:200], epochs=15, batch_size=10, lr=lr, optimizer=optimizer,
+              holdout=(X[200:], labels[200:]), progress=False)
+    assert len(h) == 15
+    assert h[-1]["train_cost"] < h[0]["train_cost"]
+    assert h[-1]["holdout_accuracy"] > 0.9
+    assert all(r["seconds"] > 0 for r in h)
+
+
+def test_xor_with_one_output_and_weight_decay():
+    from symgrad.data import dataset
+
+    X, labels = dataset("xor", n=200, seed=1)
+    net = mlp([2, 6, 1], "tanh", "quadratic", level="layer", output="sigmoid", seed=2, init="glorot")
+    h = train(net, X, labels, epochs=60, batch_size=10, lr=2.0, weight_decay=1e-4, progress=False)
+    assert h[-1]["train_accuracy"] > 0.95
+    with pytest.raises(UsageError, match="twice"):
+        train(mlp([2, 2, 1], level="layer", weight_decay=0.1, seed=0), X, labels, epochs=1, weight_decay=0.1)
+
+
+def test_same_seed_same_result_and_float32():
+    X, labels = _blobs(100)
+    runs = []
+    for _ in range(2):
+        net = mlp([2, 5, 3], "relu", "log_likelihood", level="layer", seed=7, init="he")
+        h = train(net, X, labels, epochs=3, batch_size=7, lr=0.1, optimizer="momentum", seed=11, progress=False)
+        runs.append((net.params(), [r["train_cost"] for r in h]))
+    assert runs[0][1] == runs[1][1]
+    for k in runs[0][0]:
+        assert np.array_equal(runs[0][0][k], runs[1][0][k])
+    net = mlp([2, 5, 3], "relu", "log_likelihood", level="layer", seed=7, init="he")
+    h32 = train(net, X, labels, epochs=3, batch_size=7, lr=0.1, optimizer="momentum", seed=11, dtype="float32",
+                progress=False)
+    assert abs(h32[-1]["train_cost"] - runs[0][1][-1]) < 1e-3
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    X, labels = _blobs(120)
+    ck = tmp_path / "ck.npz"
+    kw = dict(batch_size=8, lr=0.02, optimizer="adam", seed=5, progress=False)
+    full = mlp([2, 6, 3], "sigmoid", "cross_entropy", level="layer", seed=1)
+    h_full = train(full, X, labels, epochs=4, **kw)
+    part = mlp([2, 6, 3], "sigmoid", "cross_entropy", level="layer", seed=1)
+    train(part, X, labels, epochs=2, checkpoint=ck, **kw)
+    again = mlp([2, 6, 3], "sigmoid", "cross_entropy", level="layer", seed=99)  # other init: overwritten
+    h = train(again, X, labels, epochs=4, resume=ck, checkpoint=ck, **kw)
+    for k, v in full.params().items():
+        assert np.array_equal(again.params()[k], v)
+    assert [r["train_cost"] for r in h] == [r["train_cost"] for r in h_full]
+    with pytest.raises(UsageError, match="batch_size"):
+        train(mlp([2, 6, 3], "sigmoid", "cross_entropy", level="layer", seed=1), X, labels, epochs=5, resume=ck,
+              **{**kw, "batch_size": 9})
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_divergence_names_epoch_step_and_parameter():
+    X, labels = _blobs(60)
+    X = X * 1e150
+    net = mlp([2, 4, 3], "identity", "quadratic", level="layer", seed=0)
+    with pytest.raises(TrainingError, match=r"epoch 1, step \d+: .*(W|b)\d"):
+        train(net, X, labels, epochs=2, batch_size=10, lr=1e10, progress=False)
+
+
+def test_bad_inputs():
+    net = mlp([2, 3, 3], level="layer", seed=0)
+    X, labels = _blobs(20)
+    with pytest.raises(UsageError, match="features"):
+        train(net, np.zeros((20, 5)), labels, epochs=1)
+    with pytest.raises(UsageError, match="labels span"):
+        train(net, X, labels + 5, epochs=1)
+    with pytest.raises(UsageError, match="optimizer"):
+        train(net, X, labels, epochs=1, optimizer="rmsprop")
+
+
+def test_callback_stops_and_history_json():
+    X, labels = _blobs(50)
+    net = mlp([2, 3, 3], level="layer", seed=0)
+    h = train(net, X, labels, epochs=10, progress=False, callback=lambda r: r["epoch"] < 2)
+    assert [r["epoch"] for r in h] == [1, 2]
+    assert json.loads(h.to_json())["epochs"][0]["epoch"] == 1
+
+
+@pytest.mark.skipif(not MNIST.is_dir(), reason="needs ../shared/data/mnist")
+def test_mnist_one_epoch_smoke():
+    from symgrad.data import load_idx
+
+    X, labels = load_idx(MNIST / "t10k-images-idx3-ubyte.gz", MNIST / "t10k-labels-idx1-ubyte.gz")
+    net = mlp([784, 30, 10], "sigmoid", "cross_entropy", level="layer", seed=0, init="glorot")
+    h = train(net, X[:2000], labels[:2000], epochs=1, batch_size=10, lr=0.5,
+              holdout=(X[8000:], labels[8000:]), progress=False)
+    assert h[0]["holdout_accuracy"] > 0.8
+
+
+def test_cli_json_save_and_usage_errors(tmp_path, capsys):
+    save = tmp_path / "model.npz"
+    status = cli_main(["train", "--dataset", "xor", "--sizes", "2,4,1", "--epochs", "3", "--lr", "3.0",
+                       "--json", "--quiet", "--save", str(save)])
+    assert status == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    doc = json.loads(out[-1])
+    assert [e["epoch"] for e in doc["epochs"]] == [1, 2, 3]
+    assert {"epoch", "seconds", "train_cost", "holdout_accuracy"} <= set(doc["epochs"][0])
+    from symgrad.io import load_model
+
+    spec, params = load_model(save)
+    assert spec["sizes"] == [2, 4, 1] and params["W2"].shape == (4, 2)
+    assert cli_main(["train", "--dataset", "xor", "--sizes", "3,4,1", "--epochs", "1"]) == 2
+    assert "3 inputs" in capsys.readouterr().err
+    assert cli_main(["train", "--sizes", "2,4,1"]) == 2
+
+
+@pytest.mark.skipif(not MNIST.is_dir(), reason="needs ../shared/data/mnist")
+def test_cli_idx_holdout_json():
+    res = subprocess.run(
+        [sys.executable, "-m", "symgrad.cli", "train", "--images", str(MNIST / "t10k-images-idx3-ubyte.gz"),
+         "--labels", str(MNIST / "t10k-labels-idx1-ubyte.gz"), "--holdout", "8000", "--epochs", "1", "--json",
+         "--cost", "cross_entropy", "--init", "glorot", "--lr", "0.5"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout.strip().splitlines()[-1])
+    assert doc["epochs"][0]["holdout_accuracy"] > 0.7
+
+
+def test_sigterm_keeps_last_complete_checkpoint(tmp_path):
+    ck = tmp_path / "ck.npz"
+    code = (
+        "import sys, signal, os\n"
+        "import symgrad.train as T\n"
+        "orig = T.save_checkpoint\n"
+        "def save(*a, **k):\n"
+        "    orig(*a, **k)\n"
+        "    if a[4] == 2: os.kill(os.getpid(), signal.SIGTERM)\n"
+        "T.save_checkpoint = save\n"
+        "from symgrad.cli import main\n"
+        f"sys.exit(main(['train', '--dataset', 'spirals', '--sizes', '2,8,1', '--epochs', '50', '--lr', '1.0', "
+        f"'--checkpoint', {str(ck)!r}, '--quiet']))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert res.returncode == 128 + signal.SIGTERM, res.stderr
+    assert "interrupted" in res.stderr
+    from symgrad.io import load_checkpoint
+
+    _, _, extra = load_checkpoint(ck)
+    assert extra["epoch"] == 2
+
+
+def test_progress_bar_quiet_without_a_terminal():
+    from symgrad.train import _progress
+
+    assert _progress(10, 0, True) is None  # pytest captures stderr: not a terminal
+    assert _progress(10, 0, False) is None
