@@ -129,15 +129,29 @@ def _matmul(e: MatMul, i: int, G: sp.Basic) -> sp.Basic:
     return out
 
 
+def hadamard(*args: sp.Basic) -> sp.Basic:
+    """A ⊙ B ⊙ ... with scalar factors pulled out: (−Y) ⊙ A = −(Y ⊙ A), so signs cancel."""
+    coeff = sp.S.One
+    rest = []
+    for a in args:
+        if isinstance(a, MatMul):
+            c, m = a.as_coeff_mmul()
+            coeff *= c
+            a = MatMul(*m.args).doit() if len(m.args) > 1 else m.args[0]
+        rest.append(a)
+    out = HadamardProduct(*rest) if len(rest) > 1 else rest[0]
+    return out if coeff == 1 else coeff * out
+
+
 def _hadamard(e: HadamardProduct, i: int, G: sp.Basic) -> sp.Basic:
-    return HadamardProduct(G, *_others(e.args, i)).doit()
+    return hadamard(G, *_others(e.args, i))
 
 
 def _hadamard_power(e: HadamardPower, i: int, G: sp.Basic) -> sp.Basic:
     base, expo = e.args
     if i != 0:
         raise RuleError("HadamardPower: differentiating the exponent is not supported")
-    return HadamardProduct(G, expo * HadamardPower(base, expo - 1)).doit()
+    return hadamard(G, expo * HadamardPower(base, expo - 1))
 
 
 def elementwise_derivative(f: sp.Lambda) -> sp.Lambda | type:
@@ -151,7 +165,7 @@ def elementwise_derivative(f: sp.Lambda) -> sp.Lambda | type:
 
 def _applyfunc(e: ElementwiseApplyFunction, i: int, G: sp.Basic) -> sp.Basic:
     fprime = elementwise_derivative(e.function)
-    return HadamardProduct(G, ElementwiseApplyFunction(fprime, e.expr))
+    return hadamard(G, ElementwiseApplyFunction(fprime, e.expr))
 
 
 def _trace(e: Trace, i: int, G: sp.Basic) -> sp.Basic:
@@ -171,13 +185,13 @@ def _softmax(e: softmax, i: int, G: sp.Basic) -> sp.Basic:
     # Per column s = softmax(z): ∂C/∂z = s ⊙ (G − 1 (1ᵀ (s ⊙ G))).
     n = e.shape[0]
     s = e
-    return HadamardProduct(s, G - sp.OneMatrix(n, n) * HadamardProduct(s, G))
+    return hadamard(s, G - sp.OneMatrix(n, n) * hadamard(s, G))
 
 
 def _log_softmax(e: log_softmax, i: int, G: sp.Basic) -> sp.Basic:
     # Per column: ∂C/∂z = G − softmax(z) ⊙ (1 1ᵀ G).
     n = e.shape[0]
-    return G - HadamardProduct(softmax(e.arg), sp.OneMatrix(n, n) * G)
+    return G - hadamard(softmax(e.arg), sp.OneMatrix(n, n) * G)
 
 
 def _matpow(e: MatPow, i: int, G: sp.Basic) -> sp.Basic:
