@@ -29,8 +29,11 @@ EXAMPLES = {
 
 def sizes_arg(text: str) -> list[int]:
     """``"784,30,10"`` -> ``[784, 30, 10]`` (each a positive whole number, at least two)."""
+    parts = text.replace(" ", "").split(",")
+    if any(not s for s in parts) and len(parts) > 1:
+        raise argparse.ArgumentTypeError(f"--sizes has an empty entry in {text!r} (write e.g. 784,30,10)")
     try:
-        sizes = [int(s) for s in text.replace(" ", "").split(",") if s]
+        sizes = [int(s) for s in parts if s]
     except ValueError:
         raise argparse.ArgumentTypeError(f"--sizes must be whole numbers separated by commas, got {text!r}") from None
     if len(sizes) < 2 or any(s < 1 for s in sizes):
@@ -105,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", metavar="FILE.png", help="write training curves")
     p.add_argument("--json", action="store_true", help="last line of stdout: the history as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--on-nonfinite", choices=["raise", "stop", "ignore"], default="raise",
+                   help="when training diverges to NaN/Inf: raise an error naming the epoch, step and parameter "
+                        "(default), stop and keep the last finite parameters, or ignore it")
 
     p = add("graph", "draw the computational graph (forward and derivative nodes)")
     p.add_argument("--sizes", type=sizes_arg, default=sizes_arg("2,2,2"))
@@ -138,9 +144,17 @@ MODULES = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``symgrad`` console script; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args, extra = parser.parse_known_args(argv)
+    except SystemExit as e:  # a usage error (2) or --help/--version (0): a status, also for main([...])
+        return e.code if isinstance(e.code, int) else 2
+    if extra:  # named by the subcommand they were given to, not by the top-level parser
+        prog = f"symgrad {args.command}" if args.command else "symgrad"
+        print(f"{prog}: error: unrecognized arguments: {' '.join(extra)}", file=sys.stderr)
+        return 2
     if args.command is None:
-        parser.print_help()
+        print("symgrad: error: give a command: demo, derive, verify, train, graph or explain (symgrad --help)",
+              file=sys.stderr)
         return 2
     module = importlib.import_module(MODULES[args.command])
     try:

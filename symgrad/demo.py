@@ -83,5 +83,13 @@ def run(out: str = "symgrad-demo", epochs: int | None = None, seed: int = 0, pro
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.epochs is not None and args.epochs < 1:
+        raise UsageError(f"--epochs must be at least 1, got {args.epochs}")
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UsageError(f"--out {args.out}: a file is in the way (give a folder for the pictures)")
+    try:  # fail fast: the folder for the pictures, before minutes of work
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"--out {args.out}: cannot create the folder: {e.strerror or e}") from None
     figures = run(args.out, args.epochs, args.seed)
     return 0 if figures["verified"] else 1

@@ -563,6 +563,8 @@ def _floats(name: str, values: Any, n: int) -> list[float]:
 def _load_weights(path: str | os.PathLike) -> tuple[dict[str, Any] | None, dict[str, np.ndarray]]:
     """``(spec or None, {"W2": …, "b2": …})`` from a saved model or a plain ``.npz`` of W^l, b^l."""
     p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"--weights {str(p)!r}: is a directory, not a saved model (.npz)")
     if not p.is_file():
         raise UsageError(f"--weights {str(p)!r}: no such file")
     from .io import load_model
@@ -642,6 +644,16 @@ def explain(
         else:
             params = weights
             source = "given"
+        where = f"--weights {str(weights)!r}" if isinstance(weights, (str, os.PathLike)) else "weights"
+        for key, value in params.items() if isinstance(params, Mapping) else ():
+            try:
+                arr = np.asarray(value, dtype=float)
+            except (TypeError, ValueError):
+                raise UsageError(f"{where}: parameter {key!r} is not an array of numbers") from None
+            bad = np.argwhere(~np.isfinite(arr))
+            if bad.size:  # a NaN would run through every formula of the report silently
+                idx = tuple(int(i) for i in bad[0])
+                raise UsageError(f"{where}: parameter {key!r} holds {arr[idx]} at index {idx}")
         if xs is None:
             xs = [round(0.05 * (k + 1), 10) for k in range(sizes[0])]
         if ys is None:

@@ -31,10 +31,12 @@ from typing import Any
 import numpy as np
 
 from .compile import compile
+from .data import check_finite
 from .errors import UsageError
 from .networks import Network, init_params, mlp
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
+NONFINITE = ("raise", "stop", "ignore")
 
 
 class TrainingError(UsageError):
@@ -52,37 +54,51 @@ class History(list):
     """
 
     interrupted: bool = False
+    #: why training stopped early on NaN/Inf with ``on_nonfinite="stop"`` (else ``None``)
+    stopped: str | None = None
 
     def column(self, key: str) -> list[Any]:
         return [r.get(key) for r in self]
 
     def to_json(self) -> str:
-        return json.dumps({"epochs": list(self), "interrupted": self.interrupted})
+        def clean(v: Any) -> Any:  # NaN/Inf (on_nonfinite="ignore") are not JSON: null
+            return None if isinstance(v, float) and not math.isfinite(v) else v
+
+        epochs = [{k: clean(v) for k, v in r.items()} for r in self]
+        return json.dumps({"epochs": epochs, "interrupted": self.interrupted, "stopped": self.stopped})
 
 
 # ------------------------------------------------------------------ data prep
-def _targets(labels_or_Y: Any, n: int, k: int, dtype: Any) -> tuple[np.ndarray, np.ndarray | None]:
+def _targets(labels_or_Y: Any, n: int, k: int, dtype: Any, what: str = "labels") -> tuple[np.ndarray, np.ndarray | None]:
     """(Y (n, k) float rows, labels (n,) or None) from labels or a target array."""
     arr = np.asarray(labels_or_Y)
+    if arr.dtype.kind not in "biuf":
+        raise UsageError(f"{what}: expected numbers, got an array of dtype {arr.dtype}")
+    check_finite(what, arr)
     if arr.ndim == 1 or (arr.ndim == 2 and arr.shape[1] == 1 and k > 1):
         labels = arr.reshape(-1)
         if labels.shape[0] != n:
-            raise UsageError(f"X has {n} examples but there are {labels.shape[0]} labels")
-        if labels.dtype.kind == "f" and not np.all(labels == np.round(labels)):
-            raise UsageError("labels must be whole numbers (class indices)")
+            raise UsageError(f"{what}: X has {n} examples but there are {labels.shape[0]} labels")
+        frac = np.flatnonzero(labels != np.round(labels)) if labels.dtype.kind == "f" else ()
+        if len(frac):
+            raise UsageError(f"{what}: label {labels[frac[0]]} at index {int(frac[0])} is not a whole number "
+                             "(class indices)")
         labels = labels.astype(np.int64)
         lo, hi = int(labels.min()), int(labels.max())
         if k == 1:
             if lo < 0 or hi > 1:
-                raise UsageError(f"a network with one output neuron needs labels 0 or 1, found {lo}..{hi}")
+                raise UsageError(f"{what}: a network with one output neuron (sizes ending in 1) needs labels 0 or 1, "
+                                 f"found {lo}..{hi}")
             return labels.reshape(-1, 1).astype(dtype), labels
         if lo < 0 or hi >= k:
-            raise UsageError(f"labels span {lo}..{hi} but the output layer has {k} neurons (classes 0..{k - 1})")
+            raise UsageError(f"{what} span {lo}..{hi} but the output layer (last of sizes) has {k} neurons "
+                             f"(classes 0..{k - 1})")
         Y = np.zeros((n, k), dtype=dtype)
         Y[np.arange(n), labels] = 1
         return Y, labels
     if arr.ndim != 2 or arr.shape != (n, k):
-        raise UsageError(f"targets must be labels (n,) or an array of shape (n, {k}) = ({n}, {k}), got {arr.shape}")
+        raise UsageError(f"{what}: targets must be labels (n,) or an array of shape (n, {k}) = ({n}, {k}), "
+                         f"got {arr.shape}")
     Y = np.ascontiguousarray(arr, dtype=dtype)
     labels = np.argmax(Y, axis=1) if k > 1 else (Y[:, 0] > 0.5).astype(np.int64)
     return Y, labels
@@ -90,18 +106,23 @@ def _targets(labels_or_Y: Any, n: int, k: int, dtype: Any) -> tuple[np.ndarray, 
 
 def _inputs(X: Any, d: int, dtype: Any, what: str = "X") -> np.ndarray:
     a = np.asarray(X)
+    if a.dtype.kind not in "biuf":
+        raise UsageError(f"{what}: expected numbers, got an array of dtype {a.dtype}")
     if a.ndim > 2:
         a = a.reshape(a.shape[0], -1)
     if a.ndim != 2:
         raise UsageError(f"{what} must have one example per row, shape (n, {d}); got shape {a.shape}")
     if a.shape[1] != d:
-        raise UsageError(f"{what}: examples have {a.shape[1]} features, the network's input layer has {d}")
+        raise UsageError(f"{what}: examples have {a.shape[1]} features (shape {a.shape}), the network's input "
+                         f"layer (first of sizes) has {d}")
     if a.shape[0] == 0:
         raise UsageError(f"{what}: no examples")
-    a = np.ascontiguousarray(a, dtype=dtype)
-    if not np.all(np.isfinite(a)):
-        raise UsageError(f"{what} holds NaN or Inf")
-    return a
+    check_finite(what, a)  # before the cast: names the first NaN/Inf by its index
+    with np.errstate(over="ignore"):  # a value too large for float32 is named just below
+        out = np.ascontiguousarray(a, dtype=dtype)
+    if out.dtype != a.dtype:
+        check_finite(f"{what} (as {np.dtype(dtype).name}: too large)", out)
+    return out
 
 
 # ----------------------------------------------------------------- optimizers
@@ -123,7 +144,7 @@ class _Optimizer:
         out: dict[str, Any] = {"t": np.asarray(self.t, dtype=np.int64)}
         for key, arrays in (("v", self.v), ("m1", self.m1), ("m2", self.m2)):
             if arrays:
-                out[key] = {n: a for n, a in zip(names, arrays)}
+                out[key] = {n: a.copy() for n, a in zip(names, arrays)}  # a snapshot, not the live arrays
         return out
 
     def load(self, state: Mapping[str, Any], names: Sequence[str]) -> None:
@@ -293,6 +314,7 @@ def train(
     checkpoint: Any = None,
     resume: Any = None,
     stop: _Stop | None = None,
+    on_nonfinite: str = "raise",
 ) -> History:
     """Train ``net`` on examples ``X`` (n, d) with labels (n,) or targets (n, k); return the :class:`History`.
 
@@ -303,16 +325,27 @@ def train(
     stops training. ``checkpoint=PATH`` saves parameters, optimizer state,
     epoch and the shuffling generator's state after every epoch (atomically);
     ``resume=PATH`` continues such a run exactly.
+
+    ``on_nonfinite`` says what happens when the parameters or the cost become
+    NaN or Inf (divergence): ``"raise"`` (default) raises :class:`TrainingError`
+    naming the epoch, the step and the parameter; ``"stop"`` ends training with
+    the parameters of the last finite epoch and sets ``history.stopped`` to the
+    reason; ``"ignore"`` carries on (no checkpoint is written for non-finite
+    parameters).
     """
     if not isinstance(net, Network):
         raise UsageError(f"train() needs a Network (symgrad.mlp(...)), got {type(net).__name__}")
     for name, v in (("epochs", epochs), ("batch_size", batch_size)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < (0 if name == "epochs" else 1):
             raise UsageError(f"{name} must be a whole number ≥ {0 if name == 'epochs' else 1}, got {v!r}")
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise UsageError(f"lr (η) must be a positive number, got {lr!r}")
-    if weight_decay < 0 or not math.isfinite(weight_decay):
-        raise UsageError(f"weight_decay must be ≥ 0, got {weight_decay!r}")
+    if not (_is_number(lr) and math.isfinite(lr) and lr > 0):
+        raise UsageError(f"lr (η) must be a positive finite number, got {lr!r}")
+    if not (_is_number(momentum) and 0 <= momentum < 1):
+        raise UsageError(f"momentum (μ) must be a number in [0, 1), got {momentum!r}")
+    if not (_is_number(weight_decay) and math.isfinite(weight_decay) and weight_decay >= 0):
+        raise UsageError(f"weight_decay (λ) must be a finite number ≥ 0, got {weight_decay!r}")
+    if on_nonfinite not in NONFINITE:
+        raise UsageError(f"on_nonfinite must be one of {', '.join(NONFINITE)}, got {on_nonfinite!r}")
     if weight_decay and net.weight_decay is not None:
         raise UsageError("weight decay given twice: the network's cost already has it (mlp(weight_decay=...))")
     if dtype not in ("float64", "float32"):
@@ -325,12 +358,17 @@ def train(
     Ytr, labels_tr = _targets(labels_or_Y, n, k, np_dtype)
     hold = None
     if holdout is not None:
+        if not isinstance(holdout, (tuple, list)) or len(holdout) != 2:
+            raise UsageError("holdout must be a pair (X_holdout, labels_holdout)")
         Xh = _inputs(holdout[0], sizes[0], np_dtype, "holdout X")
-        Yh, lh = _targets(holdout[1], Xh.shape[0], k, np_dtype)
+        Yh, lh = _targets(holdout[1], Xh.shape[0], k, np_dtype, "holdout labels")
         hold = (Xh, Yh, lh)
 
     if any(v is None for v in (net.graph.node(n_).value for n_ in _leaf_names(net))):
         net.set_params(init_params(sizes, init, seed))
+    elif resume is None:
+        for name, value in net.params().items():
+            check_finite(f"initial parameter {name}", value)
     trainer = Trainer(net, lr, batch_size, optimizer, momentum, weight_decay, dtype)
     params, opt, pnames, eval_model = trainer.params, trainer.opt, trainer.pnames, trainer.eval_model
     rng = np.random.default_rng(seed)
@@ -350,25 +388,44 @@ def train(
             perm = rng.permutation(n)
             Xe, Ye = Xtr[perm], Ytr[perm]  # one shuffle per epoch; mini-batches are views
             t0 = time.perf_counter()
-            trainer.run_epoch(Xe, Ye, flag)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is checked below
+                trainer.run_epoch(Xe, Ye, flag)
             seconds = time.perf_counter() - t0
             if flag[0]:
                 history.interrupted = True
                 break
-            if not all(np.isfinite(p).all() for p in params):
-                _diagnose(epoch, snapshot, Xtr, Ytr, batch_size, trainer.grad_fn, pnames, params, opt,
-                          trainer.wd_mask, weight_decay, n)
+            finite = all(np.isfinite(p).all() for p in params)
+            if not finite and on_nonfinite != "ignore":
+                try:
+                    _diagnose(epoch, snapshot, Xtr, Ytr, batch_size, trainer.grad_fn, pnames, params, opt,
+                              trainer.wd_mask, weight_decay, n)
+                except TrainingError as e:
+                    if on_nonfinite == "raise":
+                        raise
+                    _restore(snapshot, params, opt, pnames, rng)
+                    history.stopped = str(e)
+                    break
             record = {"epoch": epoch, "seconds": seconds}
             record.update(_evaluate(eval_model, params, Xtr, Ytr, labels_tr, "train"))
             if hold is not None:
                 record.update(_evaluate(eval_model, params, *hold, "holdout"))
             else:
                 record.update(holdout_cost=None, holdout_accuracy=None)
-            if not math.isfinite(record["train_cost"]):
-                raise TrainingError(f"epoch {epoch}: the training cost is {record['train_cost']} (NaN or Inf) "
-                                    "although the parameters are finite; check the targets and the cost")
+            if finite and not math.isfinite(record["train_cost"]) and on_nonfinite != "ignore":
+                # finite but huge parameters: the cost itself overflowed (divergence, e.g. too large a --lr)
+                big = max(range(len(params)), key=lambda i: float(np.max(np.abs(params[i]))))
+                j = np.unravel_index(int(np.argmax(np.abs(params[big]))), params[big].shape)
+                msg = (f"epoch {epoch}, after step {-(-n // batch_size)} (its last): the training cost is "
+                       f"{record['train_cost']} although the parameters are finite; parameter {pnames[big]} "
+                       f"reached {params[big][j]:.3g} at index {tuple(int(i) for i in j)} (diverged: try a "
+                       "smaller --lr)")
+                if on_nonfinite == "raise":
+                    raise TrainingError(msg)
+                _restore(snapshot, params, opt, pnames, rng)
+                history.stopped = msg
+                break
             history.append(record)
-            if checkpoint is not None:
+            if checkpoint is not None and (finite or on_nonfinite != "ignore"):
                 save_checkpoint(checkpoint, spec, dict(zip(pnames, params)), opt.state(pnames), epoch, rng,
                                 history, config)
             if bar is not None:
@@ -385,6 +442,20 @@ def train(
 
 def _leaf_names(net: Network) -> list[str]:
     return [p.name for p in net.graph.parameters]
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
+
+
+def _restore(snapshot: tuple, params: list[np.ndarray], opt: _Optimizer, pnames: list[str],
+             rng: np.random.Generator) -> None:
+    """Back to the start of the epoch (``on_nonfinite="stop"``): the last finite parameters."""
+    saved, opt_state, rng_state = snapshot
+    for p, s in zip(params, saved):
+        p[...] = s
+    opt.load(opt_state, pnames)
+    rng.bit_generator.state = rng_state
 
 
 def _evaluate(model: Any, params: list[np.ndarray], X: np.ndarray, Y: np.ndarray, labels: np.ndarray,
@@ -450,22 +521,48 @@ def _resume(path: Any, spec: Mapping[str, Any], config: Mapping[str, Any], pname
             params: list[np.ndarray], opt: _Optimizer, rng: np.random.Generator, history: History) -> int:
     from .io import load_checkpoint
 
-    cspec, cparams, extra = load_checkpoint(path)
+    try:
+        cspec, cparams, extra = load_checkpoint(path)
+    except UsageError as e:
+        raise UsageError(f"--resume {e}") from None
     if extra.get("kind") != "symgrad-checkpoint":
-        raise UsageError(f"{path}: a saved model, not a training checkpoint (no epoch and optimizer state)")
-    for key in ("sizes", "activation", "cost", "output"):
-        if list(cspec[key]) != list(spec[key]) if key == "sizes" else cspec[key] != spec[key]:
-            raise UsageError(f"{path}: checkpoint has {key} {cspec[key]!r}, this run has {spec[key]!r}")
-    saved = extra.get("config", {})
-    for key in ("batch_size", "optimizer", "seed", "dtype"):
+        raise UsageError(f"--resume {path}: a saved model, not a training checkpoint (no epoch and optimizer state)")
+    flags = {"sizes": "--sizes", "activation": "--activation", "cost": "--cost", "output": "--cost",
+             "weight_decay": "--weight-decay", "batch_size": "--batch-size", "optimizer": "--optimizer",
+             "seed": "--seed", "dtype": "--dtype", "lr": "--lr", "momentum": "--momentum"}
+    for key in ("sizes", "activation", "cost", "output", "weight_decay"):
+        mine, theirs = spec.get(key), cspec.get(key)
+        if key == "sizes":
+            mine, theirs = list(mine), list(theirs)
+        if mine != theirs:
+            raise UsageError(f"--resume {path}: the checkpoint's network has {key} {theirs!r}, this run has "
+                             f"{mine!r} ({flags[key]})")
+    saved = extra.get("config")
+    if not isinstance(saved, Mapping):
+        raise UsageError(f"--resume {path}: corrupt checkpoint: no training configuration")
+    keys = ["batch_size", "optimizer", "seed", "dtype", "lr", "weight_decay"]
+    if config["optimizer"] == "momentum":
+        keys.append("momentum")
+    for key in keys:
         if saved.get(key) != config[key]:
-            raise UsageError(f"{path}: checkpoint was made with {key} {saved.get(key)!r}, this run has {config[key]!r}")
-    for name, p in zip(pnames, params):
-        p[...] = cparams[name]
-    opt.load(extra.get("optimizer", {}), pnames)
-    rng.bit_generator.state = json.loads(extra["rng"])
-    history.extend(json.loads(extra.get("history", "[]")))
-    return int(extra["epoch"])
+            raise UsageError(f"--resume {path}: the checkpoint was made with {key} {saved.get(key)!r}, this run "
+                             f"has {config[key]!r} ({flags[key]})")
+    try:
+        epoch = int(extra["epoch"])
+        rng_state = json.loads(extra["rng"])
+        past = json.loads(extra.get("history", "[]"))
+        for name, p in zip(pnames, params):
+            p[...] = cparams[name]
+        opt.load(extra.get("optimizer", {}), pnames)
+        rng.bit_generator.state = rng_state
+    except UsageError:
+        raise
+    except (KeyError, TypeError, ValueError) as e:
+        raise UsageError(f"--resume {path}: corrupt checkpoint ({type(e).__name__}: {e})") from None
+    if not isinstance(past, list) or len(past) != epoch:
+        raise UsageError(f"--resume {path}: corrupt checkpoint: its history does not match epoch {epoch}")
+    history.extend(past)
+    return epoch
 
 
 # ------------------------------------------------------------------ the CLI
@@ -493,36 +590,88 @@ def _load_data(args: Any) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.
         raise UsageError("give the data: --mnist DIR, --images FILE --labels FILE, or --dataset NAME")
     if holdout is not None:
         if holdout < 1 or holdout >= X.shape[0]:
-            raise UsageError(f"--holdout {holdout} must be between 1 and {X.shape[0] - 1} ({X.shape[0]} examples)")
+            raise UsageError(f"--holdout {holdout} must be between 1 and {X.shape[0] - 1} (the data from {source} "
+                             f"have {X.shape[0]} examples)")
         (X, labels), hold = data.split(X, labels, holdout)
         return X, labels, hold, source
     return X, labels, None, source
 
 
+def _check_writable(flag: str, path: str) -> None:
+    """Fail fast, before any training, if ``path`` cannot be written: a directory, no folder, no permission."""
+    import os
+    import secrets
+
+    from .io import _check_target
+
+    try:
+        target = _check_target(path)
+    except UsageError as e:
+        raise UsageError(f"{flag} {path}: {e}") from None
+    probe = target.parent / f".{target.name}.{secrets.token_hex(6)}.probe"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.unlink(probe)
+    except OSError as e:
+        raise UsageError(f"{flag} {path}: cannot write in {target.parent}: {e.strerror or e}") from None
+
+
+def _check_flags(args: Any) -> None:
+    """The numeric flags and output paths, checked before the data are loaded or anything is trained."""
+    sizes = list(args.sizes)
+    if args.epochs < 1:
+        raise UsageError(f"--epochs must be at least 1, got {args.epochs}")
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise UsageError(f"--lr (η) must be a positive finite number, got {args.lr}")
+    if not (0 <= args.momentum < 1):
+        raise UsageError(f"--momentum (μ) must be in [0, 1), got {args.momentum}")
+    if not (math.isfinite(args.weight_decay) and args.weight_decay >= 0):
+        raise UsageError(f"--weight-decay (λ) must be a finite number ≥ 0, got {args.weight_decay}")
+    if args.cost == "log_likelihood" and sizes[-1] == 1:
+        raise UsageError(f"--cost log_likelihood needs at least two output neurons (softmax), but --sizes "
+                         f"{','.join(map(str, sizes))} ends in 1")
+    if args.plot and not args.plot.lower().endswith(".png"):
+        raise UsageError(f"--plot {args.plot!r}: the file name must end in .png")
+    for flag, path in (("--save", args.save), ("--checkpoint", args.checkpoint), ("--plot", args.plot)):
+        if path:
+            _check_writable(flag, path)
+    if args.resume:
+        from pathlib import Path
+
+        p = Path(args.resume)
+        if not p.exists():
+            raise UsageError(f"--resume {args.resume}: no such file")
+        if not p.is_file():
+            raise UsageError(f"--resume {args.resume}: not a file")
+
+
 def main(args: Any) -> int:
     """``symgrad train``: train on MNIST / IDX files / a built-in dataset; print per-epoch lines (and JSON)."""
-    X, labels, hold, source = _load_data(args)
-    sizes = list(args.sizes)
-    if X.shape[1] != sizes[0]:
-        raise UsageError(f"--sizes starts with {sizes[0]} inputs but the examples from {source} have {X.shape[1]} features")
-    k = sizes[-1]
-    top = int(np.max(labels))
-    if (k == 1 and top > 1) or (k > 1 and top >= k):
-        raise UsageError(f"--sizes ends with {k} output neurons but the labels go up to {top}")
-    if args.epochs < 1 or args.batch_size < 1:
-        raise UsageError("--epochs and --batch-size must be at least 1")
-    if args.cost == "log_likelihood" and k == 1:
-        raise UsageError("--cost log_likelihood needs at least two output neurons (softmax)")
+    _check_flags(args)
     if args.plot:
         try:
             from . import plotting
         except ImportError as e:
             raise UsageError(f"--plot needs matplotlib (pip install 'symgrad[plot]'): {e}") from None
+    X, labels, hold, source = _load_data(args)
+    sizes = list(args.sizes)
+    if X.shape[1] != sizes[0]:
+        raise UsageError(f"--sizes {','.join(map(str, sizes))} starts with {sizes[0]} inputs but the examples "
+                         f"from {source} have {X.shape[1]} features (data shape {X.shape})")
+    k = sizes[-1]
+    top = int(np.max(labels))
+    if (k == 1 and top > 1) or (k > 1 and top >= k):
+        raise UsageError(f"--sizes {','.join(map(str, sizes))} ends with {k} output neuron{'s' * (k > 1)} but the "
+                         f"labels from {source} go up to {top} (data shape {X.shape}, {top + 1} classes)")
     wd = args.weight_decay or None
     net = mlp(sizes, args.activation, args.cost, level="layer", weight_decay=wd, seed=args.seed, init=args.init)
     stop = _Stop()
 
     def handler(signum: int, frame: Any) -> None:
+        if stop.flag[0] and signum == signal.SIGINT:  # a second Ctrl-C: stop now (checkpoints stay atomic)
+            raise KeyboardInterrupt
         stop.flag[0] = True
         stop.signum = signum
 
@@ -540,6 +689,7 @@ def main(args: Any) -> int:
             optimizer=args.optimizer, momentum=args.momentum, seed=args.seed, dtype=args.dtype,
             holdout=hold, progress=not args.quiet, callback=report, init=args.init,
             checkpoint=args.checkpoint, resume=args.resume, stop=stop,
+            on_nonfinite=getattr(args, "on_nonfinite", "raise"),
         )
     finally:
         for s, h in old.items():
@@ -548,7 +698,9 @@ def main(args: Any) -> int:
         where = f"; the checkpoint {args.checkpoint} holds epoch {history[-1]['epoch']}" if (
             args.checkpoint and history) else ""
         print(f"symgrad train: interrupted during epoch {len(history) + 1}{where}", file=sys.stderr)
-    elif args.save:
+    if history.stopped:
+        print(f"symgrad train: stopped: {history.stopped}", file=sys.stderr)
+    if args.save and not history.interrupted:
         from .io import save_model
 
         save_model(args.save, net.spec(), net.params())

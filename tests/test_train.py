@@ -133,7 +133,6 @@ def test_callback_stops_and_history_json():
     assert json.loads(h.to_json())["epochs"][0]["epoch"] == 1
 
 
-@pytest.mark.skipif(not MNIST.is_dir(), reason="needs ../shared/data/mnist")
 def test_mnist_one_epoch_smoke():
     from symgrad.data import load_idx
 
@@ -162,7 +161,6 @@ def test_cli_json_save_and_usage_errors(tmp_path, capsys):
     assert cli_main(["train", "--sizes", "2,4,1"]) == 2
 
 
-@pytest.mark.skipif(not MNIST.is_dir(), reason="needs ../shared/data/mnist")
 def test_cli_idx_holdout_json():
     res = subprocess.run(
         [sys.executable, "-m", "symgrad.cli", "train", "--images", str(MNIST / "t10k-images-idx3-ubyte.gz"),
