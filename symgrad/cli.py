@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "latex", "markdown"], default="text")
     p.add_argument("--form", choices=["factored", "expanded"], default="factored")
     p.add_argument("--param", action="append", default=None, help="only the derivative of this parameter (e.g. W2, w2_1_1); repeatable")
+    p.add_argument("--max-formulas", type=int, default=2000, help="refuse to print more formulas than this (default 2000)")
 
     p = add("verify", "prove BP1–BP4 symbolically and check them numerically")
     _network_flags(p)
@@ -84,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--points", type=int, default=3, help="random points for the numeric check")
     p.add_argument("--batch", type=int, default=1, help="examples per batch m in the proof (default 1)")
+    p.add_argument("--max-params", type=int, default=1000, help="refuse networks with more parameters (default 1000)")
 
     p = add("train", "train a compiled network on MNIST, IDX files or a built-in dataset")
     src = p.add_mutually_exclusive_group()

@@ -1,5 +1,6 @@
 """``symgrad demo``: the main job on built-in defaults, in well under a minute.
 
+0. text 003's 2-2-2 worked example: one training step, by the chain rule, as a report;
 1. derive BP1–BP4 for a 2-3-2 sigmoid network and print them;
 2. prove them (symbolically) and check them numerically;
 3. compile a 2-32-32-2 ReLU network and train it on the built-in two-spirals data;
@@ -24,11 +25,24 @@ def _rule(title: str) -> None:
 def run(out: str = "symgrad-demo", epochs: int | None = None, seed: int = 0, progress: bool = True) -> dict:
     """Run the demo; return its figures (verification result, accuracy, files written)."""
     from .data import dataset, split
+    from .explain import explain
     from .train import train
     from .verify import verify_bp
 
     figures: dict = {"files": []}
     t0 = time.perf_counter()
+    os.makedirs(out, exist_ok=True)
+
+    _rule("0. The 2-2-2 worked example (text 003), one step by the chain rule")
+    step = explain(figure=False)
+    v = step.values
+    print(f"out_o1 = {v['out_o1']:.9g}   E_total = {step.error:.9g}")
+    print(f"∂E/∂w5 = {step.gradients['w5']:.9g}   w5 → {step.updated['w5']:.9g}   w1 → {step.updated['w1']:.9g}")
+    print(f"E_total after the step = {step.error_after:.9g}   (backprop agrees to {step.backprop_gap:.1e})")
+    figures["E_total"] = step.error
+    report_path = os.path.join(out, "step-2-2-2.html")
+    step.save(report_path)
+    figures["files"].append(report_path)
 
     _rule("1. Derive: backprop adds the derivative nodes to the graph")
     net = mlp([2, 3, 2], "sigmoid", "quadratic", level="layer")
@@ -61,8 +75,8 @@ def run(out: str = "symgrad-demo", epochs: int | None = None, seed: int = 0, pro
     figures["holdout_accuracy"] = acc
     print(f"after {last['epoch']} epochs: train cost {last['train_cost']:.3g}, held-out accuracy {acc:.1%}")
 
-    _rule("4. Pictures")
-    os.makedirs(out, exist_ok=True)
+    _rule("4. Pictures and reports")
+    print(f"wrote {report_path} (the worked example, every weight's chain rule)")
     try:
         from .drawing import draw
         from .plotting import training_curves

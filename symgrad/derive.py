@@ -19,14 +19,15 @@ def derivation(net: Network, params: list[str] | None = None, form: str = "facto
     l < L), BP3 (∂C/∂b), BP4 (∂C/∂w); other derivative nodes (∇_a C) get ``""``.
     """
     g = net.graph
-    if not g.derivatives:
-        net.backprop()
-    table = g.derivatives[net.cost_node]
     if params:
-        unknown = [p for p in params if p not in table or g.node(p).role != "parameter"]
+        unknown = [p for p in params if p not in g or g.node(p).role != "parameter"]
         if unknown:
             names = ", ".join(n.name for n in g.parameters[:8])
             raise UsageError(f"--param {unknown[0]!r} is not a parameter of this network (parameters: {names}, ...)")
+    if not g.derivatives:
+        net.backprop(params or None)  # only the nodes on the asked parameters' paths
+    table = g.derivatives[net.cost_node]
+    if params:
         wanted = {table[p] for p in params}
     else:
         wanted = None
@@ -116,6 +117,13 @@ def render(net: Network, fmt: str = "text", params: list[str] | None = None, for
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.level == "neuron" and not args.param:
+        n_params = sum(a * b + b for a, b in zip(args.sizes, args.sizes[1:]))
+        if n_params > args.max_formulas:
+            raise UsageError(
+                f"--sizes {','.join(map(str, args.sizes))} at neuron level has {n_params} parameters, one formula "
+                f"each; use --level layer, pick some with --param, or raise --max-formulas"
+            )
     try:
         net = mlp(args.sizes, args.activation, args.cost, level=args.level)
     except ValueError as e:

@@ -247,6 +247,9 @@ class Report:
             return self.to_text()
         raise UsageError(f"unknown format {fmt!r}; choose text, markdown or latex")
 
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
     def __str__(self) -> str:
         return self.to_text()
 
@@ -439,6 +442,14 @@ def main(args: argparse.Namespace) -> int:
     """``symgrad verify``: print the report; 0 when everything holds, 1 otherwise."""
     if args.points < 1 or args.batch < 1:
         raise UsageError("--points and --batch must be at least 1")
+    n_params = sum(a * b + b for a, b in zip(args.sizes, args.sizes[1:]))
+    if n_params * args.batch > args.max_params:
+        # Exact proofs grow faster than linearly: 220 parameters take ~13 s, 840 ~4 min.
+        raise UsageError(
+            f"--sizes {','.join(map(str, args.sizes))} has {n_params} parameters"
+            f"{f' × batch {args.batch}' if args.batch > 1 else ''}; an exact proof that large takes minutes "
+            f"to hours (limit --max-params {args.max_params}; raise it to try anyway)"
+        )
     try:
         report = verify_bp(
             args.sizes, args.activation, args.cost, seed=args.seed, points=args.points, batch=args.batch

@@ -166,3 +166,14 @@ def test_python_dash_m_symgrad():
     assert bad.stderr.strip().splitlines() == [
         "symgrad derive: error: argument --sizes: --sizes has an empty entry in '2,,' (write e.g. 784,30,10)"
     ]
+
+
+def test_big_networks_are_refused_with_the_limit_named(capsys):
+    from symgrad.cli import main
+
+    assert main(["verify", "--sizes", "784,30,10"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--max-params" in err and "23860" in err
+    assert main(["derive", "--sizes", "784,30,10", "--level", "neuron"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--max-formulas" in err

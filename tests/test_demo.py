@@ -14,7 +14,8 @@ def test_demo_figures(tmp_path, capsys):
     assert "BP2  δ^2 = ((W^3)ᵀ δ^3) ⊙ σ'(z^2)" in out
     for f in figures["files"]:
         assert Path(f).stat().st_size > 1000
-    assert len(figures["files"]) == 2
+    assert len(figures["files"]) == 3
+    assert abs(figures["E_total"] - 0.298371109) < 1e-9
 
 
 def test_demo_command_exit_status(tmp_path):
