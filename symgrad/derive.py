@@ -6,7 +6,7 @@ import argparse
 import re
 
 from .errors import UsageError
-from .networks import Network, mlp
+from .networks import Network, count_params, mlp
 from .printing import BookLatexPrinter, equation
 
 BP_LABELS = {"delta_L": "BP1", "delta": "BP2", "b": "BP3", "W": "BP4", "w": "BP4"}
@@ -118,7 +118,7 @@ def render(net: Network, fmt: str = "text", params: list[str] | None = None, for
 
 def main(args: argparse.Namespace) -> int:
     if args.level == "neuron" and not args.param:
-        n_params = sum(a * b + b for a, b in zip(args.sizes, args.sizes[1:]))
+        n_params = count_params(args.sizes)
         if n_params > args.max_formulas:
             raise UsageError(
                 f"--sizes {','.join(map(str, args.sizes))} at neuron level has {n_params} parameters, one formula "

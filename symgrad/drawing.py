@@ -31,6 +31,7 @@ import networkx as nx
 
 from .errors import UsageError
 from .graph import Graph
+from .networks import as_graph
 
 #: Fill colours of the roles (and the legend's order).
 ROLE_COLORS = {
@@ -67,16 +68,6 @@ class Layout:
     columns: int
     rows: int
     split: float | None
-
-
-def _as_graph(obj: Any) -> Graph:
-    from .networks import Network
-
-    if isinstance(obj, Network):
-        return obj.graph
-    if isinstance(obj, Graph):
-        return obj
-    raise UsageError(f"draw() takes a Graph, a Network or layer sizes, not {type(obj).__name__}")
 
 
 def layout(graph: Graph, with_derivatives: bool = True) -> Layout:
@@ -194,7 +185,7 @@ def _check_size(graph: Graph, n: int) -> None:
 
 def figure(graph: Any, with_derivatives: bool = True, title: str | None = None):
     """The picture as a matplotlib ``Figure`` (no pyplot state is touched)."""
-    g = _as_graph(graph)
+    g = as_graph(graph)
     lay = layout(g, with_derivatives)
     _check_size(g, len(lay.nodes))
     matplotlib, Figure = _matplotlib()
@@ -309,7 +300,7 @@ def svg(graph: Any, with_derivatives: bool = True, title: str | None = None) -> 
     """The picture as SVG text (what ``_repr_svg_`` shows in a notebook)."""
     import matplotlib
 
-    g = _as_graph(graph)
+    g = as_graph(graph)
     fig = figure(g, with_derivatives, title)
     buf = io.BytesIO()
     with matplotlib.rc_context({"svg.hashsalt": "symgrad", "svg.fonttype": "path"}):
@@ -349,7 +340,7 @@ def dot(graph: Any, with_derivatives: bool = True) -> str:
     """
     from .derive import _text
 
-    g = _as_graph(graph)
+    g = as_graph(graph)
     lay = layout(g, with_derivatives)
     lines = [f"digraph {_dot_str(g.name)} {{", "  rankdir=LR;", '  node [shape=box, style="rounded,filled", fontname="Helvetica"];']
 
@@ -420,7 +411,7 @@ def draw(
     suffix = _check_out(path)
     if isinstance(graph, (list, tuple)):
         graph = network_for(graph, level, activation, cost, with_derivatives)
-    g = _as_graph(graph)
+    g = as_graph(graph)
     if suffix == ".dot":
         data: bytes | str = dot(g, with_derivatives)
     elif suffix == ".svg":

@@ -605,18 +605,15 @@ def explain(
     0.01, 0.99, 0.01, …. ``figure`` puts the graph's picture in the HTML (needs
     matplotlib; skipped without it).
     """
-    try:
-        sizes = tuple(int(s) for s in sizes)
-    except (TypeError, ValueError):
-        raise UsageError(f"sizes must be whole numbers, got {sizes!r}") from None
-    if len(sizes) < 2 or any(s < 1 for s in sizes):
-        raise UsageError(f"sizes needs at least two positive layer sizes, got {list(sizes)}")
+    from .networks import check_sizes, count_params
+
+    sizes = check_sizes(sizes)
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise UsageError(f"--lr must be a positive number, got {lr!r}")
     _act(activation)
     if cost not in COSTS:
         raise UsageError(f"unknown cost {cost!r} for explain; choose one of {', '.join(COSTS)}")
-    n_params = sum(a * b + b for a, b in zip(sizes, sizes[1:], strict=False))
+    n_params = count_params(sizes)
     if n_params > MAX_PARAMS:
         raise UsageError(
             f"--sizes {','.join(map(str, sizes))} has {n_params} parameters; explain writes every one out by "

@@ -44,6 +44,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement, MatrixExpr
 from .errors import UsageError
 from .functions import _ColumnwiseMatrixFunction
 from .graph import Graph, Node
+from .networks import as_graph
 from .printing import BookLatexPrinter, factored
 
 FORMS = ("factored", "node", "expanded")
@@ -54,16 +55,6 @@ class ExplicitError(UsageError):
     """A node cannot be written entry by entry (symbolic shape, unknown head)."""
 
 
-def _graph(obj: Any) -> Graph:
-    from .networks import Network
-
-    if isinstance(obj, Network):
-        return obj.graph
-    if isinstance(obj, Graph):
-        return obj
-    raise TypeError(f"expected a Graph or Network, not {type(obj).__name__}")
-
-
 class ExplicitView:
     """The per-entry view of a layer-level graph (see the module docstring).
 
@@ -72,7 +63,7 @@ class ExplicitView:
     """
 
     def __init__(self, graph: Graph | Any, batch: int | Mapping[sp.Symbol, int] | None = None) -> None:
-        self.graph = _graph(graph)
+        self.graph = as_graph(graph)
         self.dims = self._dims(batch)
         self._symbols: dict[str, sp.ImmutableMatrix] = {}
         self.tex: dict[sp.Symbol, str] = {}

@@ -29,6 +29,7 @@ import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .backprop import backprop
+from .errors import UsageError
 from .functions import ACTIVATIONS, activation, log_softmax, softmax
 from .graph import Graph, GraphError
 
@@ -165,13 +166,33 @@ class Network:
         return notebook_svg(self.graph)
 
 
-def _check_spec(sizes: Sequence[int], act: str, cost: str, level: str, output: str) -> tuple[int, ...]:
+def check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
+    """``sizes`` as a tuple of whole numbers [n_1, ..., n_L], L ≥ 2, every n_l ≥ 1 (else UsageError)."""
     try:
         sizes = tuple(int(s) for s in sizes)
     except (TypeError, ValueError):
-        raise ValueError(f"sizes must be whole numbers, got {sizes!r}") from None
+        raise UsageError(f"sizes must be whole numbers, got {sizes!r}") from None
     if len(sizes) < 2 or any(s < 1 for s in sizes):
-        raise ValueError(f"sizes needs at least two layers of at least one neuron, got {list(sizes)}")
+        raise UsageError(f"sizes needs at least two layers of at least one neuron, got {list(sizes)}")
+    return sizes
+
+
+def count_params(sizes: Sequence[int]) -> int:
+    """The number of weights and biases, Σ_l n_l (n_{l−1} + 1)."""
+    return sum(n_in * n_out + n_out for n_in, n_out in zip(sizes, sizes[1:]))
+
+
+def as_graph(obj: Any) -> Graph:
+    """The graph of a :class:`Network`, or ``obj`` itself if it is a :class:`Graph`."""
+    if isinstance(obj, Network):
+        return obj.graph
+    if isinstance(obj, Graph):
+        return obj
+    raise UsageError(f"expected a Graph or a Network, not {type(obj).__name__}")
+
+
+def _check_spec(sizes: Sequence[int], act: str, cost: str, level: str, output: str) -> tuple[int, ...]:
+    sizes = check_sizes(sizes)
     activation(act)
     if output != "softmax":
         activation(output)

@@ -43,7 +43,7 @@ from .derive import bp_label
 from .errors import UsageError
 from .explicit import ExplicitView
 from .functions import closed_form, sigmoid, sigmoid_prime, tanh_prime
-from .networks import Network, mlp
+from .networks import Network, count_params, mlp
 from .printing import equation
 
 TOLERANCE = 1e-6
@@ -442,7 +442,7 @@ def main(args: argparse.Namespace) -> int:
     """``symgrad verify``: print the report; 0 when everything holds, 1 otherwise."""
     if args.points < 1 or args.batch < 1:
         raise UsageError("--points and --batch must be at least 1")
-    n_params = sum(a * b + b for a, b in zip(args.sizes, args.sizes[1:]))
+    n_params = count_params(args.sizes)
     if n_params * args.batch > args.max_params:
         # Exact proofs grow faster than linearly: 220 parameters take ~13 s, 840 ~4 min.
         raise UsageError(
