@@ -18,9 +18,9 @@ import numpy as np
 import sympy as sp
 
 from symgrad import expand, mlp
-from symgrad.hessian import hessian_nodes
+from symgrad.core.hessian import hessian_nodes
+from symgrad.derivation.verify import _Atomizer, decide_zero, lambdify
 from symgrad.printing import BookLatexPrinter
-from symgrad.verify import _Atomizer, decide_zero, lambdify
 
 
 def main(sizes: tuple[int, ...] = (1, 2, 1), activation: str = "sigmoid", verbose: bool = True) -> dict[str, Any]:

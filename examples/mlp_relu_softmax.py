@@ -26,9 +26,9 @@ import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from symgrad import Graph, backprop, latex, log_softmax, relu, step
-from symgrad.explicit import ExplicitView
+from symgrad.derivation.explicit import ExplicitView
+from symgrad.derivation.verify import NodeProgram, central_difference
 from symgrad.printing import to_latex
-from symgrad.verify import NodeProgram, central_difference
 
 M, N_IN, N_HIDDEN, N_OUT = 4, 3, 5, 3  # examples, inputs, hidden units, classes
 

@@ -22,8 +22,8 @@ from typing import Any
 import sympy as sp
 
 from symgrad import Graph, backprop, expand
-from symgrad.chainrule import chain_rule
-from symgrad.functions import closed_form
+from symgrad.core.functions import closed_form
+from symgrad.derivation.chainrule import chain_rule
 from symgrad.printing import equation
 
 

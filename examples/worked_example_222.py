@@ -24,7 +24,7 @@ from typing import Any
 import sympy as sp
 
 from symgrad import Graph, backprop, sigmoid
-from symgrad.chainrule import chain_rule
+from symgrad.derivation.chainrule import chain_rule
 
 # The starting point (the text's figures, copied here: examples never read ../shared).
 INPUTS = {"i1": 0.05, "i2": 0.10}

@@ -6,10 +6,10 @@ graph (Deep Learning book §6.5); the result prints in Nielsen's notation,
 verifies BP1–BP4, and compiles to NumPy for training.
 """
 
-from .backprop import backprop, expand, gradients
-from .chainrule import ChainRule, chain_rule
-from .functions import log_softmax, relu, sigmoid, sigmoid_prime, softmax, softplus, step, tanh_prime
-from .graph import Graph, GraphError, Node
+from .core.backprop import backprop, expand, gradients
+from .core.functions import log_softmax, relu, sigmoid, sigmoid_prime, softmax, softplus, step, tanh_prime
+from .core.graph import Graph, GraphError, Node
+from .derivation.chainrule import ChainRule, chain_rule
 from .networks import Network, init_params, mlp
 from .printing import Formula, latex
 

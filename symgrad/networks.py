@@ -28,10 +28,10 @@ import numpy as np
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from .backprop import backprop
+from .core.backprop import backprop
+from .core.functions import ACTIVATIONS, activation, log_softmax, softmax
+from .core.graph import Graph, GraphError
 from .errors import UsageError
-from .functions import ACTIVATIONS, activation, log_softmax, softmax
-from .graph import Graph, GraphError
 
 COSTS = ("quadratic", "cross_entropy", "log_likelihood")
 LEVELS = ("neuron", "layer")
@@ -161,7 +161,7 @@ class Network:
 
     def _repr_svg_(self) -> str | None:
         """The graph's picture in a notebook (:func:`symgrad.drawing.svg`); ``None`` without matplotlib."""
-        from .drawing import notebook_svg
+        from .printing.drawing import notebook_svg
 
         return notebook_svg(self.graph)
 

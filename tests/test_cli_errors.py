@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from symgrad.cli import EXAMPLES, main
+from symgrad.cli.main import EXAMPLES, main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,7 +125,7 @@ def test_user_error_is_one_line_and_status_2(argv, prefix, culprit, files, capsy
 
 
 def test_explain_weights_with_wrong_shapes_or_nan(files, capsys):
-    from symgrad.io import save_model
+    from symgrad.store.model_file import save_model
 
     save_model("w3.npz", {"sizes": [3, 2, 2], "activation": "sigmoid", "cost": "quadratic"},
                {"W2": np.ones((2, 3)), "b2": np.zeros(2), "W3": np.ones((2, 2)), "b3": np.zeros(2)})

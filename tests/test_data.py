@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from symgrad.data import (
+from symgrad.errors import DataError, UsageError
+from symgrad.store.data import (
     DATASETS,
     as_arrays,
     check_finite,
@@ -23,7 +24,6 @@ from symgrad.data import (
     split,
     to_columns,
 )
-from symgrad.errors import DataError, UsageError
 
 MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 T10K_IMAGES = MNIST / "t10k-images-idx3-ubyte.gz"

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from symgrad.cli import main
-from symgrad.demo import run
+from symgrad.cli.demo import run
 
 
 def test_demo_figures(tmp_path, capsys):

@@ -3,7 +3,7 @@
 import pytest
 
 from symgrad.cli import main as cli
-from symgrad.derive import _text
+from symgrad.derivation.derive import _text
 
 
 @pytest.mark.parametrize("tex, text", [

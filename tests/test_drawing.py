@@ -8,8 +8,8 @@ import pytest
 
 import symgrad as sg
 from symgrad.cli import main as cli
-from symgrad.drawing import dot, draw, layout, svg
 from symgrad.errors import UsageError
+from symgrad.printing.drawing import dot, draw, layout, svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -8,8 +8,8 @@ import pytest
 
 import symgrad as sg
 from symgrad.cli import main as cli
+from symgrad.derivation.explain import Equation, explain, fmt, tex_to_mathml
 from symgrad.errors import UsageError
-from symgrad.explain import Equation, explain, fmt, tex_to_mathml
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +132,7 @@ def test_cli_explain(tmp_path, capsys):
 
 
 def test_cli_explain_with_saved_weights(tmp_path):
-    from symgrad.io import save_model
+    from symgrad.store.model_file import save_model
 
     net = sg.mlp([2, 2, 1], seed=3)
     model = tmp_path / "m.npz"

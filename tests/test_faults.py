@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from symgrad.cli import main as cli_main
-from symgrad.io import load_checkpoint, load_model
+from symgrad.store.model_file import load_checkpoint, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 EPOCHS = 600  # long enough (with a checkpoint per epoch) that a signal always lands mid-run
@@ -130,7 +130,7 @@ def test_signal_keeps_last_checkpoint_and_resume_matches(tmp_path, capsys, refer
 _MID_WRITE = """
 import io, json, os, signal, sys, time
 import numpy as np
-import symgrad.io as sio
+import symgrad.store.model_file as sio
 
 real = np.savez
 ACTION = {action!r}
@@ -199,10 +199,10 @@ def test_a_second_sigint_during_a_write_stops_at_once_keeping_the_previous_check
 
 def test_a_failed_checkpoint_write_keeps_the_previous_file(tmp_path, monkeypatch):
     """In process: the writer dies mid-file (an exception standing for a crash); the old file stays."""
-    import symgrad.io as sio
-    from symgrad.data import dataset
+    import symgrad.store.model_file as sio
     from symgrad.networks import mlp
-    from symgrad.train import train
+    from symgrad.numeric.train import train
+    from symgrad.store.data import dataset
 
     X, labels = dataset("spirals", n=60)
     ck = tmp_path / "ck.npz"

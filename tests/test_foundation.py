@@ -16,13 +16,13 @@ import sympy as sp
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
-import symgrad.rules as rules
+import symgrad.core.rules as rules
 from symgrad import Graph, GraphError, backprop, expand, mlp, relu, sigmoid
-from symgrad.chainrule import chain_rule
-from symgrad.functions import closed_form
+from symgrad.core.functions import closed_form
+from symgrad.derivation.chainrule import chain_rule
 
 # The module, not the function symgrad.backprop that shadows it as a package attribute.
-backprop_module = importlib.import_module("symgrad.backprop")
+backprop_module = importlib.import_module("symgrad.core.backprop")
 
 LEAVES = ("w", "a", "b")
 

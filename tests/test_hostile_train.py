@@ -12,10 +12,10 @@ import pytest
 
 from symgrad import mlp
 from symgrad.cli import main as cli_main
-from symgrad.data import dataset
 from symgrad.errors import UsageError
-from symgrad.io import load_model, save_model
-from symgrad.train import TrainingError, train
+from symgrad.numeric.train import TrainingError, train
+from symgrad.store.data import dataset
+from symgrad.store.model_file import load_model, save_model
 
 
 def _xor_net(sizes=(2, 4, 2)):

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import symgrad.io as sio
+import symgrad.store.model_file as sio
 from symgrad import init_params, mlp
 from symgrad.errors import UsageError
-from symgrad.io import (
+from symgrad.store.model_file import (
     atomic_open,
     atomic_write_bytes,
     atomic_write_text,

@@ -6,9 +6,9 @@ import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from symgrad import Graph, GraphError, backprop, expand, mlp, sigmoid
-from symgrad.explicit import ExplicitError, ExplicitView, explicit
+from symgrad.derivation.explicit import ExplicitError, ExplicitView, explicit
+from symgrad.derivation.verify import NodeProgram, central_difference, decide_zero, verify_bp
 from symgrad.printing import factored, latex
-from symgrad.verify import NodeProgram, central_difference, decide_zero, verify_bp
 
 
 def test_layer_level_shapes_symbolic_batch():

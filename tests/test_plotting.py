@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from symgrad.errors import UsageError
-from symgrad.plotting import figure, training_curves
+from symgrad.printing.plotting import figure, training_curves
 
 
 def png_size(data):

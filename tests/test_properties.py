@@ -40,7 +40,7 @@ from sympy.matrices.expressions.hadamard import HadamardPower, HadamardProduct
 from sympy.matrices.expressions.matexpr import MatrixElement, MatrixExpr
 
 from symgrad import Graph, backprop, expand
-from symgrad.functions import (
+from symgrad.core.functions import (
     closed_form,
     identity,
     log_softmax,
@@ -52,7 +52,7 @@ from symgrad.functions import (
     step,
     tanh_prime,
 )
-from symgrad.rules import RULES
+from symgrad.core.rules import RULES
 
 MP = 60  # decimal digits of the reference evaluation
 H = sp.Float("1e-25", MP)  # central-difference step at that precision
@@ -421,7 +421,7 @@ def check_numeric(b: Builder, wrt: list[str]) -> dict:
 
 def check_compiled(b: Builder, wrt: list[str]) -> None:
     """The compiled NumPy function gives the 60-digit values of the cost and every derivative node."""
-    from symgrad.compile import compile as compile_graph
+    from symgrad.numeric.compile import compile as compile_graph
 
     g = b.g
     grads = backprop(g, "C", wrt)

@@ -15,7 +15,7 @@ import pytest
 from symgrad import mlp
 from symgrad.cli import main as cli_main
 from symgrad.errors import UsageError
-from symgrad.train import TrainingError, train
+from symgrad.numeric.train import TrainingError, train
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST = ROOT.parent / "shared" / "data" / "mnist"
@@ -61,7 +61,7 @@ def test_optimizers_learn_blobs(optimizer, lr):
 
 
 def test_xor_with_one_output_and_weight_decay():
-    from symgrad.data import dataset
+    from symgrad.store.data import dataset
 
     X, labels = dataset("xor", n=200, seed=1)
     net = mlp([2, 6, 1], "tanh", "quadratic", level="layer", output="sigmoid", seed=2, init="glorot")
@@ -134,7 +134,7 @@ def test_callback_stops_and_history_json():
 
 
 def test_mnist_one_epoch_smoke():
-    from symgrad.data import load_idx
+    from symgrad.store.data import load_idx
 
     X, labels = load_idx(MNIST / "t10k-images-idx3-ubyte.gz", MNIST / "t10k-labels-idx1-ubyte.gz")
     net = mlp([784, 30, 10], "sigmoid", "cross_entropy", level="layer", seed=0, init="glorot")
@@ -152,7 +152,7 @@ def test_cli_json_save_and_usage_errors(tmp_path, capsys):
     doc = json.loads(out[-1])
     assert [e["epoch"] for e in doc["epochs"]] == [1, 2, 3]
     assert {"epoch", "seconds", "train_cost", "holdout_accuracy"} <= set(doc["epochs"][0])
-    from symgrad.io import load_model
+    from symgrad.store.model_file import load_model
 
     spec, params = load_model(save)
     assert spec["sizes"] == [2, 4, 1] and params["W2"].shape == (4, 2)
@@ -177,7 +177,8 @@ def test_sigterm_keeps_last_complete_checkpoint(tmp_path):
     ck = tmp_path / "ck.npz"
     code = (
         "import sys, signal, os\n"
-        "import symgrad.train as T\n"
+        "import importlib\n"
+        "T = importlib.import_module('symgrad.numeric.train')  # the module: symgrad.numeric.train is the function\n"
         "orig = T.save_checkpoint\n"
         "def save(*a, **k):\n"
         "    orig(*a, **k)\n"
@@ -191,14 +192,14 @@ def test_sigterm_keeps_last_complete_checkpoint(tmp_path):
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert res.returncode == 128 + signal.SIGTERM, res.stderr
     assert "interrupted" in res.stderr
-    from symgrad.io import load_checkpoint
+    from symgrad.store.model_file import load_checkpoint
 
     _, _, extra = load_checkpoint(ck)
     assert extra["epoch"] == 2
 
 
 def test_progress_bar_quiet_without_a_terminal():
-    from symgrad.train import _progress
+    from symgrad.numeric.train import _progress
 
     assert _progress(10, 0, True) is None  # pytest captures stderr: not a terminal
     assert _progress(10, 0, False) is None

@@ -5,12 +5,13 @@ import sympy as sp
 from sympy import MatMul
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from symgrad import Graph, mlp, rules
+from symgrad import Graph, mlp
 from symgrad.cli import main as cli_main
+from symgrad.core import rules
+from symgrad.core.functions import sigmoid, sigmoid_prime
+from symgrad.core.hessian import hessian
+from symgrad.derivation.verify import decide_zero, verify_bp
 from symgrad.errors import UsageError
-from symgrad.functions import sigmoid, sigmoid_prime
-from symgrad.hessian import hessian
-from symgrad.verify import decide_zero, verify_bp
 
 
 @pytest.mark.parametrize(
@@ -83,7 +84,7 @@ def test_cli_exit_statuses(monkeypatch, capsys):
 
 
 def test_verify_rejects_neuron_level():
-    from symgrad.verify import verify_network
+    from symgrad.derivation.verify import verify_network
 
     with pytest.raises(UsageError, match="layer-level"):
         verify_network(mlp([2, 2], level="neuron"))

@@ -29,9 +29,9 @@ from xml.sax.saxutils import escape
 
 import networkx as nx
 
-from .errors import UsageError
-from .graph import Graph
-from .networks import as_graph
+from ..core.graph import Graph
+from ..errors import UsageError
+from ..networks import as_graph
 
 #: Fill colours of the roles (and the legend's order).
 ROLE_COLORS = {
@@ -338,7 +338,7 @@ def dot(graph: Any, with_derivatives: bool = True) -> str:
     Labels are plain text (``w^2_11``, ``δ^3``); each node also carries its
     LaTeX as ``texlbl`` (for dot2tex) and its formula as ``tooltip``.
     """
-    from .derive import _text
+    from ..derivation.derive import _text
 
     g = as_graph(graph)
     lay = layout(g, with_derivatives)
@@ -378,7 +378,7 @@ def dot(graph: Any, with_derivatives: bool = True) -> str:
 def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
     """Write ``data`` to ``path`` atomically (:func:`symgrad.io.atomic_write_bytes`: a temporary
     file in the same folder, fsync, ``os.replace``; the permissions follow the umask)."""
-    from .io import atomic_write_bytes
+    from ..store.model_file import atomic_write_bytes
 
     return atomic_write_bytes(path, data.encode("utf-8") if isinstance(data, str) else data)
 
@@ -432,7 +432,7 @@ def _node_count(sizes: Sequence[int], level: str) -> int:
 
 def network_for(sizes: Sequence[int], level: str, activation: str, cost: str, with_derivatives: bool):
     """The :func:`~symgrad.networks.mlp` for the picture (refusing one too big to read)."""
-    from .networks import mlp
+    from ..networks import mlp
 
     n = _node_count(sizes, level) * (2 if with_derivatives else 1)
     if n > MAX_NODES:

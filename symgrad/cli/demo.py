@@ -13,9 +13,9 @@ import argparse
 import os
 import time
 
-from .derive import render
-from .errors import UsageError
-from .networks import mlp
+from ..derivation.derive import render
+from ..errors import UsageError
+from ..networks import mlp
 
 
 def _rule(title: str) -> None:
@@ -24,10 +24,10 @@ def _rule(title: str) -> None:
 
 def run(out: str = "symgrad-demo", epochs: int | None = None, seed: int = 0, progress: bool = True) -> dict:
     """Run the demo; return its figures (verification result, accuracy, files written)."""
-    from .data import dataset, split
-    from .explain import explain
-    from .train import train
-    from .verify import verify_bp
+    from ..derivation.explain import explain
+    from ..derivation.verify import verify_bp
+    from ..numeric.train import train
+    from ..store.data import dataset, split
 
     figures: dict = {"files": []}
     t0 = time.perf_counter()
@@ -78,8 +78,8 @@ def run(out: str = "symgrad-demo", epochs: int | None = None, seed: int = 0, pro
     _rule("4. Pictures and reports")
     print(f"wrote {report_path} (the worked example, every weight's chain rule)")
     try:
-        from .drawing import draw
-        from .plotting import training_curves
+        from ..printing.drawing import draw
+        from ..printing.plotting import training_curves
 
         small = mlp([2, 2, 2], "sigmoid", "quadratic", level="neuron")
         small.backprop()

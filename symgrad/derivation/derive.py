@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import re
 
-from .errors import UsageError
-from .networks import Network, count_params, mlp
-from .printing import BookLatexPrinter, equation
+from ..errors import UsageError
+from ..networks import Network, count_params, mlp
+from ..printing import BookLatexPrinter, equation
 
 BP_LABELS = {"delta_L": "BP1", "delta": "BP2", "b": "BP3", "W": "BP4", "w": "BP4"}
 
@@ -31,7 +31,7 @@ def derivation(net: Network, params: list[str] | None = None, form: str = "facto
         wanted = {table[p] for p in params}
     else:
         wanted = None
-    from .printing import _passes_along
+    from ..printing import _passes_along
 
     rows = []
     for node in g.nodes("derivative"):

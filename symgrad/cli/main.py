@@ -14,8 +14,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from . import __version__
-from .errors import UsageError
+from .. import __version__
+from ..errors import UsageError
 
 EXAMPLES = {
     "demo": "symgrad demo",
@@ -134,12 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 MODULES = {
-    "demo": "symgrad.demo",
-    "derive": "symgrad.derive",
-    "verify": "symgrad.verify",
-    "train": "symgrad.train",
-    "graph": "symgrad.drawing",
-    "explain": "symgrad.explain",
+    "demo": "symgrad.cli.demo",
+    "derive": "symgrad.derivation.derive",
+    "verify": "symgrad.derivation.verify",
+    "train": "symgrad.numeric.train",
+    "graph": "symgrad.printing.drawing",
+    "explain": "symgrad.derivation.explain",
 }
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
+from ..errors import UsageError
 
 SERIES = {
     "cost": (("train_cost", "training"), ("holdout_cost", "held out")),

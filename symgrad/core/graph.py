@@ -18,7 +18,7 @@ import networkx as nx
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from .errors import UsageError
+from ..errors import UsageError
 
 ROLES = ("input", "parameter", "target", "intermediate", "cost", "derivative")
 LEAF_ROLES = ("input", "parameter", "target")
@@ -68,7 +68,7 @@ class Node:
         return f"<{self.role} {self.name}{tail}>"
 
     def _repr_latex_(self) -> str:
-        from .printing import latex
+        from ..printing import latex
 
         return "$$" + latex(self.graph, self.name) + "$$"
 
@@ -344,7 +344,7 @@ class Graph:
 
     def _repr_svg_(self) -> str | None:
         """The picture in a notebook (:func:`symgrad.drawing.svg`); ``None`` without matplotlib."""
-        from .drawing import notebook_svg
+        from ..printing.drawing import notebook_svg
 
         return notebook_svg(self)
 

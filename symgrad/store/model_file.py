@@ -36,9 +36,9 @@ from typing import IO, Any, Literal, overload
 
 import numpy as np
 
-from .errors import UsageError
-from .functions import ACTIVATIONS
-from .networks import COSTS, LEVELS
+from ..core.functions import ACTIVATIONS
+from ..errors import UsageError
+from ..networks import COSTS, LEVELS
 
 __all__ = [
     "FORMAT",

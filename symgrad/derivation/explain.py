@@ -45,12 +45,12 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .backprop import backprop
-from .errors import UsageError
-from .functions import ACTIVATIONS, sigmoid_prime, tanh_prime
-from .graph import Graph
-from .printing import BookLatexPrinter
-from .rules import local_partial
+from ..core.backprop import backprop
+from ..core.functions import ACTIVATIONS, sigmoid_prime, tanh_prime
+from ..core.graph import Graph
+from ..core.rules import local_partial
+from ..errors import UsageError
+from ..printing import BookLatexPrinter
 
 #: Text 003's starting point (copied here: the product never reads the reference texts).
 TEXT003 = {
@@ -449,7 +449,7 @@ class Report:
             text = self.to_html()
         else:
             raise UsageError(f"--out {str(path)!r}: the file name must end in .md or .html")
-        from .drawing import atomic_write
+        from ..printing.drawing import atomic_write
 
         return atomic_write(path, text)
 
@@ -524,7 +524,7 @@ def text003_network(activation: str = "sigmoid", x: Sequence[float] | None = Non
 def mlp_network(sizes: Sequence[int], activation: str, params: Mapping[str, Any], x: Sequence[float],
                 y: Sequence[float], cost: str = "quadratic") -> _Net:
     """A neuron-level MLP in Nielsen's notation (x_k, w^l_{jk}, b^l_j, z^l_j, a^l_j, y_j, C)."""
-    from .networks import mlp
+    from ..networks import mlp
 
     try:
         net = mlp(sizes, activation, cost, level="neuron", params=params)
@@ -567,7 +567,7 @@ def _load_weights(path: str | os.PathLike) -> tuple[dict[str, Any] | None, dict[
         raise UsageError(f"--weights {str(p)!r}: is a directory, not a saved model (.npz)")
     if not p.is_file():
         raise UsageError(f"--weights {str(p)!r}: no such file")
-    from .io import load_model
+    from ..store.model_file import load_model
 
     try:
         spec, params = load_model(p)
@@ -605,7 +605,7 @@ def explain(
     0.01, 0.99, 0.01, …. ``figure`` puts the graph's picture in the HTML (needs
     matplotlib; skipped without it).
     """
-    from .networks import check_sizes, count_params
+    from ..networks import check_sizes, count_params
 
     sizes = check_sizes(sizes)
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
@@ -626,7 +626,7 @@ def explain(
         net = text003_network(activation, xs, ys, cost)
     else:
         if weights is None:
-            from .networks import init_params
+            from ..networks import init_params
 
             params: Mapping[str, Any] = init_params(sizes, "normal", seed)
             source = f"drawn from N(0, 1) with seed {seed}"
@@ -892,7 +892,7 @@ def _build_report(net: _Net, lr: float, source: str, want_figure: bool) -> Repor
     figure_svg = None
     if want_figure:
         try:
-            from .drawing import svg as draw_svg
+            from ..printing.drawing import svg as draw_svg
 
             raw = draw_svg(g, with_derivatives=False, title=g.name)
             figure_svg = _inline_svg(raw)

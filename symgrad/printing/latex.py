@@ -20,8 +20,8 @@ import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.latex import LatexPrinter
 
-from .backprop import expand
-from .graph import Graph, GraphError, Node
+from ..core.backprop import expand
+from ..core.graph import Graph, GraphError, Node
 
 FORMS = ("factored", "expanded", "node")
 
@@ -136,7 +136,7 @@ def latex(obj: Any, name: str | None = None, *, form: str = "factored") -> str:
     * ``latex(node)`` — a :class:`~symgrad.graph.Node` that belongs to a graph;
     * ``latex(expr)`` — any SymPy expression.
     """
-    from .networks import Network
+    from ..networks import Network
 
     if isinstance(obj, Network):
         obj = obj.graph

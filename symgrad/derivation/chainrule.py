@@ -27,9 +27,9 @@ from typing import Any
 import networkx as nx
 import sympy as sp
 
-from .graph import Graph, GraphError
-from .printing import BookLatexPrinter
-from .rules import local_partial
+from ..core.graph import Graph, GraphError
+from ..core.rules import local_partial
+from ..printing import BookLatexPrinter
 
 #: More paths than this is a graph for :func:`symgrad.backprop`, not for a hand-style printout.
 MAX_PATHS = 256

@@ -1,0 +1,463 @@
+r"""``symgrad verify``: prove BP1–BP4 for a network, exactly and numerically.
+
+For a layer-level network with a concrete batch (m = 1 by default) backprop
+adds the derivative nodes δ^l = ∂C/∂z^l, ∂C/∂b^l and ∂C/∂W^l. Each is an
+instance of one of Nielsen's equations:
+
+* BP1 δ^L = ∇_a C ⊙ σ′(z^L)
+* BP2 δ^l = ((W^{l+1})^T δ^{l+1}) ⊙ σ′(z^l)
+* BP3 ∂C/∂b^l = δ^l (summed over the batch)
+* BP4 ∂C/∂W^l = δ^l (a^{l−1})^T
+
+**Exact proof.** Every entry of the derivative node, expanded to the leaves
+(:mod:`symgrad.explicit`), minus ``sympy.diff`` of the fully explicit scalar
+cost with respect to the same scalar must be 0. For δ^l the cost is written as
+a function of the entries z^l_j (expanded only down to z^l) and differentiated
+with respect to them. The difference is decided fast: every application σ(u),
+tanh(u), log(u), e^u, ... becomes a fresh symbol (σ′(u) → s(1 − s),
+tanh′(u) → 1 − t²), which makes the difference a rational function in
+independent symbols; if ``cancel`` makes it 0, it is 0 for all values. If not,
+a 30-digit evaluation at a random point decides "≠ 0"; otherwise the closed
+form (``rewrite(exp)``) goes through ``simplify``.
+
+**Numeric check.** At ``points`` seeded random points (leaves ~ N(0, 1), targets
+~ U(0, 1); points where the cost is undefined, e.g. ln a^L_j with a tanh output
+a^L_j ≤ 0, are redrawn) each entry is compared with a central difference of the
+cost, extrapolated to h → 0 by Ridders' method (from h = 10⁻², in float64). The
+error is |g − ĝ| / max(|g|, |ĝ|, 10⁻⁶) (relative, absolute for entries below
+10⁻⁶); it must be ≤ 10⁻⁶.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from ..core.functions import closed_form, sigmoid, sigmoid_prime, tanh_prime
+from ..errors import UsageError
+from ..networks import Network, count_params, mlp
+from ..printing import equation
+from .derive import bp_label
+from .explicit import ExplicitView
+
+TOLERANCE = 1e-6
+EQUATIONS = {
+    "BP1": r"\delta^{L} = \nabla_{a} C \odot \sigma'\left(z^{L}\right)",
+    "BP2": r"\delta^{l} = \left(\left(W^{l+1}\right)^{T} \delta^{l+1}\right) \odot \sigma'\left(z^{l}\right)",
+    "BP3": r"\frac{\partial C}{\partial b^{l}} = \delta^{l} \mathbf{1}",
+    "BP4": r"\frac{\partial C}{\partial W^{l}} = \delta^{l} \left(a^{l-1}\right)^{T}",
+}
+
+#: The same equations in plain text (terminals).
+EQUATIONS_TEXT = {
+    "BP1": "δ^L = ∇_a C ⊙ σ′(z^L)",
+    "BP2": "δ^l = ((W^(l+1))ᵀ δ^(l+1)) ⊙ σ′(z^l)",
+    "BP3": "∂C/∂b^l = δ^l 1  (δ^l summed over the batch)",
+    "BP4": "∂C/∂W^l = δ^l (a^(l−1))ᵀ",
+}
+
+
+# ------------------------------------------------------------------ numerics
+def _np_sigmoid(v: Any) -> Any:
+    v = np.asarray(v, dtype=float)
+    e = np.exp(-np.abs(v))
+    return np.where(v >= 0, 1 / (1 + e), e / (1 + e))
+
+
+NUMPY_FUNCTIONS: dict[str, Callable] = {
+    "sigmoid": _np_sigmoid,
+    "sigmoid_prime": lambda v: _np_sigmoid(v) * (1 - _np_sigmoid(v)),
+    "tanh_prime": lambda v: 1 - np.tanh(v) ** 2,
+    "relu": lambda v: np.maximum(v, 0.0),
+    "step": lambda v: (np.asarray(v) > 0).astype(float),
+    "softplus": lambda v: np.logaddexp(0.0, v),
+    "identity": lambda v: v,
+}
+
+
+def lambdify(args: Sequence[sp.Symbol], expr: Any) -> Callable:
+    """``sympy.lambdify`` to NumPy knowing symgrad's heads (σ, σ′, tanh′, ReLU, H, softplus)."""
+    return sp.lambdify(list(args), expr, modules=[NUMPY_FUNCTIONS, "numpy"])
+
+
+# --------------------------------------------------------------- exact proof
+class _Atomizer:
+    """Replace every function application by a symbol (σ′, tanh′ by their σ, tanh polynomials)."""
+
+    def __init__(self) -> None:
+        self.atoms: dict[tuple, sp.Symbol] = {}
+        self.memo: dict[sp.Basic, sp.Basic] = {}
+
+    def _atom(self, head: Any, arg: tuple) -> sp.Symbol:
+        key = (head, arg)
+        if key not in self.atoms:
+            self.atoms[key] = sp.Dummy(f"{getattr(head, '__name__', 'f')}{len(self.atoms)}")
+        return self.atoms[key]
+
+    def __call__(self, e: sp.Basic) -> sp.Basic:
+        hit = self.memo.get(e)
+        if hit is not None:
+            return hit
+        if e.is_Atom:
+            out = e
+        else:
+            args = tuple(self(a) for a in e.args)
+            if e.func is sigmoid_prime:
+                s = self._atom(sigmoid, args)
+                out = s * (1 - s)
+            elif e.func is tanh_prime:
+                t = self._atom(sp.tanh, args)
+                out = 1 - t**2
+            elif isinstance(e, sp.Function) or e.func is sp.exp:
+                out = self._atom(e.func, args)
+            elif isinstance(e, sp.Pow) and not args[1].is_Number:
+                out = self._atom(sp.Pow, args)
+            else:
+                out = e.func(*args)
+        self.memo[e] = out
+        return out
+
+
+def _random_point(symbols: set, rng: np.random.Generator) -> dict:
+    return {s: sp.Rational(int(rng.integers(-900, 900)), 1000) for s in symbols}
+
+
+def decide_zero(diff: sp.Expr, atomizer: _Atomizer | None = None, rng: np.random.Generator | None = None) -> str:
+    """``"0"`` when ``diff`` is proved identically 0, ``"≠ 0"`` when a point shows it is not, else ``"?"``."""
+    atomizer = atomizer or _Atomizer()
+    atomized = atomizer(diff)
+    numer = sp.together(atomized).as_numer_denom()[0]
+    if sp.expand(numer) == 0 or sp.cancel(atomized) == 0:
+        return "0"
+    rng = rng or np.random.default_rng(0)
+    cf = closed_form(diff).rewrite(sp.exp)
+    for _ in range(3):
+        val = cf.xreplace(_random_point(cf.free_symbols, rng)).evalf(30)
+        if val.is_number and val.is_finite and abs(val) > 1e-15:
+            return "≠ 0"
+    return "0" if sp.simplify(cf) == 0 else "?"
+
+
+# ----------------------------------------------------------------- the report
+@dataclass
+class Check:
+    """One derivative node checked: its equation, entries, exact result, numeric error, time."""
+
+    equation: str
+    node: str
+    formula: str
+    entries: int
+    symbolic: str
+    max_error: float
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.symbolic == "0" and bool(np.isfinite(self.max_error)) and self.max_error <= TOLERANCE
+
+
+@dataclass
+class Report:
+    """The result of :func:`verify_bp`: one :class:`Check` per derivative node."""
+
+    sizes: tuple[int, ...]
+    activation: str
+    cost: str
+    batch: int
+    seed: int
+    points: int
+    checks: list[Check] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Every equation proved exactly and within tolerance numerically."""
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+    @property
+    def title(self) -> str:
+        return (
+            f"BP1–BP4 for the {'-'.join(map(str, self.sizes))} {self.activation} network, "
+            f"{self.cost} cost, batch m = {self.batch}"
+        )
+
+    def by_equation(self) -> dict[str, list[Check]]:
+        out: dict[str, list[Check]] = {}
+        for c in self.checks:
+            out.setdefault(c.equation, []).append(c)
+        return out
+
+    def _row(self, c: Check) -> tuple[str, str, str, str, str, str]:
+        return (c.node, str(c.entries), c.symbolic, f"{c.max_error:.1e}", f"{c.seconds:.2f} s", "ok" if c.ok else "FAIL")
+
+    def to_text(self) -> str:
+        head = ("node", "entries", "exact", "max rel. err", "time", "")
+        lines = [self.title, f"numeric check: {self.points} random points (seed {self.seed}), tolerance {TOLERANCE:g}", ""]
+        for eq, checks in self.by_equation().items():
+            lines.append(f"{eq}  {EQUATIONS_TEXT[eq]}")
+            rows = [head] + [self._row(c) for c in checks]
+            widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+            for r in rows:
+                lines.append("  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+            lines.append("")
+        lines.append(f"{'ALL HOLD' if self.ok else 'FAILED'} ({self.seconds:.2f} s)")
+        return "\n".join(lines)
+
+    def to_markdown(self) -> str:
+        lines = [f"## {self.title}", "", f"Numeric check at {self.points} random points (seed {self.seed}), tolerance {TOLERANCE:g}.", ""]
+        for eq, checks in self.by_equation().items():
+            lines += [f"### {eq}: ${EQUATIONS[eq]}$", "", "| node | formula | entries | exact | max rel. error | time | |",
+                      "| --- | --- | ---: | --- | ---: | ---: | --- |"]
+            for c in checks:
+                node, n, sym, err, t, ok = self._row(c)
+                lines.append(f"| `{node}` | ${c.formula}$ | {n} | {sym} | {err} | {t} | {ok} |")
+            lines.append("")
+        lines.append(f"**{'All hold' if self.ok else 'FAILED'}** ({self.seconds:.2f} s)")
+        return "\n".join(lines)
+
+    def to_latex(self) -> str:
+        lines = [f"% {self.title}"]
+        for eq, checks in self.by_equation().items():
+            lines += [
+                rf"\paragraph{{{eq}}} ${EQUATIONS[eq]}$",
+                "",
+                r"\begin{tabular}{llrlrrl}",
+                r"node & formula & entries & exact & max rel.\ error & time & \\ \hline",
+            ]
+            for c in checks:
+                _, n, sym, err, t, ok = self._row(c)
+                sym = sym.replace("≠", r"$\neq$")
+                lines.append(rf"\texttt{{{c.node}}} & ${c.formula}$ & {n} & {sym} & {err} & {t} & {ok} \\")
+            lines += [r"\end{tabular}", ""]
+        lines.append(rf"% {'all hold' if self.ok else 'FAILED'} ({self.seconds:.2f} s)")
+        return "\n".join(lines)
+
+    def render(self, fmt: str = "text") -> str:
+        if fmt == "markdown":
+            return self.to_markdown()
+        if fmt == "latex":
+            return self.to_latex()
+        if fmt == "text":
+            return self.to_text()
+        raise UsageError(f"unknown format {fmt!r}; choose text, markdown or latex")
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
+# --------------------------------------------------------------- the checking
+def central_difference(f: Callable[[np.ndarray], float], theta: np.ndarray, i: int, h: float = 1e-2) -> float:
+    """∂f/∂θ_i by central differences, extrapolated to h → 0 (Ridders' method)."""
+    con, ntab = 1.4, 10
+
+    def d(step: float) -> float:
+        up, down = theta.copy(), theta.copy()
+        up[i] += step
+        down[i] -= step
+        return (f(up) - f(down)) / (2 * step)
+
+    a = np.full((ntab, ntab), np.nan)
+    a[0, 0] = best = d(h)
+    err = np.inf
+    for k in range(1, ntab):
+        h /= con
+        a[0, k] = d(h)
+        fac = con**2
+        for j in range(1, k + 1):
+            a[j, k] = (a[j - 1, k] * fac - a[j - 1, k - 1]) / (fac - 1)
+            fac *= con**2
+            errt = max(abs(a[j, k] - a[j - 1, k]), abs(a[j, k] - a[j - 1, k - 1]))
+            if errt <= err:
+                err, best = errt, a[j, k]
+        if abs(a[k, k] - a[k - 1, k - 1]) >= 2 * err:
+            break
+    return float(best)
+
+
+def _rel_error(g: float, ref: float) -> float:
+    return abs(g - ref) / max(abs(g), abs(ref), TOLERANCE)
+
+
+class NodeProgram:
+    """The graph compiled node by node: each node's entries lambdified in its parents' entries."""
+
+    def __init__(self, view: ExplicitView) -> None:
+        self.view = view
+        self.steps: list[tuple[str, list[sp.Symbol], list[sp.Symbol], Callable]] = []
+        g = view.graph
+        for node in g.nodes():
+            if node.expr is None:
+                continue
+            rhs = view.local(node.name, "node")
+            out = list(sp.Matrix(view.symbols(node.name))) if node.is_matrix else [node.symbol]
+            rhs = list(sp.Matrix(rhs)) if isinstance(rhs, (sp.MatrixBase, sp.MatrixExpr)) else [rhs]
+            args = sorted(set().union(*(sp.sympify(r).free_symbols for r in rhs)), key=str)
+            self.steps.append((node.name, out, args, lambdify(args, rhs)))
+
+    def run(self, values: dict[sp.Symbol, float], fixed: tuple[str, ...] = ()) -> dict[sp.Symbol, float]:
+        """Values of every entry; nodes in ``fixed`` keep the values given for their entries."""
+        vals = dict(values)
+        with np.errstate(all="ignore"):
+            for name, out, args, fn in self.steps:
+                if name in fixed:
+                    continue
+                res = fn(*[vals[a] for a in args])
+                for s, v in zip(out, res):
+                    vals[s] = float(v)
+        return vals
+
+
+class _Checker:
+    """Shared state for checking one network: the explicit view, its program, the points."""
+
+    def __init__(self, net: Network, batch: int, seed: int, points: int) -> None:
+        self.net = net
+        self.view = ExplicitView(net, batch)
+        self.rng = np.random.default_rng(seed)
+        self.points = points
+        g = net.graph
+        self.cost_symbol = g.node(net.cost_node).symbol
+        self.leaves = [n.name for n in g.nodes(("input", "parameter", "target"))]
+        self.C = self.view.expanded(net.cost_node)
+        self.program = NodeProgram(self.view)
+        self._points = self._draw_points()
+
+    def _draw_points(self) -> list[dict[sp.Symbol, float]]:
+        g = self.net.graph
+        out: list[dict[sp.Symbol, float]] = []
+        for _ in range(self.points):
+            for _attempt in range(1000):
+                point: dict[sp.Symbol, float] = {}
+                for n in self.leaves:
+                    syms = list(sp.Matrix(self.view.symbols(n)))
+                    if g.node(n).role == "target":
+                        draws = self.rng.uniform(0.05, 0.95, len(syms))
+                    else:
+                        draws = self.rng.standard_normal(len(syms))
+                    point.update(zip(syms, map(float, draws)))
+                if np.isfinite(self.program.run(point)[self.cost_symbol]):
+                    break
+            else:
+                raise UsageError("found no point where the cost is defined (in 1000 draws)")
+            out.append(point)
+        return out
+
+    def check(self, deriv: str) -> Check:
+        g = self.net.graph
+        node = g.node(deriv)
+        of = g.node(node.of)
+        started = time.perf_counter()
+        cut = [of.name] if of.role not in ("input", "parameter", "target") else []
+        D = sp.Matrix(self.view.expanded(deriv, cut))
+        wrt = sp.Matrix(self.view.symbols(of.name))
+        C = self.view.expanded(self.net.cost_node, cut) if cut else self.C
+        atomizer = _Atomizer()
+        verdicts = [decide_zero(d - sp.diff(C, s), atomizer, self.rng) for d, s in zip(D, wrt)]
+        symbolic = "0" if all(v == "0" for v in verdicts) else ("≠ 0" if "≠ 0" in verdicts else "?")
+        max_err = self._numeric(deriv, of.name, tuple(cut))
+        return Check(
+            equation=bp_label(self.net, deriv),
+            node=deriv,
+            formula=equation(g, deriv, "factored"),
+            entries=len(D),
+            symbolic=symbolic,
+            max_error=max_err,
+            seconds=time.perf_counter() - started,
+        )
+
+    def _numeric(self, deriv: str, of: str, fixed: tuple[str, ...]) -> float:
+        """Max error of the derivative node's entries against central differences of C."""
+        grads = list(sp.Matrix(self.view.symbols(deriv)))
+        wrt = list(sp.Matrix(self.view.symbols(of)))
+        worst = 0.0
+        for point in self._points:
+            base = self.program.run(point)
+            # for δ^l the cost is a function of z^l: hold z^l at its value and perturb it
+            start = {s: base[s] for s in wrt} if fixed else {}
+            start.update(point)
+            names = list(start)
+            theta = np.array([start[s] for s in names])
+
+            def cost(v: np.ndarray, names: list = names) -> float:
+                return self.program.run(dict(zip(names, v)), fixed)[self.cost_symbol]
+
+            for s, gs in zip(wrt, grads):
+                ref = central_difference(cost, theta, names.index(s))
+                err = _rel_error(base[gs], ref)
+                worst = max(worst, err) if np.isfinite(err) else float("inf")
+        return worst
+
+
+def verify_network(net: Network, *, batch: int = 1, seed: int = 0, points: int = 3) -> Report:
+    """Verify BP1–BP4 on a layer-level network (see the module docstring)."""
+    if net.level != "layer":
+        raise UsageError("verify needs a layer-level network (mlp(..., level='layer'))")
+    if points < 1:
+        raise UsageError(f"--points must be at least 1, got {points}")
+    started = time.perf_counter()
+    if not net.graph.derivatives.get(net.cost_node):
+        net.backprop()
+    checker = _Checker(net, batch, seed, points)
+    report = Report(tuple(net.sizes), net.activation, net.cost, batch, seed, points)
+    wanted = [n.name for n in net.graph.nodes("derivative") if bp_label(net, n.name)]
+    for name in sorted(wanted, key=lambda n: (bp_label(net, n), -net.graph.node(n).meta.get("layer", 0))):
+        report.checks.append(checker.check(name))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def verify_bp(
+    sizes: Sequence[int],
+    activation: str = "sigmoid",
+    cost: str = "quadratic",
+    seed: int = 0,
+    points: int = 3,
+    *,
+    batch: int = 1,
+    weight_decay: Any = None,
+) -> Report:
+    """Prove BP1–BP4 exactly and check them numerically for the network ``sizes``.
+
+    Builds ``mlp(sizes, activation, cost, level="layer", batch=batch)``, runs
+    backprop, and checks every δ^l, ∂C/∂b^l, ∂C/∂W^l (see the module docstring).
+    ``Report.ok`` is true when all hold.
+    """
+    try:
+        net = mlp(sizes, activation, cost, level="layer", batch=batch, weight_decay=weight_decay)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    return verify_network(net, batch=batch, seed=seed, points=points)
+
+
+def main(args: argparse.Namespace) -> int:
+    """``symgrad verify``: print the report; 0 when everything holds, 1 otherwise."""
+    if args.points < 1 or args.batch < 1:
+        raise UsageError("--points and --batch must be at least 1")
+    n_params = count_params(args.sizes)
+    if n_params * args.batch > args.max_params:
+        # Exact proofs grow faster than linearly: 220 parameters take ~13 s, 840 ~4 min.
+        raise UsageError(
+            f"--sizes {','.join(map(str, args.sizes))} has {n_params} parameters"
+            f"{f' × batch {args.batch}' if args.batch > 1 else ''}; an exact proof that large takes minutes "
+            f"to hours (limit --max-params {args.max_params}; raise it to try anyway)"
+        )
+    try:
+        report = verify_bp(
+            args.sizes, args.activation, args.cost, seed=args.seed, points=args.points, batch=args.batch
+        )
+    except ValueError as e:  # an unknown combination, e.g. log_likelihood without softmax
+        raise UsageError(str(e)) from None
+    print(report.render(args.format))
+    return 0 if report.ok else 1
+
+
+__all__ = ["Check", "NodeProgram", "Report", "central_difference", "decide_zero", "lambdify", "main", "verify_bp", "verify_network"]
