@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from symgrad import mlp  # noqa: E402
 from symgrad.networks import init_params  # noqa: E402
-from symgrad.numeric.compile import compile as sg_compile  # noqa: E402
+from symgrad.numeric import compile as sg_compile  # noqa: E402
 from symgrad.numeric.train import Trainer  # noqa: E402
 from symgrad.store.data import load_idx  # noqa: E402
 
@@ -309,7 +309,7 @@ def main() -> int:
 
 
 def write_doc(table, bt, full, lines, torch_version, a) -> None:
-    from symgrad.store.model_file import atomic_write_text
+    from symgrad.store.files import atomic_write_text
 
     today = datetime.date.today().isoformat()
     machine = f"{platform.machine()}, {os.cpu_count()} cores (shared), Python {platform.python_version()}, NumPy {np.__version__}"

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from symgrad import backprop, expand, mlp  # noqa: E402
 
 try:
-    from symgrad.numeric.compile import compile as compile_graph  # noqa: E402
+    from symgrad.numeric.compile import compile_graph  # noqa: E402
 except ImportError:  # pragma: no cover - compile.py not there yet
     compile_graph = None
 

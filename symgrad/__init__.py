@@ -4,14 +4,18 @@ A computation is a :class:`Graph` (networkx) whose nodes hold SymPy
 expressions; :func:`backprop` adds the derivative nodes ∂C/∂u to the same
 graph (Deep Learning book §6.5); the result prints in Nielsen's notation,
 verifies BP1–BP4, and compiles to NumPy for training.
+
+The package is layered, each layer importing only those below it::
+
+    cli → derivation → numeric, printing → store → networks → core → errors
 """
 
-from .core.backprop import backprop, expand, gradients
+from .core import Graph, Node, backprop, expand, gradients
 from .core.functions import log_softmax, relu, sigmoid, sigmoid_prime, softmax, softplus, step, tanh_prime
-from .core.graph import Graph, GraphError, Node
-from .derivation.chainrule import ChainRule, chain_rule
+from .derivation import ChainRule, chain_rule
+from .errors import GraphError
 from .networks import Network, init_params, mlp
-from .printing import Formula, latex
+from .printing import Formula, latex  # importing printing also fills the core's notebook displays
 
 __version__ = "0.1.0"
 

@@ -1,5 +1,7 @@
 """Moved to :mod:`symgrad.numeric.compile`; this alias stays for one release."""
 
-from .numeric.compile import HELPERS, CompiledModel, CompileError, compile
+from .errors import CompileError
+from .numeric import compile
+from .numeric.compile import HELPERS, CompiledModel
 
 __all__ = ["CompiledModel", "CompileError", "compile", "HELPERS"]

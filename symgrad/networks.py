@@ -16,10 +16,15 @@ Costs (summed over the examples of the batch):
 * ``log_likelihood`` (with ``output="softmax"``): C = −Σ_x Σ_j y_j ln softmax(z^L)_j
 
 ``weight_decay=λ`` adds λ Σ_l ‖W^l‖² (the sum of all squared weights).
+
+This module also holds what is said once about a network's specification (:func:`check_spec`,
+used by :func:`mlp`, the model file and the command line), its parameter shapes, and the
+packing of neuron-level parameters w^l_{jk}, b^l_j into layer arrays W^l, b^l and back.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,14 +33,98 @@ import numpy as np
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
+from .core import display
 from .core.backprop import backprop
 from .core.functions import ACTIVATIONS, activation, log_softmax, softmax
-from .core.graph import Graph, GraphError
-from .errors import UsageError
+from .core.graph import Graph
+from .errors import GraphError, UsageError
 
 COSTS = ("quadratic", "cross_entropy", "log_likelihood")
 LEVELS = ("neuron", "layer")
 INITS = ("normal", "glorot", "he")
+#: What a network's specification holds (:meth:`Network.spec`, the model file's ``spec``).
+SPEC_KEYS = ("sizes", "activation", "cost", "output", "level", "weight_decay")
+
+
+# ------------------------------------------------------------ specification
+def _is_whole(x: Any) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
+
+
+def check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
+    """``sizes`` [n_1, ..., n_L] as a tuple: whole numbers, L ≥ 2, every n_l ≥ 1 (else UsageError)."""
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or not all(map(_is_whole, sizes)):
+        raise UsageError(f"sizes must be a list of whole numbers, got {sizes!r}", arg="sizes")
+    if len(sizes) < 2 or any(s < 1 for s in sizes):
+        raise UsageError(f"sizes needs at least two layers of at least one neuron, got {list(sizes)}", arg="sizes")
+    return tuple(int(s) for s in sizes)
+
+
+def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
+    if not isinstance(value, str) or value not in choices:
+        raise UsageError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}", arg=name)
+
+
+def _check_decay(wd: Any) -> Any:
+    """λ: ``None``, a finite number ≥ 0 (as a float), or a SymPy expression (a symbol λ, a Rational)."""
+    if wd is None or (isinstance(wd, sp.Basic) and not (wd.is_number and wd.is_negative)):
+        return wd
+    ok = isinstance(wd, (int, float, np.integer, np.floating)) and not isinstance(wd, (bool, np.bool_))
+    if not (ok and math.isfinite(float(wd)) and float(wd) >= 0):
+        raise UsageError(f"weight_decay must be None or a finite number ≥ 0, got {wd!r}", arg="weight_decay")
+    return float(wd)
+
+
+def check_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A network's specification with every key filled in, or a :class:`UsageError` naming the fault.
+
+    ``sizes`` [n_1, ..., n_L] (whole numbers, L ≥ 2, n_l ≥ 1), ``activation`` σ and ``cost`` C
+    are required; ``output`` (the output layer's activation) defaults to softmax for the
+    log-likelihood cost, which goes only with it, and to σ otherwise; ``level`` defaults to
+    ``"layer"``; ``weight_decay`` λ (None, or a finite number ≥ 0) to ``None``.
+    """
+    if not isinstance(spec, Mapping):
+        raise UsageError(f"the spec must be a dictionary, got {type(spec).__name__}")
+    unknown = [k for k in spec if k not in SPEC_KEYS]
+    if unknown:
+        raise UsageError(
+            f"unknown spec key(s) {', '.join(map(repr, unknown))} "
+            f"(known: {', '.join(SPEC_KEYS)}; put other metadata in extra)"
+        )
+    for key in ("sizes", "activation", "cost"):
+        if key not in spec:
+            raise UsageError(f"the spec lacks {key!r}")
+    sizes = check_sizes(spec["sizes"])
+    act, cost = spec["activation"], spec["cost"]
+    activation(act)
+    _check_choice("cost", cost, COSTS)
+    output = spec.get("output")
+    if output is None:
+        output = "softmax" if cost == "log_likelihood" else act
+    _check_choice("output", output, ("softmax", *ACTIVATIONS))
+    if (cost == "log_likelihood") != (output == "softmax"):
+        raise UsageError(
+            f"the log_likelihood cost goes with output 'softmax' (got cost {cost!r}, output {output!r})", arg="cost"
+        )
+    level = "layer" if spec.get("level") is None else spec["level"]
+    _check_choice("level", level, LEVELS)
+    wd = _check_decay(spec.get("weight_decay"))
+    return {"sizes": list(sizes), "activation": act, "cost": cost, "output": output, "level": level,
+            "weight_decay": wd}
+
+
+def count_params(sizes: Sequence[int]) -> int:
+    """The number of weights and biases, Σ_l n_l (n_{l−1} + 1)."""
+    return sum(n_in * n_out + n_out for n_in, n_out in zip(sizes, sizes[1:]))
+
+
+def param_shapes(sizes: Sequence[int]) -> dict[str, tuple[int, int]]:
+    """The parameter shapes a network of ``sizes`` implies: W^l (n_l, n_{l−1}), b^l (n_l, 1)."""
+    shapes: dict[str, tuple[int, int]] = {}
+    for l in range(2, len(sizes) + 1):
+        shapes[f"W{l}"] = (int(sizes[l - 1]), int(sizes[l - 2]))
+        shapes[f"b{l}"] = (int(sizes[l - 1]), 1)
+    return shapes
 
 
 def init_params(sizes: Sequence[int], init: str = "normal", seed: int | None = 0, dtype: Any = np.float64) -> dict[str, np.ndarray]:
@@ -45,8 +134,7 @@ def init_params(sizes: Sequence[int], init: str = "normal", seed: int | None = 0
     w ~ N(0, 2/(n_in + n_out)), b = 0; ``he``: w ~ N(0, 2/n_in), b = 0.
     One seeded generator draws the layers in order, so a seed fixes everything.
     """
-    if init not in INITS:
-        raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
+    _check_choice("init", init, INITS)
     rng = np.random.default_rng(seed)
     params: dict[str, np.ndarray] = {}
     for l in range(2, len(sizes) + 1):
@@ -63,6 +151,7 @@ def init_params(sizes: Sequence[int], init: str = "normal", seed: int | None = 0
     return params
 
 
+# ------------------------------------------------------------------ network
 @dataclass
 class Network:
     """A network's graph together with its specification.
@@ -109,44 +198,29 @@ class Network:
 
     def params(self) -> dict[str, np.ndarray]:
         """The current parameter values as layer arrays ``{"W2": ..., "b2": ...}``."""
-        out: dict[str, np.ndarray] = {}
         g = self.graph
-        for l in range(2, self.L + 1):
-            if self.level == "layer":
-                out[f"W{l}"] = np.asarray(g.node(f"W{l}").value, dtype=float)
-                out[f"b{l}"] = np.asarray(g.node(f"b{l}").value, dtype=float)
-            else:
-                n_out, n_in = self.sizes[l - 1], self.sizes[l - 2]
-                W = np.empty((n_out, n_in))
-                b = np.empty((n_out, 1))
-                for j in range(1, n_out + 1):
-                    b[j - 1, 0] = float(g.node(f"b{l}_{j}").value)
-                    for k in range(1, n_in + 1):
-                        W[j - 1, k - 1] = float(g.node(f"w{l}_{j}_{k}").value)
-                out[f"W{l}"], out[f"b{l}"] = W, b
-        return out
+        if self.level == "neuron":
+            return layer_params(self, {p.name: p.value for p in g.parameters})
+        return {key: np.asarray(g.node(key).value, dtype=float) for key in param_shapes(self.sizes)}
 
     def set_params(self, params: Mapping[str, Any]) -> None:
         """Give the parameters values from layer arrays ``{"W2": (n2, n1) array, "b2": ..., ...}``."""
-        for l in range(2, self.L + 1):
-            n_out, n_in = self.sizes[l - 1], self.sizes[l - 2]
-            for key, shape in ((f"W{l}", (n_out, n_in)), (f"b{l}", (n_out, 1))):
-                if key not in params:
-                    raise GraphError(f"parameter {key!r} is missing (network sizes {list(self.sizes)})")
-                arr = np.asarray(params[key], dtype=float)
-                if arr.shape == (n_out,) and shape[1] == 1:
-                    arr = arr.reshape(shape)
-                if arr.shape != shape:
-                    raise GraphError(f"parameter {key!r} has shape {arr.shape}, the network needs {shape}")
-                if self.level == "layer":
-                    self.graph.node(key).value = arr
-                elif key.startswith("W"):
-                    for j in range(n_out):
-                        for k in range(n_in):
-                            self.graph.node(f"w{l}_{j + 1}_{k + 1}").value = float(arr[j, k])
-                else:
-                    for j in range(n_out):
-                        self.graph.node(f"b{l}_{j + 1}").value = float(arr[j, 0])
+        arrays: dict[str, np.ndarray] = {}
+        for key, shape in param_shapes(self.sizes).items():
+            if key not in params:
+                raise GraphError(f"parameter {key!r} is missing (network sizes {list(self.sizes)})")
+            arr = np.asarray(params[key], dtype=float)
+            if arr.shape == (shape[0],) and shape[1] == 1:
+                arr = arr.reshape(shape)
+            if arr.shape != shape:
+                raise GraphError(f"parameter {key!r} has shape {arr.shape}, the network needs {shape}")
+            arrays[key] = arr
+        if self.level == "layer":
+            for key, arr in arrays.items():
+                self.graph.node(key).value = arr
+        else:
+            for name, v in neuron_params(self, arrays).items():
+                self.graph.node(name).value = float(v)
 
     def __repr__(self) -> str:
         return (
@@ -154,57 +228,43 @@ class Network:
             f"{self.cost} ({self.level} level, {len(self.graph)} nodes)>"
         )
 
-    def _repr_latex_(self) -> str:
-        from .printing import latex
-
-        return "$$" + latex(self) + "$$"
+    def _repr_latex_(self) -> str | None:
+        tex = display.show("latex", self)
+        return None if tex is None else f"$${tex}$$"
 
     def _repr_svg_(self) -> str | None:
-        """The graph's picture in a notebook (:func:`symgrad.drawing.svg`); ``None`` without matplotlib."""
-        from .printing.drawing import notebook_svg
-
-        return notebook_svg(self.graph)
+        """The graph's picture in a notebook (:func:`symgrad.printing.drawing.svg`); ``None`` without matplotlib."""
+        return display.show("svg", self.graph)
 
 
-def check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
-    """``sizes`` as a tuple of whole numbers [n_1, ..., n_L], L ≥ 2, every n_l ≥ 1 (else UsageError)."""
-    try:
-        sizes = tuple(int(s) for s in sizes)
-    except (TypeError, ValueError):
-        raise UsageError(f"sizes must be whole numbers, got {sizes!r}") from None
-    if len(sizes) < 2 or any(s < 1 for s in sizes):
-        raise UsageError(f"sizes needs at least two layers of at least one neuron, got {list(sizes)}")
-    return sizes
+def neuron_params(net: Network, params: Mapping[str, Any], dtype: Any = None) -> dict[str, Any]:
+    """The neuron-level parameters ``{"w2_1_1": w^2_11, "b2_1": b^2_1, ...}`` read off layer arrays W^l, b^l."""
+    out: dict[str, Any] = {}
+    for l in range(2, net.L + 1):
+        W = np.asarray(params[f"W{l}"], dtype=dtype)
+        b = np.asarray(params[f"b{l}"], dtype=dtype).reshape(-1, 1)
+        for (j, k), name in net.names["w"][l].items():
+            out[name] = W[j - 1, k - 1]
+        for j, name in enumerate(net.names["b"][l]):
+            out[name] = b[j, 0]
+    return out
 
 
-def count_params(sizes: Sequence[int]) -> int:
-    """The number of weights and biases, Σ_l n_l (n_{l−1} + 1)."""
-    return sum(n_in * n_out + n_out for n_in, n_out in zip(sizes, sizes[1:]))
+def layer_params(net: Network, values: Mapping[str, Any], dtype: Any = np.float64) -> dict[str, np.ndarray]:
+    """Layer arrays W^l (n_l × n_{l−1}) and b^l (n_l × 1) from neuron-level values ``{"w2_1_1": ..., ...}``."""
+    out: dict[str, np.ndarray] = {}
+    for l in range(2, net.L + 1):
+        W = np.empty((net.sizes[l - 1], net.sizes[l - 2]), dtype=dtype)
+        b = np.empty((net.sizes[l - 1], 1), dtype=dtype)
+        for (j, k), name in net.names["w"][l].items():
+            W[j - 1, k - 1] = values[name]
+        for j, name in enumerate(net.names["b"][l]):
+            b[j, 0] = values[name]
+        out[f"W{l}"], out[f"b{l}"] = W, b
+    return out
 
 
-def as_graph(obj: Any) -> Graph:
-    """The graph of a :class:`Network`, or ``obj`` itself if it is a :class:`Graph`."""
-    if isinstance(obj, Network):
-        return obj.graph
-    if isinstance(obj, Graph):
-        return obj
-    raise UsageError(f"expected a Graph or a Network, not {type(obj).__name__}")
-
-
-def _check_spec(sizes: Sequence[int], act: str, cost: str, level: str, output: str) -> tuple[int, ...]:
-    sizes = check_sizes(sizes)
-    activation(act)
-    if output != "softmax":
-        activation(output)
-    if cost not in COSTS:
-        raise ValueError(f"unknown cost {cost!r}; choose one of {', '.join(COSTS)}")
-    if level not in LEVELS:
-        raise ValueError(f"unknown level {level!r}; choose one of {', '.join(LEVELS)}")
-    if (cost == "log_likelihood") != (output == "softmax"):
-        raise ValueError("the log_likelihood cost goes with output='softmax' (and softmax with log_likelihood)")
-    return sizes
-
-
+# ------------------------------------------------------------------ building
 def mlp(
     sizes: Sequence[int],
     activation: str = "sigmoid",
@@ -226,12 +286,14 @@ def mlp(
     batch of ``batch`` columns (default: the symbol m); ``level="neuron"``
     builds one scalar node per neuron for a single example. Parameters get
     ``params`` (layer arrays ``{"W2": ..., "b2": ...}``) or, with ``seed``,
-    values drawn by :func:`init_params`.
+    values drawn by :func:`init_params`. The specification is checked by
+    :func:`check_spec` (a :class:`UsageError` names the fault).
     """
-    output = output or ("softmax" if cost == "log_likelihood" else activation)
-    sizes = _check_spec(sizes, activation, cost, level, output)
+    spec = check_spec({"sizes": sizes, "activation": activation, "cost": cost, "output": output, "level": level,
+                       "weight_decay": weight_decay})
+    sizes = tuple(spec["sizes"])
     build = _layer_level if level == "layer" else _neuron_level
-    net = build(sizes, activation, cost, output, weight_decay, batch)
+    net = build(sizes, activation, cost, spec["output"], weight_decay, batch)
     if params is not None:
         net.set_params(params)
     elif seed is not None:
@@ -287,7 +349,7 @@ def _layer_level(sizes, act, cost, output, weight_decay, batch) -> Network:
 
 def _neuron_level(sizes, act, cost, output, weight_decay, batch) -> Network:
     if batch not in (None, 1):
-        raise ValueError("a neuron-level network holds one example; use level='layer' for a batch")
+        raise UsageError("batch: a neuron-level network holds one example; use level='layer' for a batch", arg="batch")
     g = Graph("mlp " + "-".join(map(str, sizes)))
     g.meta.update(level="neuron", sizes=sizes)
     names: dict[str, Any] = {"w": {}, "b": {}, "z": {}, "a": {}, "x": [], "y": [], "C": "C"}

@@ -12,8 +12,8 @@ import pytest
 import sympy as sp
 
 from symgrad import Graph, backprop, mlp
-from symgrad.errors import UsageError
-from symgrad.numeric.compile import CompileError, compile
+from symgrad.errors import CompileError, UsageError
+from symgrad.numeric import compile
 
 CASES = [
     ("sigmoid", "quadratic", None),

@@ -3,7 +3,7 @@
 import pytest
 
 from symgrad.cli import main as cli
-from symgrad.derivation.derive import _text
+from symgrad.printing.text import to_text
 
 
 @pytest.mark.parametrize("tex, text", [
@@ -17,7 +17,7 @@ from symgrad.derivation.derive import _text
     (r"\delta^{l} \mathbf{1} \quad\text{(summed)}", "δ^l 1 (summed)"),
 ])
 def test_text(tex, text):
-    assert _text(tex) == text
+    assert to_text(tex) == text
 
 
 def test_derive_prints_readable_text(capsys):

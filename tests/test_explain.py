@@ -8,8 +8,10 @@ import pytest
 
 import symgrad as sg
 from symgrad.cli import main as cli
-from symgrad.derivation.explain import Equation, explain, fmt, tex_to_mathml
+from symgrad.derivation.explain import explain, fmt
 from symgrad.errors import UsageError
+from symgrad.printing.mathml import tex_to_mathml
+from symgrad.printing.report import Equation
 
 
 @pytest.fixture(scope="module")
@@ -109,11 +111,11 @@ def test_given_weights_and_sigmoid_chain_form():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(x=[1.0]), "--input needs 2 values"),
-    (dict(y=[1.0, 2.0, 3.0]), "--target needs 2 values"),
+    (dict(x=[1.0]), "^x needs 2 values"),
+    (dict(y=[1.0, 2.0, 3.0]), "^y needs 2 values"),
     (dict(sizes=(784, 30, 10)), "small networks"),
     (dict(activation="swish"), "unknown activation 'swish'"),
-    (dict(lr=-1.0), "--lr"),
+    (dict(lr=-1.0), "^lr must be a positive number"),
     (dict(sizes=(2, 3, 1), weights={"W2": np.zeros((3, 2))}), "'b2'"),
 ])
 def test_bad_input_is_a_usage_error(kwargs, match):

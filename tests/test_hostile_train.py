@@ -179,14 +179,14 @@ def test_resume_mismatches(tmp_path):
     train(net, X, labels, epochs=2, lr=0.1, progress=False, checkpoint=ck)
     save_model(model, net.spec(), net.params())
     cases = [
-        (dict(net=_xor_net((2, 5, 2))), r"sizes \[2, 4, 2\], this run has \[2, 5, 2\] \(--sizes\)"),
-        (dict(net=mlp([2, 4, 2], "relu", "log_likelihood", level="layer", seed=0)), r"activation .*\(--activation\)"),
-        (dict(lr=0.2), r"lr 0\.1, this run has 0\.2 \(--lr\)"),
-        (dict(batch_size=5), r"batch_size 10, this run has 5 \(--batch-size\)"),
-        (dict(seed=1), r"seed 0, this run has 1 \(--seed\)"),
-        (dict(optimizer="adam"), r"optimizer 'sgd', this run has 'adam' \(--optimizer\)"),
+        (dict(net=_xor_net((2, 5, 2))), r"`sizes` \[2, 4, 2\], this run has \[2, 5, 2\]$"),
+        (dict(net=mlp([2, 4, 2], "relu", "log_likelihood", level="layer", seed=0)), r"`activation` 'tanh', this run has 'relu'$"),
+        (dict(lr=0.2), r"`lr` 0\.1, this run has 0\.2$"),
+        (dict(batch_size=5), r"`batch_size` 10, this run has 5$"),
+        (dict(seed=1), r"`seed` 0, this run has 1$"),
+        (dict(optimizer="adam"), r"`optimizer` 'sgd', this run has 'adam'$"),
         (dict(resume=model), r"not a training checkpoint"),
-        (dict(resume=tmp_path / "missing.npz"), r"^--resume .*missing\.npz: no such file"),
+        (dict(resume=tmp_path / "missing.npz"), r"^resume .*missing\.npz: no such file"),
     ]
     for change, pattern in cases:
         kw = {"net": _xor_net(), "lr": 0.1, "resume": ck, **change}

@@ -14,15 +14,9 @@ import pytest
 import symgrad.store.model_file as sio
 from symgrad import init_params, mlp
 from symgrad.errors import UsageError
-from symgrad.store.model_file import (
-    atomic_open,
-    atomic_write_bytes,
-    atomic_write_text,
-    load_checkpoint,
-    load_model,
-    param_shapes,
-    save_model,
-)
+from symgrad.networks import param_shapes
+from symgrad.store.files import atomic_open, atomic_write_bytes, atomic_write_text
+from symgrad.store.model_file import load_checkpoint, load_model, save_model
 
 SPEC = {"sizes": [3, 4, 2], "activation": "sigmoid", "cost": "quadratic"}
 

@@ -421,7 +421,7 @@ def check_numeric(b: Builder, wrt: list[str]) -> dict:
 
 def check_compiled(b: Builder, wrt: list[str]) -> None:
     """The compiled NumPy function gives the 60-digit values of the cost and every derivative node."""
-    from symgrad.numeric.compile import compile as compile_graph
+    from symgrad.numeric.compile import compile_graph
 
     g = b.g
     grads = backprop(g, "C", wrt)

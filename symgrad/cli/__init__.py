@@ -1,5 +1,9 @@
-"""The ``symgrad`` command line (the console script is ``symgrad.cli:main``)."""
+"""The ``symgrad`` command line (the console script is ``symgrad.cli:main``).
 
-from .main import main
+``main`` parses the flags and dispatches to the work: :mod:`symgrad.cli.commands`
+(derive, verify, train, graph, explain) and :mod:`symgrad.cli.demo`.
+"""
 
-__all__ = ["main"]
+from .main import EXAMPLES, build_parser, main, sizes_arg
+
+__all__ = ["EXAMPLES", "build_parser", "main", "sizes_arg"]

@@ -14,8 +14,14 @@ import os
 import time
 
 from ..derivation.derive import render
+from ..derivation.explain import explain
+from ..derivation.verify import verify_bp
 from ..errors import UsageError
 from ..networks import mlp
+from ..numeric.train import train
+from ..printing.drawing import draw
+from ..printing.plotting import training_curves
+from ..store.data import dataset, split
 
 
 def _rule(title: str) -> None:
@@ -24,11 +30,6 @@ def _rule(title: str) -> None:
 
 def run(out: str = "symgrad-demo", epochs: int | None = None, seed: int = 0, progress: bool = True) -> dict:
     """Run the demo; return its figures (verification result, accuracy, files written)."""
-    from ..derivation.explain import explain
-    from ..derivation.verify import verify_bp
-    from ..numeric.train import train
-    from ..store.data import dataset, split
-
     figures: dict = {"files": []}
     t0 = time.perf_counter()
     os.makedirs(out, exist_ok=True)
@@ -78,9 +79,6 @@ def run(out: str = "symgrad-demo", epochs: int | None = None, seed: int = 0, pro
     _rule("4. Pictures and reports")
     print(f"wrote {report_path} (the worked example, every weight's chain rule)")
     try:
-        from ..printing.drawing import draw
-        from ..printing.plotting import training_curves
-
         small = mlp([2, 2, 2], "sigmoid", "quadratic", level="neuron")
         small.backprop()
         for path, make in (
@@ -96,7 +94,8 @@ def run(out: str = "symgrad-demo", epochs: int | None = None, seed: int = 0, pro
     return figures
 
 
-def main(args: argparse.Namespace) -> int:
+def demo(args: argparse.Namespace) -> int:
+    """``symgrad demo``: run the demo into ``--out``; 0 when BP1–BP4 are verified."""
     if args.epochs is not None and args.epochs < 1:
         raise UsageError(f"--epochs must be at least 1, got {args.epochs}")
     if os.path.exists(args.out) and not os.path.isdir(args.out):

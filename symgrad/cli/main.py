@@ -1,21 +1,31 @@
-"""The ``symgrad`` command line.
+"""The ``symgrad`` command line: the flags of every subcommand, and the dispatch to its work.
 
-Every subcommand's flags are declared here; the work is done by a ``main(args)``
-in the module of its concept (derive → :mod:`symgrad.derive`, verify →
-:mod:`symgrad.verify`, train → :mod:`symgrad.train`, graph →
-:mod:`symgrad.drawing`, explain → :mod:`symgrad.explain`, demo →
-:mod:`symgrad.demo`). A user error prints one line on stderr and exits 2.
+The work is done by a function of :mod:`symgrad.cli.commands` (derive, verify, train,
+graph, explain) or :mod:`symgrad.cli.demo`. The choices of the flags are the library's own
+tables (activations, costs, levels, formats, optimizers, inits, dtypes). A user error prints
+one line on stderr and exits 2; the library names its arguments in Python (``lr must be …``),
+and this module spells them as the command's flags (``--lr must be …``).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .. import __version__
+from ..core.functions import ACTIVATIONS
+from ..derivation.derive import FORMATS as DERIVE_FORMATS
+from ..derivation.verify import FORMATS as VERIFY_FORMATS
 from ..errors import UsageError
+from ..networks import COSTS, INITS, LEVELS
+from ..numeric.compile import DTYPES
+from ..numeric.optim import OPTIMIZERS
+from ..numeric.train import NONFINITE
+from ..store.data import DATASETS
+from . import commands
+from .demo import demo
 
 EXAMPLES = {
     "demo": "symgrad demo",
@@ -43,8 +53,8 @@ def sizes_arg(text: str) -> list[int]:
 
 def _network_flags(p: argparse.ArgumentParser, sizes: str = "2,3,2") -> None:
     p.add_argument("--sizes", type=sizes_arg, default=sizes_arg(sizes), help=f"layer sizes, input first (default {sizes})")
-    p.add_argument("--activation", default="sigmoid", choices=["sigmoid", "tanh", "relu", "identity"], help="hidden (and output) activation σ")
-    p.add_argument("--cost", default="quadratic", choices=["quadratic", "cross_entropy", "log_likelihood"], help="cost C (log_likelihood means a softmax output)")
+    p.add_argument("--activation", default="sigmoid", choices=list(ACTIVATIONS), help="hidden (and output) activation σ")
+    p.add_argument("--cost", default="quadratic", choices=list(COSTS), help="cost C (log_likelihood means a softmax output)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,7 +62,36 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _train_flags(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--mnist", metavar="DIR", help="folder with the four standard MNIST files")
+    src.add_argument("--images", metavar="FILE", help="IDX images file (with --labels)")
+    src.add_argument("--dataset", metavar="NAME", help=f"built-in dataset: {', '.join(DATASETS)}")
+    p.add_argument("--labels", metavar="FILE", help="IDX labels file (with --images)")
+    p.add_argument("--holdout", type=int, default=None, help="keep the last N examples for evaluation")
+    _network_flags(p, "784,30,10")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=10)
+    p.add_argument("--lr", type=float, default=3.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--optimizer", choices=list(OPTIMIZERS), default="sgd")
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--weight-decay", type=float, default=0.0, help="L2 λ (adds λ Σ‖W‖² to C)")
+    p.add_argument("--init", choices=list(INITS), default="normal")
+    p.add_argument("--dtype", choices=list(DTYPES), default="float64")
+    p.add_argument("--save", metavar="PATH", help="save the trained model (.npz + JSON spec)")
+    p.add_argument("--checkpoint", metavar="PATH", help="write a checkpoint after every epoch")
+    p.add_argument("--resume", metavar="PATH", help="continue from a checkpoint")
+    p.add_argument("--plot", metavar="FILE.png", help="write training curves")
+    p.add_argument("--json", action="store_true", help="last line of stdout: the history as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--on-nonfinite", choices=list(NONFINITE), default="raise",
+                   help="when training diverges to NaN/Inf: raise an error naming the epoch, step and parameter "
+                        "(default), stop and keep the last finite parameters, or ignore it")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``symgrad`` and its subcommands' flags (each ``--help`` shows an example)."""
     parser = _Parser(prog="symgrad", description="Symbol-to-symbol differentiation of neural networks.")
     parser.add_argument("--version", action="version", version=f"symgrad {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -73,58 +112,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("derive", "print the derivative formulas of a network")
     _network_flags(p)
-    p.add_argument("--level", choices=["layer", "neuron"], default="layer")
-    p.add_argument("--format", choices=["text", "latex", "markdown"], default="text")
+    p.add_argument("--level", choices=list(LEVELS), default="layer")
+    p.add_argument("--format", choices=list(DERIVE_FORMATS), default="text")
     p.add_argument("--form", choices=["factored", "expanded"], default="factored")
     p.add_argument("--param", action="append", default=None, help="only the derivative of this parameter (e.g. W2, w2_1_1); repeatable")
     p.add_argument("--max-formulas", type=int, default=2000, help="refuse to print more formulas than this (default 2000)")
 
     p = add("verify", "prove BP1–BP4 symbolically and check them numerically")
     _network_flags(p)
-    p.add_argument("--format", choices=["text", "markdown", "latex"], default="text")
+    p.add_argument("--format", choices=list(VERIFY_FORMATS), default="text")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--points", type=int, default=3, help="random points for the numeric check")
     p.add_argument("--batch", type=int, default=1, help="examples per batch m in the proof (default 1)")
     p.add_argument("--max-params", type=int, default=1000, help="refuse networks with more parameters (default 1000)")
 
     p = add("train", "train a compiled network on MNIST, IDX files or a built-in dataset")
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--mnist", metavar="DIR", help="folder with the four standard MNIST files")
-    src.add_argument("--images", metavar="FILE", help="IDX images file (with --labels)")
-    src.add_argument("--dataset", metavar="NAME", help="built-in dataset: xor, spirals")
-    p.add_argument("--labels", metavar="FILE", help="IDX labels file (with --images)")
-    p.add_argument("--holdout", type=int, default=None, help="keep the last N examples for evaluation")
-    _network_flags(p, "784,30,10")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=10)
-    p.add_argument("--lr", type=float, default=3.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--optimizer", choices=["sgd", "momentum", "adam"], default="sgd")
-    p.add_argument("--momentum", type=float, default=0.9)
-    p.add_argument("--weight-decay", type=float, default=0.0, help="L2 λ (adds λ Σ‖W‖² to C)")
-    p.add_argument("--init", choices=["normal", "glorot", "he"], default="normal")
-    p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
-    p.add_argument("--save", metavar="PATH", help="save the trained model (.npz + JSON spec)")
-    p.add_argument("--checkpoint", metavar="PATH", help="write a checkpoint after every epoch")
-    p.add_argument("--resume", metavar="PATH", help="continue from a checkpoint")
-    p.add_argument("--plot", metavar="FILE.png", help="write training curves")
-    p.add_argument("--json", action="store_true", help="last line of stdout: the history as JSON")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--on-nonfinite", choices=["raise", "stop", "ignore"], default="raise",
-                   help="when training diverges to NaN/Inf: raise an error naming the epoch, step and parameter "
-                        "(default), stop and keep the last finite parameters, or ignore it")
+    _train_flags(p)
 
     p = add("graph", "draw the computational graph (forward and derivative nodes)")
     p.add_argument("--sizes", type=sizes_arg, default=sizes_arg("2,2,2"))
-    p.add_argument("--activation", default="sigmoid", choices=["sigmoid", "tanh", "relu", "identity"])
-    p.add_argument("--cost", default="quadratic", choices=["quadratic", "cross_entropy", "log_likelihood"])
-    p.add_argument("--level", choices=["neuron", "layer"], default="neuron")
+    p.add_argument("--activation", default="sigmoid", choices=list(ACTIVATIONS))
+    p.add_argument("--cost", default="quadratic", choices=list(COSTS))
+    p.add_argument("--level", choices=list(LEVELS), default="neuron")
     p.add_argument("--with-derivatives", action="store_true")
     p.add_argument("--out", required=True, help="FILE.svg, FILE.png or FILE.dot")
 
     p = add("explain", "a derivation report of one training step (forward, error, chain rule, update)")
     p.add_argument("--sizes", type=sizes_arg, default=sizes_arg("2,2,2"))
-    p.add_argument("--activation", default="sigmoid", choices=["sigmoid", "tanh", "relu", "identity"])
+    p.add_argument("--activation", default="sigmoid", choices=list(ACTIVATIONS))
     p.add_argument("--weights", metavar="FILE", help="saved model or weights (.npz); default: text 003's weights for 2-2-2")
     p.add_argument("--input", metavar="X", help="comma-separated input values")
     p.add_argument("--target", metavar="Y", help="comma-separated target values")
@@ -133,14 +148,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-MODULES = {
-    "demo": "symgrad.cli.demo",
-    "derive": "symgrad.derivation.derive",
-    "verify": "symgrad.derivation.verify",
-    "train": "symgrad.numeric.train",
-    "graph": "symgrad.printing.drawing",
-    "explain": "symgrad.derivation.explain",
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "demo": demo,
+    "derive": commands.derive,
+    "verify": commands.verify,
+    "train": commands.train,
+    "graph": commands.graph,
+    "explain": commands.explain,
 }
+
+#: Library argument names spelled otherwise on a command's line (the rest: lr → --lr, batch_size → --batch-size).
+FLAGS = {
+    "derive": {"params": "--param"},
+    "explain": {"x": "--input", "y": "--target", "path": "--out"},
+    "graph": {"path": "--out"},
+    "train": {"path": "--plot", "output": "--cost"},
+}
+
+
+def spelled(command: str, error: UsageError) -> str:
+    """The error's message with the Python names of arguments spelled as the command's flags.
+
+    The argument at fault (``error.arg``) where the message starts with it, and names in backquotes.
+    """
+
+    def flag(name: str) -> str:
+        return FLAGS.get(command, {}).get(name, "--" + name.replace("_", "-"))
+
+    message = str(error)
+    if error.arg and re.match(rf"{re.escape(error.arg)}\b", message):
+        message = flag(error.arg) + message[len(error.arg):]
+    return re.sub(r"`(\w+)`", lambda m: flag(m.group(1)), message)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -158,11 +196,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("symgrad: error: give a command: demo, derive, verify, train, graph or explain (symgrad --help)",
               file=sys.stderr)
         return 2
-    module = importlib.import_module(MODULES[args.command])
     try:
-        return int(module.main(args) or 0)
+        return int(COMMANDS[args.command](args) or 0)
     except UsageError as e:
-        print(f"symgrad {args.command}: error: {e}", file=sys.stderr)
+        print(f"symgrad {args.command}: error: {spelled(args.command, e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"symgrad {args.command}: interrupted", file=sys.stderr)

@@ -1,1 +1,51 @@
-"""core."""
+"""The core: graphs whose nodes hold SymPy expressions, the rule table, and backprop.
+
+A :class:`Graph` holds named nodes (Deep Learning book §6.5.1); :data:`RULES` gives one
+vector–Jacobian product per head; :func:`backprop` adds the derivative nodes ∂C/∂u to the
+same graph (§6.5.5). Nothing here imports a layer above it.
+"""
+
+from .backprop import backprop, derivative_name, expand, gradients
+from .functions import (
+    ACTIVATIONS,
+    closed_form,
+    identity,
+    log_softmax,
+    relu,
+    sigmoid,
+    sigmoid_prime,
+    softmax,
+    softplus,
+    step,
+    tanh_prime,
+)
+from .graph import Graph, Node, as_graph
+from .hessian import hessian, hessian_nodes
+from .rules import RULES, local_partial, pullback, rule_for
+
+__all__ = [
+    "ACTIVATIONS",
+    "RULES",
+    "Graph",
+    "Node",
+    "as_graph",
+    "backprop",
+    "closed_form",
+    "derivative_name",
+    "expand",
+    "gradients",
+    "hessian",
+    "hessian_nodes",
+    "identity",
+    "local_partial",
+    "log_softmax",
+    "pullback",
+    "relu",
+    "rule_for",
+    "sigmoid",
+    "sigmoid_prime",
+    "softmax",
+    "softplus",
+    "step",
+    "tanh_prime",
+]

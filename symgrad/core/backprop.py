@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import networkx as nx
 import sympy as sp
 
-from .graph import Graph, GraphError, Node
-from .rules import RuleError, pullback
+from ..errors import GraphError, RuleError
+from .graph import Graph, Node
+from .rules import pullback
 
 
 def derivative_name(cost: str, node: str) -> str:
@@ -63,23 +63,7 @@ def backprop(graph: Graph, cost: str | sp.Basic, wrt: Iterable[str] | None = Non
         targets = [n.name for n in graph.parameters]
     else:
         targets = [graph.node(w).name for w in ([wrt] if isinstance(wrt, str) else wrt)]
-    ancestors = nx.ancestors(graph.nx, cost_node.name) | {cost_node.name}
-    for t in targets:
-        if t not in ancestors:
-            raise GraphError(
-                f"node {t!r} does not reach cost {cost_node.name!r}: ∂{cost_node.name}/∂{t} is 0 "
-                "everywhere (is it used by the network?)"
-            )
-    # One multi-source walk: the nodes downstream of any wrt node.
-    relevant = set(targets)
-    stack = list(targets)
-    while stack:
-        for s in graph.nx.successors(stack.pop()):
-            if s not in relevant:
-                relevant.add(s)
-                stack.append(s)
-    relevant &= ancestors
-
+    order, relevant = _between(graph, cost_node.name, targets)
     table = graph.derivatives.setdefault(cost_node.name, {})
     # A derivative that recomputes a forward node (softmax(z) in a softmax rule)
     # refers to that node's symbol instead.
@@ -89,7 +73,6 @@ def backprop(graph: Graph, cost: str | sp.Basic, wrt: Iterable[str] | None = Non
         if n.expr is not None and not n.expr.is_Atom
     }
     contributions: dict[str, list[sp.Basic]] = {n: [] for n in relevant}
-    order = [n for n in reversed(graph.topological_order()) if n in relevant]
     for name in order:
         node = graph.node(name)
         if name == cost_node.name:
@@ -115,6 +98,27 @@ def backprop(graph: Graph, cost: str | sp.Basic, wrt: Iterable[str] | None = Non
         for s, c in pulled.items():
             contributions[parents[s]].append(c)
     return {t: table[t] for t in targets}
+
+
+def _between(graph: Graph, cost: str, targets: list[str]) -> tuple[list[str], set[str]]:
+    """The nodes on a path from a ``targets`` node to ``cost``: in reverse topological order, and as a set."""
+    upstream = graph.upstream([cost])
+    ancestors = set(upstream)
+    for t in targets:
+        if t not in ancestors:
+            raise GraphError(
+                f"node {t!r} does not reach cost {cost!r}: ∂{cost}/∂{t} is 0 everywhere (is it used by the network?)"
+            )
+    # One multi-source walk: the nodes downstream of any wrt node.
+    relevant = set(targets)
+    stack = list(targets)
+    while stack:
+        for s in graph.nx.successors(stack.pop()):
+            if s not in relevant:
+                relevant.add(s)
+                stack.append(s)
+    relevant &= ancestors
+    return [n for n in reversed(upstream) if n in relevant], relevant
 
 
 def _add_derivative_node(
@@ -158,11 +162,8 @@ def expand(graph: Graph, node: str | sp.Basic) -> sp.Basic:
     ``sympy.diff`` of ``expand(g, "C")`` with respect to w.
     """
     target = graph.node(node)
-    needed = nx.ancestors(graph.nx, target.name) | {target.name}
     closed: dict[sp.Basic, sp.Basic] = {}
-    for name in graph.topological_order():
-        if name not in needed:
-            continue
+    for name in graph.upstream([target.name]):
         n = graph.node(name)
         if n.expr is None:
             continue

@@ -1,7 +1,8 @@
 """Numbers from a graph: substitute leaf values and evaluate node by node.
 
-This is the plain, exact-ish path (SymPy floats and explicit matrices) used for
-small worked examples and checks; training uses :mod:`symgrad.compile`.
+This is the plain, exact-ish path (SymPy floats and explicit matrices) behind
+:meth:`Graph.evaluate <symgrad.core.graph.Graph.evaluate>`, used for small worked
+examples and checks; training uses :mod:`symgrad.numeric.compile`.
 """
 
 from __future__ import annotations
@@ -9,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import networkx as nx
 import numpy as np
 import sympy as sp
 
-from .graph import Graph, GraphError
+from ..errors import GraphError
+from .node import Node
 
 
 def _to_sympy(node_name: str, value: Any, shape: tuple | None) -> sp.Basic:
@@ -33,36 +34,21 @@ def _to_sympy(node_name: str, value: Any, shape: tuple | None) -> sp.Basic:
     return sp.ImmutableMatrix(arr.tolist())
 
 
-def evaluate(
-    graph: Graph,
-    values: Mapping[str, Any] | None = None,
-    names: Iterable[str] | None = None,
-) -> dict[str, Any]:
-    """``{name: value}`` of every node (or of ``names``): floats for scalars, NumPy arrays for matrices.
+def evaluate(nodes: Iterable[Node], given: Mapping[str, Any]) -> dict[str, Any]:
+    """``{name: value}`` of ``nodes`` (in topological order): floats for scalars, NumPy arrays for matrices.
 
-    Leaf values come from ``values`` or from the nodes' stored ``value``. A
-    leaf that is needed and has no value is an error that names it.
+    A leaf's value comes from ``given`` or from its stored ``value``; a leaf with
+    neither is an error that names it.
     """
-    given = dict(values or {})
-    if names is None:
-        wanted = set(graph.nx.nodes)
-    else:
-        wanted = set()
-        for n in names:
-            nm = graph.node(n).name
-            wanted |= nx.ancestors(graph.nx, nm) | {nm}
     subs: dict[sp.Basic, sp.Basic] = {}
     dims: dict[sp.Basic, sp.Basic] = {}
     out: dict[str, Any] = {}
-    for name in graph.topological_order():
-        if name not in wanted:
-            continue
-        node = graph.node(name)
+    for node in nodes:
         if node.expr is None:
-            value = given.get(name, node.value)
+            value = given.get(node.name, node.value)
             if value is None:
-                raise GraphError(f"node {name!r} ({node.role}) has no value; give it one")
-            v = _to_sympy(name, value, node.shape)
+                raise GraphError(f"node {node.name!r} ({node.role}) has no value; give it one")
+            v = _to_sympy(node.name, value, node.shape)
             if node.is_matrix:
                 for d, actual in zip(node.symbol.shape, v.shape):
                     if isinstance(d, sp.Symbol):
@@ -83,5 +69,5 @@ def evaluate(
                 if isinstance(v, sp.MatrixBase):  # a 1×1 trace result
                     v = v[0, 0]
         subs[node.symbol] = v
-        out[name] = np.array(v.tolist(), dtype=float) if node.is_matrix else float(v)
-    return out if names is None else {graph.node(n).name: out[graph.node(n).name] for n in names}
+        out[node.name] = np.array(v.tolist(), dtype=float) if node.is_matrix else float(v)
+    return out

@@ -12,9 +12,20 @@ import sympy as sp
 from sympy.core.evalf import prec_to_dps
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
+from ..errors import UsageError
+
 
 class _Numeric(sp.Function):
-    """A function whose numeric value comes from its closed form."""
+    """A head whose closed form is written once, in ``_formula``.
+
+    Its numeric value, ``rewrite(sp.exp)`` and ``rewrite`` to the heads the closed form uses
+    (``_formula_heads``), and :func:`closed_form`, all come from ``_formula``. Each head
+    prints itself in LaTeX (``_latex``) and, beside it, in NumPy (``_numpycode``, the
+    method :class:`symgrad.numeric.numpy_printer.GraphNumPyPrinter` asks for).
+    """
+
+    #: rewrite(head) for these heads also gives the closed form (e.g. relu.rewrite(sp.Max))
+    _formula_heads: tuple[type, ...] = ()
 
     @staticmethod
     def _formula(x: sp.Expr) -> sp.Expr:  # pragma: no cover - every subclass defines it
@@ -29,6 +40,12 @@ class _Numeric(sp.Function):
             return cls._formula(x).evalf(prec_to_dps(x._prec))
         return None
 
+    def _eval_rewrite(self, rule: object, args: tuple, **hints: object) -> sp.Expr | None:
+        name = rule if isinstance(rule, str) else getattr(rule, "__name__", None)  # rewrite("exp") works too
+        if name == "exp" or name in {h.__name__ for h in self._formula_heads}:
+            return self._formula(*args)
+        return None
+
 
 class sigmoid(_Numeric):
     r"""The logistic function σ(z) = 1 / (1 + e^{−z}); σ′ = σ(1 − σ)."""
@@ -40,11 +57,11 @@ class sigmoid(_Numeric):
     def _formula(x: sp.Expr) -> sp.Expr:
         return 1 / (1 + sp.exp(-x))
 
-    def _eval_rewrite_as_exp(self, x: sp.Expr, **kw: object) -> sp.Expr:
-        return 1 / (1 + sp.exp(-x))
-
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         return rf"\sigma\left({printer._print(self.args[0])}\right)"
+
+    def _numpycode(self, printer: sp.printing.printer.Printer, **kw: object) -> str:
+        return f"_sigmoid({printer._print(self.args[0])})"  # the stable helper each generated module defines
 
 
 class sigmoid_prime(_Numeric):
@@ -58,19 +75,21 @@ class sigmoid_prime(_Numeric):
     def _formula(x: sp.Expr) -> sp.Expr:
         return sp.exp(-x) / (1 + sp.exp(-x)) ** 2
 
-    def _eval_rewrite_as_exp(self, x: sp.Expr, **kw: object) -> sp.Expr:
-        return sp.exp(-x) / (1 + sp.exp(-x)) ** 2
-
     def _eval_rewrite_as_sigmoid(self, x: sp.Expr, **kw: object) -> sp.Expr:
         return sigmoid(x) * (1 - sigmoid(x))
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         return rf"\sigma'\left({printer._print(self.args[0])}\right)"
 
+    def _numpycode(self, printer: sp.printing.printer.Printer, **kw: object) -> str:
+        return f"_sigmoid_prime({printer._print(self.args[0])})"
+
 
 class relu(_Numeric):
     r"""ReLU(z) = max{0, z}. Its derivative is the step H(z) with H(0) = 0:
     the subgradient 0 is taken at the kink, as PyTorch and NumPy code do."""
+
+    _formula_heads = (sp.Max,)
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         return step(self.args[0])
@@ -79,18 +98,17 @@ class relu(_Numeric):
     def _formula(x: sp.Expr) -> sp.Expr:
         return sp.Max(0, x)
 
-    def _eval_rewrite_as_Max(self, x: sp.Expr, **kw: object) -> sp.Expr:
-        return sp.Max(0, x)
-
-    def _eval_rewrite_as_exp(self, x: sp.Expr, **kw: object) -> sp.Expr:
-        return sp.Max(0, x)
-
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         return rf"\operatorname{{ReLU}}\left({printer._print(self.args[0])}\right)"
+
+    def _numpycode(self, printer: sp.printing.printer.Printer, **kw: object) -> str:
+        return f"{printer._module_format('numpy.maximum')}({printer._print(self.args[0])}, 0)"
 
 
 class step(_Numeric):
     r"""The step H(z): 1 for z > 0, 0 for z ≤ 0 (ReLU′, subgradient 0 at z = 0)."""
+
+    _formula_heads = (sp.Heaviside,)
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         return sp.S.Zero
@@ -99,18 +117,17 @@ class step(_Numeric):
     def _formula(x: sp.Expr) -> sp.Expr:
         return sp.Heaviside(x, 0)
 
-    def _eval_rewrite_as_Heaviside(self, x: sp.Expr, **kw: object) -> sp.Expr:
-        return sp.Heaviside(x, 0)
-
-    def _eval_rewrite_as_exp(self, x: sp.Expr, **kw: object) -> sp.Expr:
-        return sp.Heaviside(x, 0)
-
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         return rf"\operatorname{{ReLU}}'\left({printer._print(self.args[0])}\right)"
+
+    def _numpycode(self, printer: sp.printing.printer.Printer, **kw: object) -> str:
+        return f"{printer._module_format('numpy.heaviside')}({printer._print(self.args[0])}, 0)"
 
 
 class tanh_prime(_Numeric):
     r"""tanh′(z) = 1 − tanh²(z)."""
+
+    _formula_heads = (sp.tanh,)
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         x = self.args[0]
@@ -121,13 +138,13 @@ class tanh_prime(_Numeric):
         return 1 - sp.tanh(x) ** 2
 
     def _eval_rewrite_as_exp(self, x: sp.Expr, **kw: object) -> sp.Expr:
-        return (1 - sp.tanh(x) ** 2).rewrite(sp.exp)
-
-    def _eval_rewrite_as_tanh(self, x: sp.Expr, **kw: object) -> sp.Expr:
-        return 1 - sp.tanh(x) ** 2
+        return self._formula(x).rewrite(sp.exp)  # the closed form is in tanh, which must become exp too
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         return rf"\tanh'\left({printer._print(self.args[0])}\right)"
+
+    def _numpycode(self, printer: sp.printing.printer.Printer, **kw: object) -> str:
+        return f"(1 - {printer._module_format('numpy.tanh')}({printer._print(self.args[0])})**2)"
 
 
 class identity(_Numeric):
@@ -137,6 +154,9 @@ class identity(_Numeric):
     def eval(cls, x: sp.Expr) -> sp.Expr:
         return x
 
+    def fdiff(self, argindex: int = 1) -> sp.Expr:  # pragma: no cover - eval always returns x
+        return sp.S.One
+
     @staticmethod
     def _formula(x: sp.Expr) -> sp.Expr:  # pragma: no cover - eval always returns x
         return x
@@ -145,6 +165,8 @@ class identity(_Numeric):
 class softplus(_Numeric):
     r"""softplus(z) = ln(1 + e^z); softplus′ = σ. Used for stable cross-entropy."""
 
+    _formula_heads = (sp.log,)
+
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         return sigmoid(self.args[0])
 
@@ -152,14 +174,12 @@ class softplus(_Numeric):
     def _formula(x: sp.Expr) -> sp.Expr:
         return sp.log(1 + sp.exp(x))
 
-    def _eval_rewrite_as_exp(self, x: sp.Expr, **kw: object) -> sp.Expr:
-        return sp.log(1 + sp.exp(x))
-
-    def _eval_rewrite_as_log(self, x: sp.Expr, **kw: object) -> sp.Expr:
-        return sp.log(1 + sp.exp(x))
-
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         return rf"\operatorname{{softplus}}\left({printer._print(self.args[0])}\right)"
+
+    def _numpycode(self, printer: sp.printing.printer.Printer, **kw: object) -> str:
+        # ln(1 + e^z) without overflow
+        return f"{printer._module_format('numpy.logaddexp')}(0, {printer._print(self.args[0])})"
 
 
 #: name -> (f, f′) for the activations a network may use.
@@ -175,29 +195,25 @@ def activation(name: str) -> type[sp.Function]:
     """The SymPy head for an activation name (``sigmoid``, ``tanh``, ``relu``, ``identity``)."""
     try:
         return ACTIVATIONS[name][0]
-    except KeyError:
-        raise ValueError(
-            f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}"
+    except (KeyError, TypeError):
+        raise UsageError(
+            f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}", arg="activation"
         ) from None
+
+
+#: The heads :func:`closed_form` rewrites into their ``_formula``.
+CLOSED_FORM_HEADS = (sigmoid, sigmoid_prime, tanh_prime, relu, step, softplus)
 
 
 def closed_form(expr: sp.Basic) -> sp.Basic:
     """Rewrite σ, σ′, tanh′, ReLU, H, softplus into exp/Max/Heaviside (for proofs)."""
-    reps = {
-        sigmoid: lambda x: 1 / (1 + sp.exp(-x)),
-        sigmoid_prime: lambda x: sp.exp(-x) / (1 + sp.exp(-x)) ** 2,
-        tanh_prime: lambda x: 1 - sp.tanh(x) ** 2,
-        relu: lambda x: sp.Max(0, x),
-        step: lambda x: sp.Heaviside(x, 0),
-        softplus: lambda x: sp.log(1 + sp.exp(x)),
-    }
-    for head, f in reps.items():
-        expr = expr.replace(head, f)
+    for head in CLOSED_FORM_HEADS:
+        expr = expr.replace(head, head._formula)
     return expr
 
 
 # ---------------------------------------------------------------- matrix heads
-class _ColumnwiseMatrixFunction(MatrixExpr):
+class ColumnwiseMatrixFunction(MatrixExpr):
     """A function applied to each column of a matrix (one example per column)."""
 
     def __new__(cls, arg: MatrixExpr) -> MatrixExpr:
@@ -220,7 +236,7 @@ class _ColumnwiseMatrixFunction(MatrixExpr):
         raise NotImplementedError("differentiate with symgrad.backprop")
 
 
-class softmax(_ColumnwiseMatrixFunction):
+class softmax(ColumnwiseMatrixFunction):
     r"""softmax(z)_j = e^{z_j} / Σ_k e^{z_k}, per column (Nielsen ch. 3)."""
 
     @staticmethod
@@ -230,8 +246,11 @@ class softmax(_ColumnwiseMatrixFunction):
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         return rf"\operatorname{{softmax}}\left({printer._print(self.arg)}\right)"
 
+    def _numpycode(self, printer: sp.printing.printer.Printer, **kw: object) -> str:
+        return f"_softmax({printer._print(self.arg)})"
 
-class log_softmax(_ColumnwiseMatrixFunction):
+
+class log_softmax(ColumnwiseMatrixFunction):
     r"""log softmax(z)_j = z_j − ln Σ_k e^{z_k}, per column (computed stably)."""
 
     @staticmethod
@@ -240,3 +259,6 @@ class log_softmax(_ColumnwiseMatrixFunction):
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         return rf"\ln\operatorname{{softmax}}\left({printer._print(self.arg)}\right)"
+
+    def _numpycode(self, printer: sp.printing.printer.Printer, **kw: object) -> str:
+        return f"_log_softmax({printer._print(self.arg)})"

@@ -11,66 +11,16 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from ..errors import UsageError
-
-ROLES = ("input", "parameter", "target", "intermediate", "cost", "derivative")
-LEAF_ROLES = ("input", "parameter", "target")
-
-Symbolish = sp.Symbol | sp.MatrixSymbol
-
-
-class GraphError(UsageError):
-    """A graph was built or used wrongly; the message names the node at fault."""
-
-
-@dataclass(eq=False)
-class Node:
-    """One node of a :class:`Graph`.
-
-    ``symbol`` stands for the node's value; ``expr`` (computed nodes only) is
-    written in the parents' symbols. ``tex`` is the LaTeX used when the symbol is
-    printed (e.g. ``w^{2}_{13}`` or ``\\delta^{3}``). ``kind`` tags a network's
-    nodes with the book's letter (``"w"``, ``"b"``, ``"z"``, ``"a"``, ...).
-    For a derivative node, ``of`` is the node differentiated and ``cost`` the
-    node differentiated from: it holds ∂cost/∂of.
-    """
-
-    name: str
-    symbol: Symbolish
-    role: str
-    expr: sp.Basic | None = None
-    tex: str | None = None
-    kind: str | None = None
-    value: Any = None
-    of: str | None = None
-    cost: str | None = None
-    meta: dict = field(default_factory=dict)
-    graph: Any = field(default=None, repr=False)
-
-    @property
-    def shape(self) -> tuple | None:
-        """``(rows, cols)`` for a matrix node, ``None`` for a scalar."""
-        return tuple(self.symbol.shape) if isinstance(self.symbol, MatrixExpr) else None
-
-    @property
-    def is_matrix(self) -> bool:
-        return isinstance(self.symbol, MatrixExpr)
-
-    def __repr__(self) -> str:
-        tail = f" = {self.expr}" if self.expr is not None else ""
-        return f"<{self.role} {self.name}{tail}>"
-
-    def _repr_latex_(self) -> str:
-        from ..printing import latex
-
-        return "$$" + latex(self.graph, self.name) + "$$"
+from ..errors import GraphError, UsageError
+from . import display
+from .evaluate import evaluate
+from .node import LEAF_ROLES, ROLES, Node, Symbolish
 
 
 def _shape_str(shape: tuple | None) -> str:
@@ -129,10 +79,6 @@ class Graph:
         except KeyError:
             raise GraphError(f"unknown node {name!r} in graph {self.name!r}") from None
 
-    def name_of(self, symbol: sp.Basic) -> str:
-        """The name of the node whose symbol is ``symbol``."""
-        return self.node(symbol).name
-
     def nodes(self, role: str | Iterable[str] | None = None) -> list[Node]:
         """Nodes in topological order, optionally only those with ``role``."""
         roles = (role,) if isinstance(role, str) else role
@@ -152,6 +98,23 @@ class Graph:
 
     def consumers(self, name: str) -> list[str]:
         return sorted(self.nx.successors(self.node(name).name), key=self._rank)
+
+    def upstream(self, names: Iterable[str | Node | sp.Basic], stop: Iterable[str] = ()) -> list[str]:
+        """The nodes ``names`` are computed from, themselves included, in topological order.
+
+        The walk does not go above a node named in ``stop``: it is kept, as if it were a leaf.
+        """
+        wanted = {self.node(n).name for n in names}
+        stack, cut, pred = list(wanted), set(stop), self.nx.pred
+        while stack:
+            n = stack.pop()
+            if n in cut:
+                continue
+            for p in pred[n]:
+                if p not in wanted:
+                    wanted.add(p)
+                    stack.append(p)
+        return [n for n in self.topological_order() if n in wanted]
 
     def topological_order(self) -> list[str]:
         """Node names in a topological order (stable: insertion order breaks ties)."""
@@ -197,7 +160,7 @@ class Graph:
         parents: list[str] = []
         if node.expr is not None:
             parents = self._parents_of(node.name, node.expr)
-            self._check_shape(node, parents)
+            self._check_shape(node)
         node.graph = self
         self.nx.add_node(node.name, node=node)
         self._by_symbol[node.symbol] = node.name
@@ -219,7 +182,7 @@ class Graph:
             raise GraphError(f"node {name!r} would depend on itself (a cycle)")
         return parents
 
-    def _check_shape(self, node: Node, parents: list[str]) -> None:
+    def _check_shape(self, node: Node) -> None:
         expr_shape = tuple(node.expr.shape) if isinstance(node.expr, MatrixExpr) else None
         if expr_shape != node.shape:
             raise GraphError(
@@ -273,15 +236,6 @@ class Graph:
             )
         return self.add(name, L.symbol * R.symbol, **kw)
 
-    def remove_derivatives(self, cost: str | None = None) -> None:
-        """Remove the derivative nodes added by :func:`symgrad.backprop` (for ``cost``, or all)."""
-        costs = [cost] if cost is not None else list(self.derivatives)
-        for c in costs:
-            for d in self.derivatives.pop(c, {}).values():
-                self._by_symbol.pop(self.node(d).symbol, None)
-                self.nx.remove_node(d)
-        self._order = self._ranks = None
-
     # --------------------------------------------------------------- values
     def values(self) -> dict[str, Any]:
         """``{name: value}`` for the nodes that have a value."""
@@ -296,12 +250,15 @@ class Graph:
         """Evaluate the graph node by node (plain SymPy floats/matrices; slow but exact).
 
         ``values`` overrides the stored leaf values. Returns ``{name: value}``
-        for every node (or only ``names``). The compiled NumPy path is
-        :func:`symgrad.compile`.
+        for every node (or only ``names`` and what they need). A leaf that is needed
+        and has no value is an error that names it. The compiled NumPy path is
+        :func:`symgrad.numeric.compile`.
         """
-        from .evaluate import evaluate
-
-        return evaluate(self, values, names)
+        if names is None:
+            return evaluate(list(self), values or {})
+        names = [self.node(n).name for n in names]
+        out = evaluate([self.node(n) for n in self.upstream(names)], values or {})
+        return {n: out[n] for n in names}
 
     # -------------------------------------------------------------- helpers
     def check(self) -> None:
@@ -343,10 +300,8 @@ class Graph:
         return f"<Graph {self.name!r}: {len(self)} nodes ({detail})>"
 
     def _repr_svg_(self) -> str | None:
-        """The picture in a notebook (:func:`symgrad.drawing.svg`); ``None`` without matplotlib."""
-        from ..printing.drawing import notebook_svg
-
-        return notebook_svg(self)
+        """The picture in a notebook (:func:`symgrad.printing.drawing.svg`); ``None`` without matplotlib."""
+        return display.show("svg", self)
 
     # ------------------------------------------------------------- from_expr
     @classmethod
@@ -396,6 +351,16 @@ class Graph:
         if name not in g:  # the whole expression was a single leaf
             g.add(name, expr, role=role)
         return g
+
+
+def as_graph(obj: Any) -> Graph:
+    """``obj`` if it is a :class:`Graph`, else its ``.graph`` (a network's, say), which must be one."""
+    if isinstance(obj, Graph):
+        return obj
+    graph = getattr(obj, "graph", None)
+    if isinstance(graph, Graph) and not isinstance(obj, Node):  # a node's .graph is the graph it is in
+        return graph
+    raise UsageError(f"expected a Graph or a Network, not {type(obj).__name__}")
 
 
 _NON_FINITE = (sp.nan, sp.zoo, sp.oo, sp.S.NegativeInfinity)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import networkx as nx
 import sympy as sp
 
+from ..errors import GraphError
 from .backprop import backprop, expand
-from .graph import Graph, GraphError
+from .graph import Graph
 
 
 def hessian_nodes(graph: Graph, cost: str, wrt: Sequence[str]) -> list[list[str | None]]:
@@ -31,7 +31,7 @@ def hessian_nodes(graph: Graph, cost: str, wrt: Sequence[str]) -> list[list[str 
     rows: list[list[str | None]] = []
     for w in wrt:
         d = first[w]
-        reach = nx.ancestors(graph.nx, d)
+        reach = set(graph.upstream([d]))
         targets = [v for v in wrt if v in reach]
         second = backprop(graph, d, targets) if targets else {}
         rows.append([second.get(v) for v in wrt])

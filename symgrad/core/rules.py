@@ -26,6 +26,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.hadamard import HadamardPower
 from sympy.matrices.expressions.matexpr import MatrixElement, MatrixExpr
 
+from ..errors import RuleError
 from .functions import (
     identity,
     log_softmax,
@@ -39,10 +40,6 @@ from .functions import (
 )
 
 Rule = Callable[[sp.Basic, int, sp.Basic], sp.Basic]
-
-
-class RuleError(NotImplementedError):
-    """No rule is known for a head that needs differentiating."""
 
 
 def _is_matrix(e: sp.Basic) -> bool:
@@ -59,7 +56,7 @@ def _scalar(derivative: Callable[[sp.Basic, int], sp.Basic]) -> Rule:
 
 
 def _function_partial(e: sp.Basic, i: int) -> sp.Basic:
-    """∂f/∂args[i] of any SymPy function head, via its own ``fdiff``."""
+    """∂f/∂args[i] of any SymPy function head, via its own ``fdiff`` (symgrad's heads say theirs there)."""
     return e.fdiff(i + 1)
 
 
@@ -97,13 +94,7 @@ SCALAR_PARTIALS: dict[type, Callable[[sp.Basic, int], sp.Basic]] = {
     sp.Abs: lambda e, i: sp.sign(e.args[0]),
     sp.Max: _max,
     sp.Min: _min,
-    sigmoid: lambda e, i: sigmoid_prime(e.args[0]),
-    sigmoid_prime: _function_partial,
-    tanh_prime: _function_partial,
-    relu: lambda e, i: step(e.args[0]),
-    step: lambda e, i: sp.S.Zero,
-    softplus: lambda e, i: sigmoid(e.args[0]),
-    identity: lambda e, i: sp.S.One,
+    **{head: _function_partial for head in (sigmoid, sigmoid_prime, tanh_prime, relu, step, softplus, identity)},
 }
 
 

@@ -1,1 +1,29 @@
-"""derivation."""
+"""Derivations: the formulas backprop adds, written out, proved and explained.
+
+``derive`` labels each derivative node with BP1–BP4; ``explicit`` writes a layer-level
+node entry by entry (the per-neuron view); ``chainrule`` writes ∂C/∂w as a sum over paths;
+``verify`` proves BP1–BP4 exactly and checks them numerically; ``steps`` works out one
+gradient-descent step neuron by neuron and ``explain`` writes it up as a report.
+"""
+
+from .chainrule import ChainRule, chain_rule
+from .derive import bp_label, derivation, render
+from .explain import StepReport, explain
+from .explicit import ExplicitView, componentwise, explicit
+from .verify import Verification, verify_bp, verify_network
+
+__all__ = [
+    "ChainRule",
+    "ExplicitView",
+    "StepReport",
+    "Verification",
+    "bp_label",
+    "chain_rule",
+    "componentwise",
+    "derivation",
+    "explain",
+    "explicit",
+    "render",
+    "verify_bp",
+    "verify_network",
+]

@@ -27,9 +27,10 @@ from typing import Any
 import networkx as nx
 import sympy as sp
 
-from ..core.graph import Graph, GraphError
+from ..core.graph import Graph
 from ..core.rules import local_partial
-from ..printing import BookLatexPrinter
+from ..errors import GraphError
+from ..printing.latex import BookLatexPrinter, tex_names
 
 #: More paths than this is a graph for :func:`symgrad.backprop`, not for a hand-style printout.
 MAX_PATHS = 256
@@ -95,7 +96,7 @@ def chain_rule(
 
     ``paths`` run through forward nodes only (derivative nodes added by
     :func:`symgrad.backprop` are ignored). Each factor ∂u_i/∂u_{i−1} is
-    :func:`symgrad.rules.local_partial` of u_i's expression. With
+    :func:`symgrad.core.rules.local_partial` of u_i's expression. With
     ``numbers=True`` every factor is evaluated at the graph's values
     (:meth:`Graph.evaluate`, leaf values overridden by ``values``) and the
     result's ``tex`` ends ``= a \times b \times c = value``.
@@ -105,31 +106,8 @@ def chain_rule(
     there are more than ``MAX_PATHS`` paths.
     """
     cnode, wnode = graph.node(cost), graph.node(wrt)
-    forward = graph.nx.subgraph(n for n in graph.nx.nodes if graph.node(n).role != "derivative")
-    if cnode.name not in forward or wnode.name not in forward:
-        raise GraphError(f"chain_rule: {cnode.name!r} and {wnode.name!r} must be forward (non-derivative) nodes")
-    if wnode.name == cnode.name or not nx.has_path(forward, wnode.name, cnode.name):
-        raise GraphError(
-            f"node {wnode.name!r} does not reach cost {cnode.name!r}: there is no path to write a chain rule along"
-        )
-    rank = {n: i for i, n in enumerate(graph.topological_order())}
-    paths: list[list[str]] = []
-    for p in nx.all_simple_paths(forward, wnode.name, cnode.name):
-        paths.append(p[::-1])
-        if len(paths) > MAX_PATHS:
-            raise GraphError(
-                f"chain_rule: more than {MAX_PATHS} paths from {wnode.name!r} to {cnode.name!r}; "
-                "use symgrad.backprop, which sums at each node once"
-            )
-    # Upwards from wrt, earlier nodes first: the path through o1 before the one through o2.
-    paths.sort(key=lambda p: [rank[n] for n in reversed(p)])
-    for p in paths:
-        for n in p:
-            if graph.node(n).is_matrix:
-                raise GraphError(f"chain_rule: node {n!r} is a matrix; chain_rule writes scalar graphs")
-
-    names = {n.symbol: n.tex for n in graph.nodes() if n.tex}
-    printer = BookLatexPrinter(names)
+    paths = _paths(graph, cnode.name, wnode.name)
+    printer = BookLatexPrinter(tex_names(graph))
 
     def tex_of(name: str) -> str:
         node = graph.node(name)
@@ -137,10 +115,8 @@ def chain_rule(
 
     subs: dict[sp.Basic, sp.Basic] = {}
     if numbers:
-        needed = nx.ancestors(forward, cnode.name) | {cnode.name}
-        vals = graph.evaluate(values, names=[n for n in graph.topological_order() if n in needed])
+        vals = graph.evaluate(values, names=graph.upstream([cnode.name]))
         subs = {graph.node(n).symbol: sp.Float(v, 30) for n, v in vals.items()}
-
     factors: list[list[Factor]] = []
     for p in paths:
         row = []
@@ -150,9 +126,41 @@ def chain_rule(
             frac = rf"\frac{{\partial {tex_of(child)}}}{{\partial {tex_of(parent)}}}"
             row.append(Factor(child, parent, expr, frac, printer.doprint(expr), value))
         factors.append(row)
-
     expr = sp.Add(*[sp.Mul(*[f.expr for f in row]) for row in factors])
     lhs = rf"\frac{{\partial {tex_of(cnode.name)}}}{{\partial {tex_of(wnode.name)}}}"
+    parts = _parts(factors, numbers)
+    value = sum(_product([f.value for f in row]) for row in factors) if numbers else None
+    tex = " = ".join([lhs, *parts.values()])
+    return ChainRule(cnode.name, wnode.name, paths, factors, expr, tex, value, lhs, parts)
+
+
+def _paths(graph: Graph, cost: str, wrt: str) -> list[list[str]]:
+    """Every path from ``wrt`` up to ``cost`` through forward nodes, each listed from ``cost`` down."""
+    forward = graph.nx.subgraph(n for n in graph.nx.nodes if graph.node(n).role != "derivative")
+    if cost not in forward or wrt not in forward:
+        raise GraphError(f"chain_rule: {cost!r} and {wrt!r} must be forward (non-derivative) nodes")
+    if wrt == cost or not nx.has_path(forward, wrt, cost):
+        raise GraphError(f"node {wrt!r} does not reach cost {cost!r}: there is no path to write a chain rule along")
+    paths: list[list[str]] = []
+    for p in nx.all_simple_paths(forward, wrt, cost):
+        paths.append(p[::-1])
+        if len(paths) > MAX_PATHS:
+            raise GraphError(
+                f"chain_rule: more than {MAX_PATHS} paths from {wrt!r} to {cost!r}; "
+                "use symgrad.backprop, which sums at each node once"
+            )
+    # Upwards from wrt, earlier nodes first: the path through o1 before the one through o2.
+    rank = {n: i for i, n in enumerate(graph.topological_order())}
+    paths.sort(key=lambda p: [rank[n] for n in reversed(p)])
+    for p in paths:
+        for n in p:
+            if graph.node(n).is_matrix:
+                raise GraphError(f"chain_rule: node {n!r} is a matrix; chain_rule writes scalar graphs")
+    return paths
+
+
+def _parts(factors: list[list[Factor]], numbers: bool) -> dict[str, str]:
+    """The right-hand sides: fractions, formulas and (with ``numbers``) numbers and the value."""
 
     def joined(pieces: list[list[str]], sep: str) -> str:
         products = [sep.join(r) for r in pieces]
@@ -161,20 +169,16 @@ def chain_rule(
         return " + ".join(rf"\left({q}\right)" for q in products)
 
     def formula(f: Factor) -> str:
-        needs_brackets = isinstance(f.expr, sp.Add)
-        return rf"\left({f.expr_tex}\right)" if needs_brackets else f.expr_tex
+        return rf"\left({f.expr_tex}\right)" if isinstance(f.expr, sp.Add) else f.expr_tex
 
     parts = {
         "fractions": joined([[f.frac for f in row] for row in factors], " "),
         "formulas": joined([[formula(f) for f in row] for row in factors], r" \cdot "),
     }
-    value = None
     if numbers:
-        value = sum(_product([f.value for f in row]) for row in factors)
         parts["numbers"] = joined([[_fmt(f.value) for f in row] for row in factors], r" \times ")
-        parts["value"] = _fmt(value)
-    tex = " = ".join([lhs, *parts.values()])
-    return ChainRule(cnode.name, wnode.name, paths, factors, expr, tex, value, lhs, parts)
+        parts["value"] = _fmt(sum(_product([f.value for f in row]) for row in factors))
+    return parts
 
 
 def _product(xs: list[float | None]) -> float:

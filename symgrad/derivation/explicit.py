@@ -34,25 +34,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import networkx as nx
 import sympy as sp
 from sympy import HadamardProduct, MatAdd, MatMul, Trace, Transpose
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.hadamard import HadamardPower
 from sympy.matrices.expressions.matexpr import MatrixElement, MatrixExpr
 
-from ..core.functions import _ColumnwiseMatrixFunction
-from ..core.graph import Graph, Node
-from ..errors import UsageError
-from ..networks import as_graph
-from ..printing import BookLatexPrinter, factored
+from ..core.functions import ColumnwiseMatrixFunction
+from ..core.graph import Graph, Node, as_graph
+from ..errors import ExplicitError
+from ..printing.latex import BookLatexPrinter, factored, tex_names
 
 FORMS = ("factored", "node", "expanded")
 _PER_EXAMPLE = ("x", "y", "z", "a")
-
-
-class ExplicitError(UsageError):
-    """A node cannot be written entry by entry (symbolic shape, unknown head)."""
 
 
 class ExplicitView:
@@ -179,98 +173,7 @@ class ExplicitView:
     # --------------------------------------------------------- explicit
     def _convert(self, expr: sp.Basic, env: Mapping[str, Any]) -> Any:
         """``expr`` with every node symbol replaced by ``env[node name]``, as explicit entries."""
-        g = self.graph
-        by_name = {n.symbol.name: n.name for n in g.nodes() if n.is_matrix}
-        scalars = {n.symbol for n in g.nodes() if not n.is_matrix}
-        cache: dict[sp.Basic, Any] = {}
-        dims = self.dims
-
-        def value(sym: sp.Basic) -> Any:
-            node = g.node(by_name[sym.name]) if isinstance(sym, sp.MatrixSymbol) else g.node(sym)
-            if node.name in env:
-                return env[node.name]
-            return self.symbols(node.name)
-
-        def ev(e: sp.Basic) -> Any:
-            hit = cache.get(e)
-            if hit is not None:
-                return hit
-            out = _ev(e)
-            cache[e] = out
-            return out
-
-        def _ev(e: sp.Basic) -> Any:
-            if isinstance(e, sp.MatrixSymbol):
-                if e.name not in by_name:
-                    raise ExplicitError(f"matrix {e.name} is not a node of graph {g.name!r}")
-                return value(e)
-            if isinstance(e, sp.MatrixBase):
-                return e.applyfunc(ev) if e.free_symbols else e
-            if isinstance(e, MatrixExpr):
-                return _matrix(e)
-            if isinstance(e, sp.Symbol):
-                return value(e) if e in scalars else e
-            if isinstance(e, Trace):
-                return ev(e.arg).trace()
-            if isinstance(e, MatrixElement):
-                parent, r, c = e.args
-                return ev(parent)[int(r), int(c)]
-            if e.is_Atom or isinstance(e, sp.Lambda):
-                return e
-            args = [ev(a) for a in e.args]
-            if any(isinstance(a, sp.MatrixBase) for a in args):
-                if len(args) == 1 or isinstance(e, sp.Mul):
-                    # a 1×1 matrix times scalars (a trace-free scalar cost like (zᵀz)[0,0])
-                    args = [a[0, 0] if isinstance(a, sp.MatrixBase) and a.shape == (1, 1) else a for a in args]
-            return e.func(*args) if args != list(e.args) else e
-
-        def _matrix(e: MatrixExpr) -> sp.ImmutableMatrix:
-            shape = tuple(int(sp.sympify(d).xreplace(dims)) for d in e.shape)
-            if isinstance(e, sp.OneMatrix):
-                return sp.ImmutableMatrix.ones(*shape)
-            if isinstance(e, sp.ZeroMatrix):
-                return sp.ImmutableMatrix.zeros(*shape)
-            if isinstance(e, sp.Identity):
-                return sp.ImmutableMatrix.eye(shape[0])
-            if isinstance(e, MatAdd):
-                parts = [ev(a) for a in e.args]
-                out = parts[0]
-                for p in parts[1:]:
-                    out = out + p
-                return sp.ImmutableMatrix(out)
-            if isinstance(e, MatMul):
-                scalar = sp.S.One
-                out = None
-                for a in e.args:
-                    if isinstance(a, MatrixExpr) or isinstance(a, sp.MatrixBase):
-                        m = ev(a)
-                        out = m if out is None else out * m
-                    else:
-                        scalar = scalar * ev(a)
-                return sp.ImmutableMatrix(out * scalar if scalar != 1 else out)
-            if isinstance(e, Transpose):
-                return ev(e.arg).T
-            if isinstance(e, HadamardProduct):
-                parts = [ev(a) for a in e.args]
-                out = parts[0]
-                for p in parts[1:]:
-                    out = out.multiply_elementwise(p)
-                return sp.ImmutableMatrix(out)
-            if isinstance(e, HadamardPower):
-                base, expo = ev(e.args[0]), ev(e.args[1])
-                return base.applyfunc(lambda v: v**expo)
-            if isinstance(e, ElementwiseApplyFunction):
-                f = e.function
-                return ev(e.expr).applyfunc(lambda v: f(v))
-            if isinstance(e, _ColumnwiseMatrixFunction):
-                arg = ev(e.arg)
-                rows, cols = arg.shape
-                return sp.ImmutableMatrix(
-                    rows, cols, lambda i, j: e._scalar([arg[k, j] for k in range(rows)], i)
-                )
-            raise ExplicitError(f"cannot write {type(e).__name__} entry by entry: {e}")
-
-        return ev(expr)
+        return _Entries(self, env)(expr)
 
     def local(self, name: str, form: str = "factored") -> Any:
         """Entries of node ``name``'s expression in its parents' entry symbols (``factored`` or ``node``)."""
@@ -291,22 +194,8 @@ class ExplicitView:
         key = (target.name, cut_set)
         if key in self._closed:
             return self._closed[key]
-        # the nodes whose entries are needed: ancestors of the target, not beyond a cut
-        sub = g.nx.subgraph(nx.ancestors(g.nx, target.name) | {target.name})
-        needed = {target.name}
-        stack = [target.name]
-        while stack:
-            v = stack.pop()
-            if v in cut_set:
-                continue
-            for p in sub.predecessors(v):
-                if p not in needed:
-                    needed.add(p)
-                    stack.append(p)
         env: dict[str, Any] = {}
-        for n in g.topological_order():
-            if n not in needed:
-                continue
+        for n in g.upstream([target.name], stop=cut_set):  # not above a cut: its entries stay symbols
             node = g.node(n)
             if node.expr is None or n in cut_set:
                 env[n] = self.symbols(n)
@@ -325,7 +214,7 @@ class ExplicitView:
 
     # --------------------------------------------------------- printing
     def printer(self) -> BookLatexPrinter:
-        names = {n.symbol: n.tex for n in self.graph.nodes() if n.tex}
+        names = tex_names(self.graph)
         names.update(self.tex)
         return BookLatexPrinter(names)
 
@@ -346,6 +235,102 @@ class ExplicitView:
         """All entries' equations of node ``name`` in an ``aligned`` block."""
         rows = [eq.replace(" = ", " &= ", 1) for eq in self.equations(name, form, cut)]
         return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
+
+
+
+class _Entries:
+    """One conversion to explicit entries: node symbols become ``env[node name]`` or the view's entry symbols."""
+
+    def __init__(self, view: ExplicitView, env: Mapping[str, Any]) -> None:
+        g = view.graph
+        self.view, self.env, self.graph, self.dims = view, env, g, view.dims
+        self.by_name = {n.symbol.name: n.name for n in g.nodes() if n.is_matrix}
+        self.scalars = {n.symbol for n in g.nodes() if not n.is_matrix}
+        self.cache: dict[sp.Basic, Any] = {}
+
+    def value(self, sym: sp.Basic) -> Any:
+        g = self.graph
+        node = g.node(self.by_name[sym.name]) if isinstance(sym, sp.MatrixSymbol) else g.node(sym)
+        if node.name in self.env:
+            return self.env[node.name]
+        return self.view.symbols(node.name)
+
+    def __call__(self, e: sp.Basic) -> Any:
+        hit = self.cache.get(e)
+        if hit is None:
+            hit = self.cache[e] = self._convert(e)
+        return hit
+
+    def _convert(self, e: sp.Basic) -> Any:
+        if isinstance(e, sp.MatrixSymbol):
+            if e.name not in self.by_name:
+                raise ExplicitError(f"matrix {e.name} is not a node of graph {self.graph.name!r}")
+            return self.value(e)
+        if isinstance(e, sp.MatrixBase):
+            return e.applyfunc(self) if e.free_symbols else e
+        if isinstance(e, MatrixExpr):
+            return self._matrix(e)
+        if isinstance(e, sp.Symbol):
+            return self.value(e) if e in self.scalars else e
+        if isinstance(e, Trace):
+            return self(e.arg).trace()
+        if isinstance(e, MatrixElement):
+            parent, r, c = e.args
+            return self(parent)[int(r), int(c)]
+        if e.is_Atom or isinstance(e, sp.Lambda):
+            return e
+        args = [self(a) for a in e.args]
+        if any(isinstance(a, sp.MatrixBase) for a in args):
+            if len(args) == 1 or isinstance(e, sp.Mul):
+                # a 1×1 matrix times scalars (a trace-free scalar cost like (zᵀz)[0,0])
+                args = [a[0, 0] if isinstance(a, sp.MatrixBase) and a.shape == (1, 1) else a for a in args]
+        return e.func(*args) if args != list(e.args) else e
+
+    def _matrix(self, e: MatrixExpr) -> sp.ImmutableMatrix:
+        shape = tuple(int(sp.sympify(d).xreplace(self.dims)) for d in e.shape)
+        if isinstance(e, sp.OneMatrix):
+            return sp.ImmutableMatrix.ones(*shape)
+        if isinstance(e, sp.ZeroMatrix):
+            return sp.ImmutableMatrix.zeros(*shape)
+        if isinstance(e, sp.Identity):
+            return sp.ImmutableMatrix.eye(shape[0])
+        if isinstance(e, MatAdd):
+            parts = [self(a) for a in e.args]
+            out = parts[0]
+            for p in parts[1:]:
+                out = out + p
+            return sp.ImmutableMatrix(out)
+        if isinstance(e, MatMul):
+            scalar = sp.S.One
+            out = None
+            for a in e.args:
+                if isinstance(a, MatrixExpr) or isinstance(a, sp.MatrixBase):
+                    m = self(a)
+                    out = m if out is None else out * m
+                else:
+                    scalar = scalar * self(a)
+            return sp.ImmutableMatrix(out * scalar if scalar != 1 else out)
+        if isinstance(e, Transpose):
+            return self(e.arg).T
+        if isinstance(e, HadamardProduct):
+            parts = [self(a) for a in e.args]
+            out = parts[0]
+            for p in parts[1:]:
+                out = out.multiply_elementwise(p)
+            return sp.ImmutableMatrix(out)
+        if isinstance(e, HadamardPower):
+            base, expo = self(e.args[0]), self(e.args[1])
+            return base.applyfunc(lambda v: v**expo)
+        if isinstance(e, ElementwiseApplyFunction):
+            f = e.function
+            return self(e.expr).applyfunc(lambda v: f(v))
+        if isinstance(e, ColumnwiseMatrixFunction):
+            arg = self(e.arg)
+            rows, cols = arg.shape
+            return sp.ImmutableMatrix(
+                rows, cols, lambda i, j: e._scalar([arg[k, j] for k in range(rows)], i)
+            )
+        raise ExplicitError(f"cannot write {type(e).__name__} entry by entry: {e}")
 
 
 def explicit(

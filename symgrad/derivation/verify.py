@@ -10,7 +10,7 @@ instance of one of Nielsen's equations:
 * BP4 ∂C/∂W^l = δ^l (a^{l−1})^T
 
 **Exact proof.** Every entry of the derivative node, expanded to the leaves
-(:mod:`symgrad.explicit`), minus ``sympy.diff`` of the fully explicit scalar
+(:mod:`symgrad.derivation.explicit`), minus ``sympy.diff`` of the fully explicit scalar
 cost with respect to the same scalar must be 0. For δ^l the cost is written as
 a function of the entries z^l_j (expanded only down to z^l) and differentiated
 with respect to them. The difference is decided fast: every application σ(u),
@@ -30,7 +30,6 @@ error is |g − ĝ| / max(|g|, |ĝ|, 10⁻⁶) (relative, absolute for entries b
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -41,12 +40,14 @@ import sympy as sp
 
 from ..core.functions import closed_form, sigmoid, sigmoid_prime, tanh_prime
 from ..errors import UsageError
-from ..networks import Network, count_params, mlp
-from ..printing import equation
+from ..networks import Network, mlp
+from ..printing.latex import equation
+from ..printing.report import Paragraph, Report, Section, Table
 from .derive import bp_label
 from .explicit import ExplicitView
 
 TOLERANCE = 1e-6
+FORMATS = ("text", "markdown", "latex")
 EQUATIONS = {
     "BP1": r"\delta^{L} = \nabla_{a} C \odot \sigma'\left(z^{L}\right)",
     "BP2": r"\delta^{l} = \left(\left(W^{l+1}\right)^{T} \delta^{l+1}\right) \odot \sigma'\left(z^{l}\right)",
@@ -70,19 +71,16 @@ def _np_sigmoid(v: Any) -> Any:
     return np.where(v >= 0, 1 / (1 + e), e / (1 + e))
 
 
+#: The helpers symgrad's heads name when they print themselves in NumPy (``sigmoid(z)`` is
+#: ``_sigmoid(z)``), here in their most accurate form: a check wants digits, not speed.
 NUMPY_FUNCTIONS: dict[str, Callable] = {
-    "sigmoid": _np_sigmoid,
-    "sigmoid_prime": lambda v: _np_sigmoid(v) * (1 - _np_sigmoid(v)),
-    "tanh_prime": lambda v: 1 - np.tanh(v) ** 2,
-    "relu": lambda v: np.maximum(v, 0.0),
-    "step": lambda v: (np.asarray(v) > 0).astype(float),
-    "softplus": lambda v: np.logaddexp(0.0, v),
-    "identity": lambda v: v,
+    "_sigmoid": _np_sigmoid,
+    "_sigmoid_prime": lambda v: _np_sigmoid(v) * (1 - _np_sigmoid(v)),
 }
 
 
 def lambdify(args: Sequence[sp.Symbol], expr: Any) -> Callable:
-    """``sympy.lambdify`` to NumPy knowing symgrad's heads (σ, σ′, tanh′, ReLU, H, softplus)."""
+    """``sympy.lambdify`` to NumPy, knowing symgrad's heads (σ, σ′, tanh′, ReLU, H, softplus)."""
     return sp.lambdify(list(args), expr, modules=[NUMPY_FUNCTIONS, "numpy"])
 
 
@@ -163,8 +161,8 @@ class Check:
 
 
 @dataclass
-class Report:
-    """The result of :func:`verify_bp`: one :class:`Check` per derivative node."""
+class Verification:
+    """The result of :func:`verify_bp`: one :class:`Check` per derivative node; prints as a table."""
 
     sizes: tuple[int, ...]
     activation: str
@@ -210,16 +208,17 @@ class Report:
         return "\n".join(lines)
 
     def to_markdown(self) -> str:
-        lines = [f"## {self.title}", "", f"Numeric check at {self.points} random points (seed {self.seed}), tolerance {TOLERANCE:g}.", ""]
+        doc = Report(self.title, [Paragraph(
+            f"Numeric check at {self.points} random points (seed {self.seed}), tolerance {TOLERANCE:g}.")], level=2)
+        head = ["node", "formula", "entries", "exact", "max rel. error", "time", ""]
         for eq, checks in self.by_equation().items():
-            lines += [f"### {eq}: ${EQUATIONS[eq]}$", "", "| node | formula | entries | exact | max rel. error | time | |",
-                      "| --- | --- | ---: | --- | ---: | ---: | --- |"]
+            rows = []
             for c in checks:
                 node, n, sym, err, t, ok = self._row(c)
-                lines.append(f"| `{node}` | ${c.formula}$ | {n} | {sym} | {err} | {t} | {ok} |")
-            lines.append("")
-        lines.append(f"**{'All hold' if self.ok else 'FAILED'}** ({self.seconds:.2f} s)")
-        return "\n".join(lines)
+                rows.append([f"`{node}`", f"${c.formula}$", n, sym, err, t, ok])
+            doc.sections.append(Section(f"{eq}: ${EQUATIONS[eq]}$", [Table(head, rows, "llrlrrl")]))
+        doc.sections.append(Section("", [Paragraph(f"**{'All hold' if self.ok else 'FAILED'}** ({self.seconds:.2f} s)")]))
+        return doc.to_markdown().rstrip("\n")
 
     def to_latex(self) -> str:
         lines = [f"% {self.title}"]
@@ -245,7 +244,7 @@ class Report:
             return self.to_latex()
         if fmt == "text":
             return self.to_text()
-        raise UsageError(f"unknown format {fmt!r}; choose text, markdown or latex")
+        raise UsageError(f"unknown format {fmt!r}; choose text, markdown or latex", arg="fmt")
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
@@ -397,17 +396,17 @@ class _Checker:
         return worst
 
 
-def verify_network(net: Network, *, batch: int = 1, seed: int = 0, points: int = 3) -> Report:
+def verify_network(net: Network, *, batch: int = 1, seed: int = 0, points: int = 3) -> Verification:
     """Verify BP1–BP4 on a layer-level network (see the module docstring)."""
     if net.level != "layer":
         raise UsageError("verify needs a layer-level network (mlp(..., level='layer'))")
     if points < 1:
-        raise UsageError(f"--points must be at least 1, got {points}")
+        raise UsageError(f"points must be at least 1, got {points}", arg="points")
     started = time.perf_counter()
     if not net.graph.derivatives.get(net.cost_node):
         net.backprop()
     checker = _Checker(net, batch, seed, points)
-    report = Report(tuple(net.sizes), net.activation, net.cost, batch, seed, points)
+    report = Verification(tuple(net.sizes), net.activation, net.cost, batch, seed, points)
     wanted = [n.name for n in net.graph.nodes("derivative") if bp_label(net, n.name)]
     for name in sorted(wanted, key=lambda n: (bp_label(net, n), -net.graph.node(n).meta.get("layer", 0))):
         report.checks.append(checker.check(name))
@@ -424,40 +423,16 @@ def verify_bp(
     *,
     batch: int = 1,
     weight_decay: Any = None,
-) -> Report:
+) -> Verification:
     """Prove BP1–BP4 exactly and check them numerically for the network ``sizes``.
 
     Builds ``mlp(sizes, activation, cost, level="layer", batch=batch)``, runs
     backprop, and checks every δ^l, ∂C/∂b^l, ∂C/∂W^l (see the module docstring).
-    ``Report.ok`` is true when all hold.
+    ``Verification.ok`` is true when all hold.
     """
-    try:
-        net = mlp(sizes, activation, cost, level="layer", batch=batch, weight_decay=weight_decay)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
+    net = mlp(sizes, activation, cost, level="layer", batch=batch, weight_decay=weight_decay)
     return verify_network(net, batch=batch, seed=seed, points=points)
 
 
-def main(args: argparse.Namespace) -> int:
-    """``symgrad verify``: print the report; 0 when everything holds, 1 otherwise."""
-    if args.points < 1 or args.batch < 1:
-        raise UsageError("--points and --batch must be at least 1")
-    n_params = count_params(args.sizes)
-    if n_params * args.batch > args.max_params:
-        # Exact proofs grow faster than linearly: 220 parameters take ~13 s, 840 ~4 min.
-        raise UsageError(
-            f"--sizes {','.join(map(str, args.sizes))} has {n_params} parameters"
-            f"{f' × batch {args.batch}' if args.batch > 1 else ''}; an exact proof that large takes minutes "
-            f"to hours (limit --max-params {args.max_params}; raise it to try anyway)"
-        )
-    try:
-        report = verify_bp(
-            args.sizes, args.activation, args.cost, seed=args.seed, points=args.points, batch=args.batch
-        )
-    except ValueError as e:  # an unknown combination, e.g. log_likelihood without softmax
-        raise UsageError(str(e)) from None
-    print(report.render(args.format))
-    return 0 if report.ok else 1
-
-
-__all__ = ["Check", "NodeProgram", "Report", "central_difference", "decide_zero", "lambdify", "main", "verify_bp", "verify_network"]
+__all__ = ["FORMATS", "Check", "NodeProgram", "Verification", "central_difference", "decide_zero", "lambdify",
+           "verify_bp", "verify_network"]

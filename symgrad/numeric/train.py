@@ -1,11 +1,11 @@
-r"""Training compiled networks: mini-batch SGD (Nielsen), momentum, Adam; the ``symgrad train`` command.
+r"""Training compiled networks: mini-batch SGD (Nielsen), momentum, Adam.
 
 The cost of a mini-batch of m examples is summed over its examples, so the
 update of Nielsen's ``network.py`` is
 
     w → w − (η/m) Σ_x ∂C_x/∂w,    b → b − (η/m) Σ_x ∂C_x/∂b,
 
-with the gradients computed by the code :func:`symgrad.compile` generates from
+with the gradients computed by the code :func:`symgrad.numeric.compile` generates from
 the derivative graph. Momentum keeps a velocity v → μv − (η/m)∇C, w → w + v;
 Adam (Kingma & Ba) uses the mean gradient g = ∇C/m. L2 weight decay λ adds
 λ Σ_l ‖W^l‖² to each mini-batch's cost (so 2λW to ∂C/∂W).
@@ -16,31 +16,33 @@ the shuffled rows (columns are examples), the generated function called with
 positional arrays, parameters updated in place. Nothing is validated or
 copied per step; NaN/Inf is detected once per epoch, and the epoch is then
 replayed from its start with checks to name the step and the parameter.
+The optimizers are in :mod:`symgrad.numeric.optim`, checkpoints in
+:mod:`symgrad.numeric.checkpoint`; the ``symgrad train`` command in :mod:`symgrad.cli.commands`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import signal
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import TrainingError, UsageError
 from ..networks import Network, init_params, mlp
 from ..store.data import check_finite
-from .compile import compile
+from .checkpoint import Snapshot, restore, save_checkpoint, snapshot
+from .checkpoint import resume as resume_from
+from .compile import DTYPES, compile_graph
+from .optim import OPTIMIZERS, Optimizer
 
-OPTIMIZERS = ("sgd", "momentum", "adam")
 NONFINITE = ("raise", "stop", "ignore")
 
-
-class TrainingError(UsageError):
-    """Training diverged (NaN/Inf); the message names the epoch, step and parameter."""
+__all__ = ["NONFINITE", "OPTIMIZERS", "History", "Stop", "Trainer", "TrainingError", "check_settings", "train"]
 
 
 class History(list):
@@ -125,89 +127,36 @@ def _inputs(X: Any, d: int, dtype: Any, what: str = "X") -> np.ndarray:
     return out
 
 
-# ----------------------------------------------------------------- optimizers
-class _Optimizer:
-    """In-place update rules; ``state`` holds arrays that checkpoints save."""
+@dataclass
+class _Data:
+    """The training examples as rows (``X`` (n, d), targets ``Y`` (n, k), ``labels``) and the held-out set."""
 
-    def __init__(self, kind: str, params: list[np.ndarray], lr: float, momentum: float,
-                 beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> None:
-        if kind not in OPTIMIZERS:
-            raise UsageError(f"unknown optimizer {kind!r}; choose one of {', '.join(OPTIMIZERS)}")
-        self.kind, self.lr, self.mu = kind, float(lr), float(momentum)
-        self.beta1, self.beta2, self.eps = beta1, beta2, eps
-        self.t = 0
-        self.v = [np.zeros_like(p) for p in params] if kind == "momentum" else []
-        self.m1 = [np.zeros_like(p) for p in params] if kind == "adam" else []
-        self.m2 = [np.zeros_like(p) for p in params] if kind == "adam" else []
+    X: np.ndarray
+    Y: np.ndarray
+    labels: np.ndarray
+    hold: tuple[np.ndarray, np.ndarray, np.ndarray] | None
 
-    def state(self, names: Sequence[str]) -> dict[str, Any]:
-        out: dict[str, Any] = {"t": np.asarray(self.t, dtype=np.int64)}
-        for key, arrays in (("v", self.v), ("m1", self.m1), ("m2", self.m2)):
-            if arrays:
-                out[key] = {n: a.copy() for n, a in zip(names, arrays)}  # a snapshot, not the live arrays
-        return out
+    @property
+    def n(self) -> int:
+        return self.X.shape[0]
 
-    def load(self, state: Mapping[str, Any], names: Sequence[str]) -> None:
-        self.t = int(np.asarray(state.get("t", 0)))
-        for key in ("v", "m1", "m2"):
-            arrays = getattr(self, key)
-            if arrays:
-                saved = state.get(key)
-                if not isinstance(saved, Mapping):
-                    raise UsageError(f"checkpoint has no {self.kind} state {key!r}")
-                for i, n in enumerate(names):
-                    arrays[i][...] = saved[n]
 
-    def step_fn(self, params: list[np.ndarray], wd_mask: list[bool], weight_decay: float) -> Callable:
-        """The update ``step(grads, m)`` for a mini-batch of m examples, closed over the arrays."""
-        pairs = list(zip(params, wd_mask))
-        lr, lam2 = self.lr, 2.0 * weight_decay
-        if self.kind == "sgd":
-            if lam2 == 0.0:
-                def step(grads: tuple, m: int) -> None:
-                    eta = lr / m
-                    for p, g in zip(params, grads):
-                        p -= eta * g
-            else:
-                def step(grads: tuple, m: int) -> None:
-                    eta = lr / m
-                    for (p, decay), g in zip(pairs, grads):
-                        if decay:
-                            g = g + lam2 * p
-                        p -= eta * g
-            return step
-        if self.kind == "momentum":
-            mu, vs = self.mu, self.v
-
-            def step(grads: tuple, m: int) -> None:
-                eta = lr / m
-                for (p, decay), v, g in zip(pairs, vs, grads):
-                    if decay and lam2:
-                        g = g + lam2 * p
-                    v *= mu
-                    v -= eta * g
-                    p += v
-            return step
-        b1, b2, eps, m1s, m2s = self.beta1, self.beta2, self.eps, self.m1, self.m2
-
-        def step(grads: tuple, m: int) -> None:
-            self.t += 1
-            t = self.t
-            alpha = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
-            for (p, decay), a1, a2, g in zip(pairs, m1s, m2s, grads):
-                if decay and lam2:
-                    g = g + lam2 * p
-                g = g / m
-                a1 *= b1
-                a1 += (1 - b1) * g
-                a2 *= b2
-                a2 += (1 - b2) * (g * g)
-                p -= alpha * a1 / (np.sqrt(a2) + eps)
-        return step
+def _data(net: Network, X: Any, labels_or_Y: Any, holdout: Any, dtype: np.dtype) -> _Data:
+    sizes = net.sizes
+    Xtr = _inputs(X, sizes[0], dtype)
+    Ytr, labels_tr = _targets(labels_or_Y, Xtr.shape[0], sizes[-1], dtype)
+    hold = None
+    if holdout is not None:
+        if not isinstance(holdout, (tuple, list)) or len(holdout) != 2:
+            raise UsageError("holdout must be a pair (X_holdout, labels_holdout)", arg="holdout")
+        Xh = _inputs(holdout[0], sizes[0], dtype, "holdout X")
+        Yh, lh = _targets(holdout[1], Xh.shape[0], sizes[-1], dtype, "holdout labels")
+        hold = (Xh, Yh, lh)
+    return _Data(Xtr, Ytr, labels_tr, hold)
 
 
 # ------------------------------------------------------------------- training
-class _Stop:
+class Stop:
     """Set by a signal handler: the run stops after the current mini-batch."""
 
     def __init__(self) -> None:
@@ -242,27 +191,28 @@ class Trainer:
                  weight_decay: float = 0.0, dtype: str = "float64") -> None:
         layer = _layer_twin(net)
         table = layer.backprop()
-        model = compile(layer, dtype=dtype, outputs=list(table.values()))
+        model = compile_graph(layer, dtype=dtype, outputs=list(table.values()))
         pnames = [a for a in model.args if a in table]
         if [model.outputs.index(table[p]) for p in pnames] != list(range(len(pnames))):
-            model = compile(layer, dtype=dtype, outputs=[table[p] for p in pnames])
+            model = compile_graph(layer, dtype=dtype, outputs=[table[p] for p in pnames])
         if list(model.args) != [*pnames, "x", "y"]:  # pragma: no cover - mlp graphs always give this
             raise UsageError(f"cannot train: the gradient function takes {model.args}")
         self.grad_model, self.grad_fn, self.pnames = model, model.fn, pnames
         # evaluation: the data cost (no decay term: it is not a per-example cost) and a^L
         plain = mlp(net.sizes, layer.activation, layer.cost, level="layer", output=layer.output)
-        self.eval_model = compile(plain, dtype=dtype, outputs=["C", f"a{len(net.sizes)}"])
+        self.eval_model = compile_graph(plain, dtype=dtype, outputs=["C", f"a{len(net.sizes)}"])
         start = net.params()
         self.params = [np.array(start[p], dtype=np.dtype(dtype), order="C") for p in pnames]
-        self.opt = _Optimizer(optimizer, self.params, lr, momentum)
+        self.opt = Optimizer(optimizer, self.params, lr, momentum)
         self.wd_mask = [p.startswith("W") for p in pnames]
-        self.step = self.opt.step_fn(self.params, self.wd_mask, float(weight_decay))
+        self.weight_decay = float(weight_decay)
+        self.step = self.opt.step_fn(self.params, self.wd_mask, self.weight_decay)
         self.batch_size = int(batch_size)
         self.lr = float(lr)
         # plain SGD: one generated function computes the gradients and updates in place
         self.sgd_fn = None
         if optimizer == "sgd" and not weight_decay:
-            self.sgd_fn = compile(layer, dtype=dtype, outputs=[table[p] for p in pnames], update="sgd").fn
+            self.sgd_fn = compile_graph(layer, dtype=dtype, outputs=[table[p] for p in pnames], update="sgd").fn
 
     def run_epoch(self, Xe: np.ndarray, Ye: np.ndarray, flag: list | None = None) -> None:
         """One pass over the (already shuffled) rows of ``Xe``, ``Ye`` in mini-batches (columns = examples)."""
@@ -294,6 +244,30 @@ class Trainer:
                 return
 
 
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
+
+
+def check_settings(epochs: Any = 1, batch_size: Any = 1, lr: Any = 1.0, momentum: Any = 0.0,
+                   weight_decay: Any = 0.0, on_nonfinite: str = "raise", dtype: str = "float64") -> None:
+    """The training settings (see :func:`train`) checked before any work; a :class:`UsageError` names the one at fault."""
+    for name, v in (("epochs", epochs), ("batch_size", batch_size)):
+        low = 0 if name == "epochs" else 1
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+            raise UsageError(f"{name} must be a whole number ≥ {low}, got {v!r}", arg=name)
+    if not (_is_number(lr) and math.isfinite(lr) and lr > 0):
+        raise UsageError(f"lr (η) must be a positive finite number, got {lr!r}", arg="lr")
+    if not (_is_number(momentum) and 0 <= momentum < 1):
+        raise UsageError(f"momentum (μ) must be a number in [0, 1), got {momentum!r}", arg="momentum")
+    if not (_is_number(weight_decay) and math.isfinite(weight_decay) and weight_decay >= 0):
+        raise UsageError(f"weight_decay (λ) must be a finite number ≥ 0, got {weight_decay!r}", arg="weight_decay")
+    if on_nonfinite not in NONFINITE:
+        raise UsageError(f"on_nonfinite must be one of {', '.join(NONFINITE)}, got {on_nonfinite!r}",
+                         arg="on_nonfinite")
+    if dtype not in DTYPES:
+        raise UsageError(f"dtype must be {' or '.join(DTYPES)}, got {dtype!r}", arg="dtype")
+
+
 def train(
     net: Network,
     X: Any,
@@ -313,7 +287,7 @@ def train(
     init: str = "normal",
     checkpoint: Any = None,
     resume: Any = None,
-    stop: _Stop | None = None,
+    stop: Stop | None = None,
     on_nonfinite: str = "raise",
 ) -> History:
     """Train ``net`` on examples ``X`` (n, d) with labels (n,) or targets (n, k); return the :class:`History`.
@@ -335,95 +309,27 @@ def train(
     """
     if not isinstance(net, Network):
         raise UsageError(f"train() needs a Network (symgrad.mlp(...)), got {type(net).__name__}")
-    for name, v in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < (0 if name == "epochs" else 1):
-            raise UsageError(f"{name} must be a whole number ≥ {0 if name == 'epochs' else 1}, got {v!r}")
-    if not (_is_number(lr) and math.isfinite(lr) and lr > 0):
-        raise UsageError(f"lr (η) must be a positive finite number, got {lr!r}")
-    if not (_is_number(momentum) and 0 <= momentum < 1):
-        raise UsageError(f"momentum (μ) must be a number in [0, 1), got {momentum!r}")
-    if not (_is_number(weight_decay) and math.isfinite(weight_decay) and weight_decay >= 0):
-        raise UsageError(f"weight_decay (λ) must be a finite number ≥ 0, got {weight_decay!r}")
-    if on_nonfinite not in NONFINITE:
-        raise UsageError(f"on_nonfinite must be one of {', '.join(NONFINITE)}, got {on_nonfinite!r}")
+    check_settings(epochs, batch_size, lr, momentum, weight_decay, on_nonfinite, dtype)
     if weight_decay and net.weight_decay is not None:
         raise UsageError("weight decay given twice: the network's cost already has it (mlp(weight_decay=...))")
-    if dtype not in ("float64", "float32"):
-        raise UsageError(f"dtype must be float64 or float32, got {dtype!r}")
-    np_dtype = np.dtype(dtype)
-    sizes = net.sizes
-    k = sizes[-1]
-    Xtr = _inputs(X, sizes[0], np_dtype)
-    n = Xtr.shape[0]
-    Ytr, labels_tr = _targets(labels_or_Y, n, k, np_dtype)
-    hold = None
-    if holdout is not None:
-        if not isinstance(holdout, (tuple, list)) or len(holdout) != 2:
-            raise UsageError("holdout must be a pair (X_holdout, labels_holdout)")
-        Xh = _inputs(holdout[0], sizes[0], np_dtype, "holdout X")
-        Yh, lh = _targets(holdout[1], Xh.shape[0], k, np_dtype, "holdout labels")
-        hold = (Xh, Yh, lh)
-
-    if any(v is None for v in (net.graph.node(n_).value for n_ in _leaf_names(net))):
-        net.set_params(init_params(sizes, init, seed))
-    elif resume is None:
-        for name, value in net.params().items():
-            check_finite(f"initial parameter {name}", value)
+    data = _data(net, X, labels_or_Y, holdout, np.dtype(dtype))
+    _start_params(net, init, seed, resumed=resume is not None)
     trainer = Trainer(net, lr, batch_size, optimizer, momentum, weight_decay, dtype)
-    params, opt, pnames, eval_model = trainer.params, trainer.opt, trainer.pnames, trainer.eval_model
+    params, opt, pnames = trainer.params, trainer.opt, trainer.pnames
     rng = np.random.default_rng(seed)
     history = History()
-    first_epoch = 1
     spec = net.spec()
     config = {"batch_size": int(batch_size), "lr": float(lr), "optimizer": optimizer, "momentum": float(momentum),
               "weight_decay": float(weight_decay), "seed": seed, "dtype": dtype}
-    if resume is not None:
-        first_epoch = _resume(resume, spec, config, pnames, params, opt, rng, history) + 1
-    stop = stop or _Stop()
-    flag = stop.flag
+    first_epoch = 1 if resume is None else resume_from(resume, spec, config, pnames, params, opt, rng, history) + 1
+    flag = (stop or Stop()).flag
     bar = _progress(epochs, first_epoch - 1, progress)
     try:
         for epoch in range(first_epoch, epochs + 1):
-            snapshot = ([p.copy() for p in params], opt.state(pnames), rng.bit_generator.state)
-            perm = rng.permutation(n)
-            Xe, Ye = Xtr[perm], Ytr[perm]  # one shuffle per epoch; mini-batches are views
-            t0 = time.perf_counter()
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is checked below
-                trainer.run_epoch(Xe, Ye, flag)
-            seconds = time.perf_counter() - t0
-            if flag[0]:
-                history.interrupted = True
+            done = _epoch(trainer, data, epoch, rng, flag, on_nonfinite, history)
+            if done is None:
                 break
-            finite = all(np.isfinite(p).all() for p in params)
-            if not finite and on_nonfinite != "ignore":
-                try:
-                    _diagnose(epoch, snapshot, Xtr, Ytr, batch_size, trainer.grad_fn, pnames, params, opt,
-                              trainer.wd_mask, weight_decay, n)
-                except TrainingError as e:
-                    if on_nonfinite == "raise":
-                        raise
-                    _restore(snapshot, params, opt, pnames, rng)
-                    history.stopped = str(e)
-                    break
-            record = {"epoch": epoch, "seconds": seconds}
-            record.update(_evaluate(eval_model, params, Xtr, Ytr, labels_tr, "train"))
-            if hold is not None:
-                record.update(_evaluate(eval_model, params, *hold, "holdout"))
-            else:
-                record.update(holdout_cost=None, holdout_accuracy=None)
-            if finite and not math.isfinite(record["train_cost"]) and on_nonfinite != "ignore":
-                # finite but huge parameters: the cost itself overflowed (divergence, e.g. too large a --lr)
-                big = max(range(len(params)), key=lambda i: float(np.max(np.abs(params[i]))))
-                j = np.unravel_index(int(np.argmax(np.abs(params[big]))), params[big].shape)
-                msg = (f"epoch {epoch}, after step {-(-n // batch_size)} (its last): the training cost is "
-                       f"{record['train_cost']} although the parameters are finite; parameter {pnames[big]} "
-                       f"reached {params[big][j]:.3g} at index {tuple(int(i) for i in j)} (diverged: try a "
-                       "smaller --lr)")
-                if on_nonfinite == "raise":
-                    raise TrainingError(msg)
-                _restore(snapshot, params, opt, pnames, rng)
-                history.stopped = msg
-                break
+            record, finite = done
             history.append(record)
             if checkpoint is not None and (finite or on_nonfinite != "ignore"):
                 save_checkpoint(checkpoint, spec, dict(zip(pnames, params)), opt.state(pnames), epoch, rng,
@@ -440,22 +346,59 @@ def train(
     return history
 
 
-def _leaf_names(net: Network) -> list[str]:
-    return [p.name for p in net.graph.parameters]
+def _start_params(net: Network, init: str, seed: int | None, resumed: bool) -> None:
+    """Parameters for a network that has none (:func:`init_params`); else its own, which must be finite."""
+    if any(p.value is None for p in net.graph.parameters):
+        net.set_params(init_params(net.sizes, init, seed))
+    elif not resumed:  # a resumed run takes the checkpoint's parameters
+        for name, value in net.params().items():
+            check_finite(f"initial parameter {name}", value)
 
 
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
+def _epoch(trainer: Trainer, data: _Data, epoch: int, rng: np.random.Generator, flag: list, on_nonfinite: str,
+           history: History) -> tuple[dict[str, Any], bool] | None:
+    """Train one epoch and measure it: ``(record, parameters finite)``, or ``None`` when the run stops here
+    (a signal came, or it diverged with ``on_nonfinite="stop"``: then back to the epoch's start)."""
+    params, opt, pnames = trainer.params, trainer.opt, trainer.pnames
+    saved = snapshot(params, opt, pnames, rng)
+    perm = rng.permutation(data.n)
+    Xe, Ye = data.X[perm], data.Y[perm]  # one shuffle per epoch; mini-batches are views
+    t0 = time.perf_counter()
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is checked below
+        trainer.run_epoch(Xe, Ye, flag)
+    seconds = time.perf_counter() - t0
+    if flag[0]:
+        history.interrupted = True
+        return None
+    finite = all(np.isfinite(p).all() for p in params)
+    try:
+        if not finite and on_nonfinite != "ignore":
+            _diagnose(epoch, saved, data, trainer)
+        record = {"epoch": epoch, "seconds": seconds}
+        record.update(_evaluate(trainer.eval_model, params, data.X, data.Y, data.labels, "train"))
+        if data.hold is not None:
+            record.update(_evaluate(trainer.eval_model, params, *data.hold, "holdout"))
+        else:
+            record.update(holdout_cost=None, holdout_accuracy=None)
+        if finite and not math.isfinite(record["train_cost"]) and on_nonfinite != "ignore":
+            raise TrainingError(_overflow(epoch, data, trainer, record["train_cost"]))
+    except TrainingError as e:
+        if on_nonfinite == "raise":
+            raise
+        restore(saved, params, opt, pnames, rng)
+        history.stopped = str(e)
+        return None
+    return record, finite
 
 
-def _restore(snapshot: tuple, params: list[np.ndarray], opt: _Optimizer, pnames: list[str],
-             rng: np.random.Generator) -> None:
-    """Back to the start of the epoch (``on_nonfinite="stop"``): the last finite parameters."""
-    saved, opt_state, rng_state = snapshot
-    for p, s in zip(params, saved):
-        p[...] = s
-    opt.load(opt_state, pnames)
-    rng.bit_generator.state = rng_state
+def _overflow(epoch: int, data: _Data, trainer: Trainer, cost: float) -> str:
+    """Finite but huge parameters: the cost itself overflowed (divergence, e.g. too large an η)."""
+    params, pnames = trainer.params, trainer.pnames
+    big = max(range(len(params)), key=lambda i: float(np.max(np.abs(params[i]))))
+    j = np.unravel_index(int(np.argmax(np.abs(params[big]))), params[big].shape)
+    return (f"epoch {epoch}, after step {-(-data.n // trainer.batch_size)} (its last): the training cost is "
+            f"{cost} although the parameters are finite; parameter {pnames[big]} reached {params[big][j]:.3g} "
+            f"at index {tuple(int(i) for i in j)} (diverged: try a smaller `lr`)")
 
 
 def _evaluate(model: Any, params: list[np.ndarray], X: np.ndarray, Y: np.ndarray, labels: np.ndarray,
@@ -471,244 +414,26 @@ def _evaluate(model: Any, params: list[np.ndarray], X: np.ndarray, Y: np.ndarray
     return {f"{prefix}_cost": cost / n, f"{prefix}_accuracy": correct / n}
 
 
-def _diagnose(epoch, snapshot, X, Y, batch_size, grad_fn, pnames, params, opt, wd_mask, weight_decay, n) -> None:
+def _diagnose(epoch: int, saved: Snapshot, data: _Data, trainer: Trainer) -> None:
     """Replay the epoch from its start with checks, to name the step and parameter that went non-finite."""
-    saved, opt_state, rng_state = snapshot
-    rng = np.random.default_rng()
-    rng.bit_generator.state = rng_state
-    for p, s in zip(params, saved):
-        p[...] = s
-    opt.load(opt_state, pnames)
-    step = opt.step_fn(params, wd_mask, float(weight_decay))
-    perm = rng.permutation(n)
-    Xe, Ye = X[perm], Y[perm]
+    params, opt, pnames, bs = trainer.params, trainer.opt, trainer.pnames, trainer.batch_size
+    rng = np.random.default_rng()  # the run's own generator goes on from where the epoch ended
+    restore(saved, params, opt, pnames, rng)
+    step = opt.step_fn(params, trainer.wd_mask, trainer.weight_decay)
+    perm = rng.permutation(data.n)
+    Xe, Ye = data.X[perm], data.Y[perm]
     with np.errstate(all="ignore"):
-        for i, s in enumerate(range(0, n, batch_size), start=1):
-            xb, yb = Xe[s : s + batch_size].T, Ye[s : s + batch_size].T
-            grads = grad_fn(*params, xb, yb)
+        for i, s in enumerate(range(0, data.n, bs), start=1):
+            xb, yb = Xe[s : s + bs].T, Ye[s : s + bs].T
+            grads = trainer.grad_fn(*params, xb, yb)
             for name, g in zip(pnames, grads):
                 if not np.isfinite(g).all():
                     raise TrainingError(
                         f"epoch {epoch}, step {i}: the gradient ∂C/∂{name} is NaN or Inf "
-                        "(diverged: try a smaller --lr or another cost/activation)"
+                        "(diverged: try a smaller `lr` or another cost/activation)"
                     )
             step(grads, xb.shape[1])
             for name, p in zip(pnames, params):
                 if not np.isfinite(p).all():
-                    raise TrainingError(f"epoch {epoch}, step {i}: parameter {name} became NaN or Inf (try a smaller --lr)")
+                    raise TrainingError(f"epoch {epoch}, step {i}: parameter {name} became NaN or Inf (try a smaller `lr`)")
     raise TrainingError(f"epoch {epoch}: parameters became NaN or Inf")  # pragma: no cover - replay is exact
-
-
-# ---------------------------------------------------------------- checkpoints
-def save_checkpoint(path: Any, spec: Mapping[str, Any], params: Mapping[str, np.ndarray], opt_state: Mapping[str, Any],
-                    epoch: int, rng: np.random.Generator, history: Sequence[Mapping[str, Any]],
-                    config: Mapping[str, Any]) -> None:
-    """Parameters, optimizer state, epoch, the shuffling generator and the history, in one atomic ``.npz``."""
-    from ..store.model_file import save_model
-
-    extra = {
-        "kind": "symgrad-checkpoint",
-        "epoch": int(epoch),
-        "rng": json.dumps(rng.bit_generator.state),  # 128-bit integers: kept exact as text
-        "history": json.dumps(list(history)),
-        "config": dict(config),
-        "optimizer": dict(opt_state),
-    }
-    save_model(path, spec, params, extra=extra)
-
-
-def _resume(path: Any, spec: Mapping[str, Any], config: Mapping[str, Any], pnames: list[str],
-            params: list[np.ndarray], opt: _Optimizer, rng: np.random.Generator, history: History) -> int:
-    from ..store.model_file import load_checkpoint
-
-    try:
-        cspec, cparams, extra = load_checkpoint(path)
-    except UsageError as e:
-        raise UsageError(f"--resume {e}") from None
-    if extra.get("kind") != "symgrad-checkpoint":
-        raise UsageError(f"--resume {path}: a saved model, not a training checkpoint (no epoch and optimizer state)")
-    flags = {"sizes": "--sizes", "activation": "--activation", "cost": "--cost", "output": "--cost",
-             "weight_decay": "--weight-decay", "batch_size": "--batch-size", "optimizer": "--optimizer",
-             "seed": "--seed", "dtype": "--dtype", "lr": "--lr", "momentum": "--momentum"}
-    for key in ("sizes", "activation", "cost", "output", "weight_decay"):
-        mine, theirs = spec.get(key), cspec.get(key)
-        if key == "sizes":
-            mine, theirs = list(mine), list(theirs)
-        if mine != theirs:
-            raise UsageError(f"--resume {path}: the checkpoint's network has {key} {theirs!r}, this run has "
-                             f"{mine!r} ({flags[key]})")
-    saved = extra.get("config")
-    if not isinstance(saved, Mapping):
-        raise UsageError(f"--resume {path}: corrupt checkpoint: no training configuration")
-    keys = ["batch_size", "optimizer", "seed", "dtype", "lr", "weight_decay"]
-    if config["optimizer"] == "momentum":
-        keys.append("momentum")
-    for key in keys:
-        if saved.get(key) != config[key]:
-            raise UsageError(f"--resume {path}: the checkpoint was made with {key} {saved.get(key)!r}, this run "
-                             f"has {config[key]!r} ({flags[key]})")
-    try:
-        epoch = int(extra["epoch"])
-        rng_state = json.loads(extra["rng"])
-        past = json.loads(extra.get("history", "[]"))
-        for name, p in zip(pnames, params):
-            p[...] = cparams[name]
-        opt.load(extra.get("optimizer", {}), pnames)
-        rng.bit_generator.state = rng_state
-    except UsageError:
-        raise
-    except (KeyError, TypeError, ValueError) as e:
-        raise UsageError(f"--resume {path}: corrupt checkpoint ({type(e).__name__}: {e})") from None
-    if not isinstance(past, list) or len(past) != epoch:
-        raise UsageError(f"--resume {path}: corrupt checkpoint: its history does not match epoch {epoch}")
-    history.extend(past)
-    return epoch
-
-
-# ------------------------------------------------------------------ the CLI
-def _load_data(args: Any) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None, str]:
-    from ..store import data
-
-    holdout = args.holdout
-    if args.labels and not args.images:
-        raise UsageError("--labels goes with --images")
-    if args.images:
-        if not args.labels:
-            raise UsageError("--images needs --labels FILE")
-        X, labels = data.load_idx(args.images, args.labels)
-        source = args.images
-    elif args.mnist:
-        d = data.load_mnist(args.mnist)
-        X, labels = d["train"]
-        source = args.mnist
-        if holdout is None:
-            return X, labels, d["test"], source
-    elif args.dataset:
-        X, labels = data.dataset(args.dataset, seed=args.seed)
-        source = args.dataset
-    else:
-        raise UsageError("give the data: --mnist DIR, --images FILE --labels FILE, or --dataset NAME")
-    if holdout is not None:
-        if holdout < 1 or holdout >= X.shape[0]:
-            raise UsageError(f"--holdout {holdout} must be between 1 and {X.shape[0] - 1} (the data from {source} "
-                             f"have {X.shape[0]} examples)")
-        (X, labels), hold = data.split(X, labels, holdout)
-        return X, labels, hold, source
-    return X, labels, None, source
-
-
-def _check_writable(flag: str, path: str) -> None:
-    """Fail fast, before any training, if ``path`` cannot be written: a directory, no folder, no permission."""
-    import os
-    import secrets
-
-    from ..store.model_file import _check_target
-
-    try:
-        target = _check_target(path)
-    except UsageError as e:
-        raise UsageError(f"{flag} {path}: {e}") from None
-    probe = target.parent / f".{target.name}.{secrets.token_hex(6)}.probe"
-    try:
-        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        os.unlink(probe)
-    except OSError as e:
-        raise UsageError(f"{flag} {path}: cannot write in {target.parent}: {e.strerror or e}") from None
-
-
-def _check_flags(args: Any) -> None:
-    """The numeric flags and output paths, checked before the data are loaded or anything is trained."""
-    sizes = list(args.sizes)
-    if args.epochs < 1:
-        raise UsageError(f"--epochs must be at least 1, got {args.epochs}")
-    if args.batch_size < 1:
-        raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
-    if not (math.isfinite(args.lr) and args.lr > 0):
-        raise UsageError(f"--lr (η) must be a positive finite number, got {args.lr}")
-    if not (0 <= args.momentum < 1):
-        raise UsageError(f"--momentum (μ) must be in [0, 1), got {args.momentum}")
-    if not (math.isfinite(args.weight_decay) and args.weight_decay >= 0):
-        raise UsageError(f"--weight-decay (λ) must be a finite number ≥ 0, got {args.weight_decay}")
-    if args.cost == "log_likelihood" and sizes[-1] == 1:
-        raise UsageError(f"--cost log_likelihood needs at least two output neurons (softmax), but --sizes "
-                         f"{','.join(map(str, sizes))} ends in 1")
-    if args.plot and not args.plot.lower().endswith(".png"):
-        raise UsageError(f"--plot {args.plot!r}: the file name must end in .png")
-    for flag, path in (("--save", args.save), ("--checkpoint", args.checkpoint), ("--plot", args.plot)):
-        if path:
-            _check_writable(flag, path)
-    if args.resume:
-        from pathlib import Path
-
-        p = Path(args.resume)
-        if not p.exists():
-            raise UsageError(f"--resume {args.resume}: no such file")
-        if not p.is_file():
-            raise UsageError(f"--resume {args.resume}: not a file")
-
-
-def main(args: Any) -> int:
-    """``symgrad train``: train on MNIST / IDX files / a built-in dataset; print per-epoch lines (and JSON)."""
-    _check_flags(args)
-    if args.plot:
-        try:
-            from ..printing import plotting
-        except ImportError as e:
-            raise UsageError(f"--plot needs matplotlib (pip install 'symgrad[plot]'): {e}") from None
-    X, labels, hold, source = _load_data(args)
-    sizes = list(args.sizes)
-    if X.shape[1] != sizes[0]:
-        raise UsageError(f"--sizes {','.join(map(str, sizes))} starts with {sizes[0]} inputs but the examples "
-                         f"from {source} have {X.shape[1]} features (data shape {X.shape})")
-    k = sizes[-1]
-    top = int(np.max(labels))
-    if (k == 1 and top > 1) or (k > 1 and top >= k):
-        raise UsageError(f"--sizes {','.join(map(str, sizes))} ends with {k} output neuron{'s' * (k > 1)} but the "
-                         f"labels from {source} go up to {top} (data shape {X.shape}, {top + 1} classes)")
-    wd = args.weight_decay or None
-    net = mlp(sizes, args.activation, args.cost, level="layer", weight_decay=wd, seed=args.seed, init=args.init)
-    stop = _Stop()
-
-    def handler(signum: int, frame: Any) -> None:
-        if stop.flag[0] and signum == signal.SIGINT:  # a second Ctrl-C: stop now (checkpoints stay atomic)
-            raise KeyboardInterrupt
-        stop.flag[0] = True
-        stop.signum = signum
-
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    log = sys.stdout
-
-    def report(r: dict[str, Any]) -> None:
-        hold_txt = "" if r["holdout_accuracy"] is None else f", holdout accuracy {r['holdout_accuracy']:.4f}"
-        print(f"epoch {r['epoch']}/{args.epochs}: train cost {r['train_cost']:.5g}, train accuracy "
-              f"{r['train_accuracy']:.4f}{hold_txt} ({r['seconds']:.3f} s)", file=log, flush=True)
-
-    try:
-        history = train(
-            net, X, labels, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-            optimizer=args.optimizer, momentum=args.momentum, seed=args.seed, dtype=args.dtype,
-            holdout=hold, progress=not args.quiet, callback=report, init=args.init,
-            checkpoint=args.checkpoint, resume=args.resume, stop=stop,
-            on_nonfinite=getattr(args, "on_nonfinite", "raise"),
-        )
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-    if history.interrupted:
-        where = f"; the checkpoint {args.checkpoint} holds epoch {history[-1]['epoch']}" if (
-            args.checkpoint and history) else ""
-        print(f"symgrad train: interrupted during epoch {len(history) + 1}{where}", file=sys.stderr)
-    if history.stopped:
-        print(f"symgrad train: stopped: {history.stopped}", file=sys.stderr)
-    if args.save and not history.interrupted:
-        from ..store.model_file import save_model
-
-        save_model(args.save, net.spec(), net.params())
-        print(f"saved {args.save}", file=log)
-    if args.plot and history:
-        plotting.training_curves(history, args.plot)
-    if args.json:
-        print(history.to_json(), flush=True)
-    if history.interrupted:
-        return 130 if stop.signum == signal.SIGINT else 143
-    return 0

@@ -17,7 +17,6 @@ matplotlib is the optional extra ``symgrad[plot]``.
 
 from __future__ import annotations
 
-import argparse
 import io
 import os
 import re
@@ -29,9 +28,11 @@ from xml.sax.saxutils import escape
 
 import networkx as nx
 
-from ..core.graph import Graph
-from ..errors import UsageError
-from ..networks import as_graph
+from ..core.graph import Graph, as_graph
+from ..errors import UsageError, require
+from ..networks import mlp
+from ..store.files import atomic_write
+from .text import to_text
 
 #: Fill colours of the roles (and the legend's order).
 ROLE_COLORS = {
@@ -53,7 +54,6 @@ ROLE_EDGES = {
 FORMATS = (".svg", ".png", ".dot")
 #: Beyond this many nodes a picture is unreadable (use the layer level).
 MAX_NODES = 400
-PLOT_HINT = "drawing needs matplotlib: install symgrad[plot] (pip install 'symgrad[plot]')"
 
 
 # ------------------------------------------------------------------ layout
@@ -78,13 +78,27 @@ def layout(graph: Graph, with_derivatives: bool = True) -> Layout:
     nodes: ∂C/∂u sits in the column mirroring u's, pushed right if needed so
     that every derivative edge still points right.
     """
-    g = graph.nx
     order = graph.topological_order()
-    index = {n: i for i, n in enumerate(order)}
     forward = [n for n in order if graph.node(n).role != "derivative"]
     deriv = [n for n in order if graph.node(n).role == "derivative"] if with_derivatives else []
-    fsub = g.subgraph(forward)
+    col, last = _columns(graph, forward, deriv)
+    nodes = forward + deriv
+    columns: dict[int, list[str]] = {}
+    for n in nodes:
+        columns.setdefault(col[n], []).append(n)
+    keep = set(nodes)
+    edges = [(u, v) for u, v in graph.nx.edges if u in keep and v in keep]
+    row = _rows(graph, col, columns, forward, deriv)
+    ncols = max(col.values(), default=-1) + 1
+    nrows = max((len(v) for v in columns.values()), default=0)
+    pos = {n: (float(col[n]), row[n]) for n in nodes}
+    split = last + 0.5 if deriv else None
+    return Layout(nodes, edges, pos, ncols, nrows, split)
 
+
+def _columns(graph: Graph, forward: list[str], deriv: list[str]) -> tuple[dict[str, int], int]:
+    """The column of every node, and the last forward column."""
+    fsub = graph.nx.subgraph(forward)
     col: dict[str, int] = {}
     for gen, names in enumerate(nx.topological_generations(fsub)):
         for n in names:
@@ -97,26 +111,24 @@ def layout(graph: Graph, with_derivatives: bool = True) -> Layout:
         for n in forward:
             col[n] -= lowest
     last = max((col[n] for n in forward), default=-1)
-
     for n in deriv:
         node = graph.node(n)
         if node.of is not None and node.of in col and graph.node(node.of).role != "derivative":
             c = 2 * last - col[node.of]
         else:
             c = last + 1
-        for p in g.predecessors(n):
+        for p in graph.nx.predecessors(n):
             if p in col and graph.node(p).role == "derivative":
                 c = max(c, col[p] + 1)
         col[n] = max(c, last + 1)
+    return col, last
 
-    nodes = forward + deriv
-    columns: dict[int, list[str]] = {}
-    for n in nodes:
-        columns.setdefault(col[n], []).append(n)
-    keep = set(nodes)
-    edges = [(u, v) for u, v in g.edges if u in keep and v in keep]
 
-    # Forward columns: barycentre sweeps (by parents, then by consumers) against crossings.
+def _rows(graph: Graph, col: dict[str, int], columns: dict[int, list[str]], forward: list[str],
+          deriv: list[str]) -> dict[str, float]:
+    """The row of every node: barycentre sweeps for the forward columns, mirrored rows for the derivatives."""
+    index = {n: i for i, n in enumerate(graph.topological_order())}
+    fsub = graph.nx.subgraph(forward)
     row: dict[str, float] = {}
 
     def place(names: list[str]) -> None:
@@ -124,6 +136,7 @@ def layout(graph: Graph, with_derivatives: bool = True) -> Layout:
         for i, n in enumerate(names):
             row[n] = (k - 1) / 2 - i
 
+    # Forward columns: barycentre sweeps (by parents, then by consumers) against crossings.
     fcols = sorted({col[n] for n in forward})
     for c in fcols:
         place(sorted((n for n in columns[c] if n in fsub), key=index.__getitem__))
@@ -149,20 +162,12 @@ def layout(graph: Graph, with_derivatives: bool = True) -> Layout:
             return (-row[of] if of in row else 0.0, index[n])
 
         place(sorted(names, key=mirror))
-
-    ncols = max(col.values(), default=-1) + 1
-    nrows = max((len(v) for v in columns.values()), default=0)
-    pos = {n: (float(col[n]), row[n]) for n in nodes}
-    split = last + 0.5 if deriv else None
-    return Layout(nodes, edges, pos, ncols, nrows, split)
+    return row
 
 
 # ----------------------------------------------------------------- drawing
 def _matplotlib():
-    try:
-        import matplotlib
-    except ImportError:
-        raise UsageError(PLOT_HINT) from None
+    matplotlib = require("matplotlib", extra="plot", what="drawing")
     from matplotlib.figure import Figure
 
     return matplotlib, Figure
@@ -179,7 +184,7 @@ def _check_size(graph: Graph, n: int) -> None:
     if n > MAX_NODES:
         raise UsageError(
             f"graph {graph.name!r} has {n} nodes to draw, more than {MAX_NODES}; "
-            "draw the layer level (--level layer) or a smaller network"
+            "draw a layer-level network or a smaller one"
         )
 
 
@@ -189,15 +194,12 @@ def figure(graph: Any, with_derivatives: bool = True, title: str | None = None):
     lay = layout(g, with_derivatives)
     _check_size(g, len(lay.nodes))
     matplotlib, Figure = _matplotlib()
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import FancyArrowPatch, Patch
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     width = max(4.0, 1.45 * lay.columns + 1.0)
     height = max(3.4, 0.62 * lay.rows + 2.0)
     fig = Figure(figsize=(width, height), dpi=100)
     # An Agg canvas of its own: no pyplot, no global backend switch (safe in notebooks).
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
     FigureCanvasAgg(fig)
     # Room in inches: the legend below (0.75 in), the title above (0.55 in).
     bottom, top_room = 0.75 / height, 0.55 / height
@@ -206,7 +208,16 @@ def figure(graph: Any, with_derivatives: bool = True, title: str | None = None):
     half = max(lay.rows - 1, 0) / 2
     ax.set_xlim(-0.75, max(lay.columns - 1, 0) + 0.75)
     ax.set_ylim(-half - 0.6, half + 0.6)
+    boxes = _draw_nodes(fig, ax, g, lay)
+    _draw_edges(ax, g, lay, boxes)
+    _draw_legend(fig, ax, g, lay, top=half + 0.45)
+    fig.suptitle(title or g.name, fontsize=12, y=0.985)
+    fig._symgrad_layout = lay  # type: ignore[attr-defined]
+    return fig
 
+
+def _draw_nodes(fig: Any, ax: Any, g: Graph, lay: Layout) -> dict[str, tuple[float, float, float, float]]:
+    """Every node as its LaTeX label in a box of its role's colours; the boxes in data coordinates."""
     texts = {}
     for n in lay.nodes:
         node = g.node(n)
@@ -221,7 +232,6 @@ def figure(graph: Any, with_derivatives: bool = True, title: str | None = None):
         )
         t.set_gid(f"sg-{node.role}-{lay.nodes.index(n)}")
         texts[n] = t
-
     renderer = fig.canvas.get_renderer()
     inv = ax.transData.inverted()
     boxes = {}
@@ -231,21 +241,28 @@ def figure(graph: Any, with_derivatives: bool = True, title: str | None = None):
         bb = patch.get_window_extent(renderer) if patch is not None else t.get_window_extent(renderer)
         (x0, y0), (x1, y1) = inv.transform([(bb.x0, bb.y0), (bb.x1, bb.y1)])
         boxes[n] = (x0, y0, x1, y1)
+    return boxes
 
-    def clip(box: tuple, cx: float, cy: float, dx: float, dy: float) -> tuple[float, float]:
-        # Where the ray from the box centre along (dx, dy) leaves the box.
-        x0, y0, x1, y1 = box
-        hx, hy = (x1 - x0) / 2 + 0.02, (y1 - y0) / 2 + 0.02
-        s = min(hx / abs(dx) if dx else float("inf"), hy / abs(dy) if dy else float("inf"))
-        return cx + dx * s, cy + dy * s
+
+def _clip(box: tuple, cx: float, cy: float, dx: float, dy: float) -> tuple[float, float]:
+    """Where the ray from the box centre along (dx, dy) leaves the box."""
+    x0, y0, x1, y1 = box
+    hx, hy = (x1 - x0) / 2 + 0.02, (y1 - y0) / 2 + 0.02
+    s = min(hx / abs(dx) if dx else float("inf"), hy / abs(dy) if dy else float("inf"))
+    return cx + dx * s, cy + dy * s
+
+
+def _draw_edges(ax: Any, g: Graph, lay: Layout, boxes: dict) -> None:
+    """Forward edges dark, forward → derivative dashed grey, derivative edges in the derivative colour."""
+    from matplotlib.patches import FancyArrowPatch
 
     for u, v in lay.edges:
         (ux, uy), (vx, vy) = lay.pos[u], lay.pos[v]
         dx, dy = vx - ux, vy - uy
         if dx == 0 and dy == 0:
             continue
-        a = clip(boxes[u], ux, uy, dx, dy)
-        b = clip(boxes[v], vx, vy, -dx, -dy)
+        a = _clip(boxes[u], ux, uy, dx, dy)
+        b = _clip(boxes[v], vx, vy, -dx, -dy)
         ru, rv = g.node(u).role, g.node(v).role
         if rv != "derivative":
             color, style, alpha, lw = "#444444", "-", 0.9, 0.9
@@ -262,7 +279,12 @@ def figure(graph: Any, with_derivatives: bool = True, title: str | None = None):
             shrinkA=0, shrinkB=0,
         ))
 
-    top = half + 0.45
+
+def _draw_legend(fig: Any, ax: Any, g: Graph, lay: Layout, top: float) -> None:
+    """The line between the forward graph and the derivative nodes, and the legend of roles and edges."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     if lay.split is not None:
         ax.axvline(lay.split, color="#b9a3d9", lw=1.0, ls=(0, (6, 4)), zorder=0)
         ax.text(lay.split - 0.1, top, "forward graph", ha="right", va="bottom", fontsize=10, color="#333333")
@@ -275,9 +297,6 @@ def figure(graph: Any, with_derivatives: bool = True, title: str | None = None):
         handles.append(Line2D([], [], color="#999999", lw=1, ls=(0, (3, 2)), label="forward → derivative"))
         handles.append(Line2D([], [], color=ROLE_EDGES["derivative"], lw=1.1, label="derivative edge"))
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 5), fontsize=8.5, frameon=False)
-    fig.suptitle(title or g.name, fontsize=12, y=0.985)
-    fig._symgrad_layout = lay  # type: ignore[attr-defined]
-    return fig
 
 
 def _add_titles(svg_text: str, graph: Graph, lay: Layout) -> str:
@@ -338,15 +357,13 @@ def dot(graph: Any, with_derivatives: bool = True) -> str:
     Labels are plain text (``w^2_11``, ``δ^3``); each node also carries its
     LaTeX as ``texlbl`` (for dot2tex) and its formula as ``tooltip``.
     """
-    from ..derivation.derive import _text
-
     g = as_graph(graph)
     lay = layout(g, with_derivatives)
     lines = [f"digraph {_dot_str(g.name)} {{", "  rankdir=LR;", '  node [shape=box, style="rounded,filled", fontname="Helvetica"];']
 
     def node_line(n: str) -> str:
         node = g.node(n)
-        label = _text(node.tex) if node.tex else n
+        label = to_text(node.tex) if node.tex else n
         attrs = [
             f"label={_dot_str(label)}",
             f"fillcolor={_dot_str(ROLE_COLORS.get(node.role, '#ffffff'))}",
@@ -375,18 +392,11 @@ def dot(graph: Any, with_derivatives: bool = True) -> str:
 
 
 # ------------------------------------------------------------------ files
-def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
-    """Write ``data`` to ``path`` atomically (:func:`symgrad.io.atomic_write_bytes`: a temporary
-    file in the same folder, fsync, ``os.replace``; the permissions follow the umask)."""
-    from ..store.model_file import atomic_write_bytes
-
-    return atomic_write_bytes(path, data.encode("utf-8") if isinstance(data, str) else data)
-
-
-def _check_out(path: str | os.PathLike) -> str:
+def check_format(path: str | os.PathLike) -> str:
+    """The picture format ``path`` asks for, by its suffix: ``.svg``, ``.png`` or ``.dot``."""
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
-        raise UsageError(f"--out {str(path)!r}: the file name must end in .svg, .png or .dot")
+        raise UsageError(f"path {str(path)!r}: the file name must end in .svg, .png or .dot", arg="path")
     return suffix
 
 
@@ -408,7 +418,7 @@ def draw(
     ``with_derivatives``, differentiated). A graph is drawn as it is: its
     derivative nodes are shown when ``with_derivatives`` and hidden otherwise.
     """
-    suffix = _check_out(path)
+    suffix = check_format(path)
     if isinstance(graph, (list, tuple)):
         graph = network_for(graph, level, activation, cost, with_derivatives)
     g = as_graph(graph)
@@ -430,35 +440,19 @@ def _node_count(sizes: Sequence[int], level: str) -> int:
     return n
 
 
-def network_for(sizes: Sequence[int], level: str, activation: str, cost: str, with_derivatives: bool):
+def network_for(sizes: Sequence[int], level: str, activation: str, cost: str, with_derivatives: bool) -> Any:
     """The :func:`~symgrad.networks.mlp` for the picture (refusing one too big to read)."""
-    from ..networks import mlp
-
     n = _node_count(sizes, level) * (2 if with_derivatives else 1)
     if n > MAX_NODES:
         raise UsageError(
-            f"--sizes {','.join(map(str, sizes))} at the {level} level gives about {n} nodes, too many "
-            f"to draw (at most {MAX_NODES}); use --level layer or a smaller network"
+            f"sizes {','.join(map(str, sizes))} at the {level} level gives about {n} nodes, too many "
+            f"to draw (at most {MAX_NODES}); use `level` layer or a smaller network", arg="sizes"
         )
-    try:
-        net = mlp(sizes, activation, cost, level=level)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
+    net = mlp(sizes, activation, cost, level=level)
     if with_derivatives:
         net.backprop()
     return net
 
 
-def main(args: argparse.Namespace) -> int:
-    """``symgrad graph``: draw an MLP's computational graph to ``--out``."""
-    _check_out(args.out)
-    net = network_for(args.sizes, args.level, args.activation, args.cost, args.with_derivatives)
-    g = net.graph
-    what = "forward and derivative nodes" if args.with_derivatives else "forward nodes"
-    title = f"{'-'.join(map(str, net.sizes))} {net.activation} network, {net.cost} cost ({net.level} level): {what}"
-    path = draw(net, args.out, args.with_derivatives, title=title)
-    print(f"wrote {path} ({len(g)} nodes, {g.nx.number_of_edges()} edges)")
-    return 0
-
-
-__all__ = ["FORMATS", "ROLE_COLORS", "Layout", "atomic_write", "dot", "draw", "figure", "layout", "main", "notebook_svg", "png", "svg"]
+__all__ = ["FORMATS", "ROLE_COLORS", "Layout", "check_format", "dot", "draw", "figure", "layout", "network_for",
+           "notebook_svg", "png", "svg"]

@@ -21,7 +21,8 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.latex import LatexPrinter
 
 from ..core.backprop import expand
-from ..core.graph import Graph, GraphError, Node
+from ..core.graph import Graph, Node, as_graph
+from ..errors import GraphError, UsageError
 
 FORMS = ("factored", "expanded", "node")
 
@@ -79,16 +80,16 @@ class BookLatexPrinter(LatexPrinter):
         return "I"
 
 
-def _names(graph: Graph) -> dict[sp.Basic, str]:
+def tex_names(graph: Graph) -> dict[sp.Basic, str]:
     return {n.symbol: n.tex for n in graph.nodes() if n.tex}
 
 
 def to_latex(expr: sp.Basic, graph: Graph | None = None) -> str:
     """LaTeX of a SymPy expression, node symbols printed in the book's notation."""
-    return BookLatexPrinter(_names(graph) if graph is not None else None).doprint(expr)
+    return BookLatexPrinter(tex_names(graph) if graph is not None else None).doprint(expr)
 
 
-def _passes_along(graph: Graph, node: Node) -> bool:
+def passes_along(graph: Graph, node: Node) -> bool:
     """A derivative node that only carries the gradient on: ∇_{a^l}C = (W^{l+1})ᵀδ^{l+1}."""
     if node.role != "derivative" or node.kind == "delta" or node.of is None:
         return False
@@ -104,7 +105,7 @@ def factored(graph: Graph, name: str) -> sp.Basic:
     reps: dict[sp.Basic, sp.Basic] = {}
     for p in graph.nx.predecessors(node.name):
         pn = graph.node(p)
-        if _passes_along(graph, pn):
+        if passes_along(graph, pn):
             reps[pn.symbol] = factored(graph, p)
     return expr.xreplace(reps) if reps else expr
 
@@ -112,9 +113,9 @@ def factored(graph: Graph, name: str) -> sp.Basic:
 def equation(graph: Graph, name: str, form: str = "factored") -> str:
     """``lhs = rhs`` in LaTeX for one node; ``form`` is ``factored``, ``expanded`` or ``node``."""
     if form not in FORMS:
-        raise ValueError(f"unknown form {form!r}; choose one of {', '.join(FORMS)}")
+        raise UsageError(f"unknown form {form!r}; choose one of {', '.join(FORMS)}", arg="form")
     node = graph.node(name)
-    printer = BookLatexPrinter(_names(graph))
+    printer = BookLatexPrinter(tex_names(graph))
     lhs = node.tex or printer.doprint(node.symbol)
     if node.expr is None:
         return lhs
@@ -133,27 +134,25 @@ def latex(obj: Any, name: str | None = None, *, form: str = "factored") -> str:
     * ``latex(graph, "dC/dW2")`` — one equation, e.g. ``\\frac{∂C}{∂W^{2}} = δ^{2} x^{T}``;
     * ``latex(network)`` or ``latex(graph)`` — every derivative node (or, before
       backprop, every computed node) in an ``aligned`` block;
-    * ``latex(node)`` — a :class:`~symgrad.graph.Node` that belongs to a graph;
+    * ``latex(node)`` — a :class:`~symgrad.core.graph.Node` that belongs to a graph;
     * ``latex(expr)`` — any SymPy expression.
     """
-    from ..networks import Network
-
-    if isinstance(obj, Network):
-        obj = obj.graph
     if isinstance(obj, Node):
         if obj.graph is None:
             raise GraphError(f"node {obj.name!r} belongs to no graph")
         return equation(obj.graph, obj.name, form)
-    if isinstance(obj, Graph):
-        if name is not None:
-            return equation(obj, name, form)
-        nodes = obj.nodes("derivative") or [n for n in obj.nodes() if n.expr is not None]
-        shown = [n for n in nodes if not _passes_along(obj, n)] if form == "factored" else nodes
-        rows = [equation(obj, n.name, form).replace(" = ", " &= ", 1) for n in shown]
-        return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
     if isinstance(obj, sp.Basic):
         return to_latex(obj)
-    raise TypeError(f"latex() takes a Graph, Network, Node or SymPy expression, not {type(obj).__name__}")
+    try:
+        g = as_graph(obj)
+    except UsageError:
+        raise TypeError(f"latex() takes a Graph, Network, Node or SymPy expression, not {type(obj).__name__}") from None
+    if name is not None:
+        return equation(g, name, form)
+    nodes = g.nodes("derivative") or [n for n in g.nodes() if n.expr is not None]
+    shown = [n for n in nodes if not passes_along(g, n)] if form == "factored" else nodes
+    rows = [equation(g, n.name, form).replace(" = ", " &= ", 1) for n in shown]
+    return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
 
 
 class Formula:

@@ -1,6 +1,6 @@
 """Training curves: the cost and the accuracy per epoch, as a PNG (matplotlib, the ``plot`` extra).
 
-``history`` is what :func:`symgrad.train.train` records, one dictionary per
+``history`` is what :func:`symgrad.numeric.train.train` records, one dictionary per
 epoch with ``epoch`` and ``train_cost`` and, when measured, ``holdout_cost``,
 ``train_accuracy`` and ``holdout_accuracy``. Missing keys, ``None`` and
 non-finite values are skipped, so a partial history still plots.
@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import UsageError, require
+from ..store.files import atomic_write
 
 SERIES = {
     "cost": (("train_cost", "training"), ("holdout_cost", "held out")),
@@ -48,12 +49,11 @@ def _points(history: list[Mapping[str, Any]], key: str) -> tuple[list[float], li
 
 def figure(history: Iterable[Mapping[str, Any]], title: str | None = None):
     """The curves as a matplotlib ``Figure`` (one panel for the cost, one for the accuracy if any)."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-        from matplotlib.ticker import MaxNLocator
-    except ImportError:
-        raise UsageError("plotting needs matplotlib: install symgrad[plot] (pip install 'symgrad[plot]')") from None
+    require("matplotlib", extra="plot", what="plotting")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
     rows = list(history)
     if not rows or not all(isinstance(r, Mapping) for r in rows):
         raise UsageError("training_curves: the history must be a non-empty list of per-epoch dictionaries")
@@ -102,17 +102,21 @@ def _percent():
     return PercentFormatter(xmax=1.0)
 
 
-def training_curves(history: Iterable[Mapping[str, Any]], path: str | os.PathLike, title: str | None = None) -> Path:
-    """Write the cost (and accuracy) per epoch as a PNG to ``path`` atomically; returns the path."""
-    from .drawing import atomic_write
-
+def check_path(path: str | os.PathLike) -> Path:
+    """``path`` as a Path, if it names a PNG file (the only format the curves are written in)."""
     p = Path(path)
     if p.suffix.lower() != ".png":
-        raise UsageError(f"--plot {str(p)!r}: the file name must end in .png")
+        raise UsageError(f"path {str(p)!r}: the file name must end in .png", arg="path")
+    return p
+
+
+def training_curves(history: Iterable[Mapping[str, Any]], path: str | os.PathLike, title: str | None = None) -> Path:
+    """Write the cost (and accuracy) per epoch as a PNG to ``path`` atomically; returns the path."""
+    p = check_path(path)
     fig = figure(history, title)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120, metadata={"Software": None})
     return atomic_write(p, buf.getvalue())
 
 
-__all__ = ["figure", "training_curves"]
+__all__ = ["check_path", "figure", "training_curves"]

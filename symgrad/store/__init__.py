@@ -1,1 +1,27 @@
-"""store."""
+"""The store: files written atomically, data sets (IDX/MNIST, built-in), and model files.
+
+``files`` is the leaf; ``data`` reads and generates training data; ``model_file`` saves and
+loads a network's specification and parameters (and training checkpoints) without pickle.
+"""
+
+from .data import as_arrays, dataset, load_idx, load_mnist, one_hot, read_idx, split, to_columns
+from .files import atomic_open, atomic_write, atomic_write_bytes, atomic_write_text
+from .model_file import load_checkpoint, load_model, save_model
+
+__all__ = [
+    "as_arrays",
+    "atomic_open",
+    "atomic_write",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "dataset",
+    "load_checkpoint",
+    "load_idx",
+    "load_mnist",
+    "load_model",
+    "one_hot",
+    "read_idx",
+    "save_model",
+    "split",
+    "to_columns",
+]

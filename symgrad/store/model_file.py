@@ -1,4 +1,4 @@
-r"""Saving and loading models and checkpoints — one ``.npz`` file, no pickle — and atomic writes.
+r"""Saving and loading models and checkpoints: one ``.npz`` file, no pickle.
 
 A model file is a NumPy ``.npz`` archive holding
 
@@ -17,9 +17,9 @@ optionally ``output``, ``level``, ``weight_decay``; :func:`load_model` returns i
 with every key filled in, so ``mlp(**spec, params=params)`` rebuilds the network.
 Other metadata (epoch, seeds, the generator's state) goes in ``extra``.
 
-Files are written atomically: to a temporary file in the same directory, flushed
-and fsync'ed, then renamed over the target with :func:`os.replace`, so a reader
-(or a crash) sees the old file or the new one, never a half-written one.
+Files are written atomically (:mod:`symgrad.store.files`). A training checkpoint is a
+model file whose ``extra`` holds the epoch, the optimizer's state and the shuffling
+generator's (:mod:`symgrad.numeric.checkpoint` says what goes in it).
 """
 
 from __future__ import annotations
@@ -27,134 +27,24 @@ from __future__ import annotations
 import json
 import math
 import os
-import secrets
-import stat
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any, Literal, overload
+from typing import Any, Literal, overload
 
 import numpy as np
 
-from ..core.functions import ACTIVATIONS
 from ..errors import UsageError
-from ..networks import COSTS, LEVELS
+from ..networks import check_spec, param_shapes
+from .files import atomic_open, check_target
 
-__all__ = [
-    "FORMAT",
-    "VERSION",
-    "atomic_open",
-    "atomic_write_bytes",
-    "atomic_write_text",
-    "load_checkpoint",
-    "load_model",
-    "param_shapes",
-    "save_model",
-]
+__all__ = ["FORMAT", "VERSION", "load_checkpoint", "load_model", "save_model"]
 
 FORMAT = "symgrad-model"
 VERSION = 1
 HEADER_KEY = "symgrad"
 PARAM_PREFIX = "params/"
 EXTRA_PREFIX = "extra/"
-SPEC_KEYS = ("sizes", "activation", "cost", "output", "level", "weight_decay")
 _FLOAT_KINDS = "f"
-
-
-# ------------------------------------------------------------------ atomic writes
-
-
-def _check_target(path: str | os.PathLike[str]) -> Path:
-    """The target as a Path, after checking that a file can be created there."""
-    try:
-        target = Path(os.fspath(path))
-    except TypeError:
-        raise UsageError(f"expected a file path, got {path!r}") from None
-    if str(target) in ("", "."):
-        raise UsageError("expected a file path, got an empty path")
-    if target.is_dir():
-        raise UsageError(f"cannot write {target}: it is a directory (give a file name)")
-    parent = target.parent
-    if not parent.exists():
-        # Walk up to say *which* component is wrong: a missing folder or a file in the way.
-        p = parent
-        while not p.exists() and p != p.parent:
-            p = p.parent
-        if p.exists() and not p.is_dir():
-            raise UsageError(f"cannot write {target}: {p} is a file, not a directory")
-        raise UsageError(f"cannot write {target}: directory {parent} does not exist")
-    if not parent.is_dir():
-        raise UsageError(f"cannot write {target}: {parent} is a file, not a directory")
-    return target
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Makes the rename itself durable; not possible on every platform (Windows).
-    with suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-@contextmanager
-def atomic_open(
-    path: str | os.PathLike[str], mode: str = "wb", encoding: str | None = None
-) -> Iterator[IO[Any]]:
-    """Open a temporary file next to ``path``; on success it replaces ``path`` atomically.
-
-    ``with atomic_open("out.json", "w") as f: f.write(...)`` — if the block raises,
-    the temporary file is removed and ``path`` is left as it was. The new file
-    keeps the permissions of the file it replaces (else the umask's default).
-    OS errors (no permission, disk full) become :class:`UsageError` naming the path.
-    """
-    if mode not in ("w", "wb", "wt"):
-        raise ValueError(f"atomic_open: mode must be 'w', 'wt' or 'wb', got {mode!r}")
-    target = _check_target(path)
-    tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(tmp, flags, 0o666)
-    except OSError as e:
-        raise UsageError(f"cannot write {target}: {e.strerror or e}") from None
-    try:
-        with suppress(OSError):
-            os.chmod(fd, stat.S_IMODE(os.stat(target).st_mode))
-        if "b" in mode:
-            f = os.fdopen(fd, "wb")
-        else:
-            f = os.fdopen(fd, "w", encoding=encoding or "utf-8", newline="")
-        with f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except OSError as e:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise UsageError(
-            f"cannot write {target}: {e.strerror or e} (the previous file, if any, is unchanged)"
-        ) from e
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(target.parent)
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temporary file, fsync, :func:`os.replace`)."""
-    with atomic_open(path, "wb") as f:
-        f.write(data)
-    return Path(os.fspath(path))
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
-    """Write ``text`` to ``path`` atomically (temporary file, fsync, :func:`os.replace`)."""
-    with atomic_open(path, "w", encoding=encoding) as f:
-        f.write(text)
-    return Path(os.fspath(path))
 
 
 # ------------------------------------------------------------------ validation
@@ -165,67 +55,11 @@ def _is_int(x: Any) -> bool:
 
 
 def _check_spec(spec: Any, where: str) -> dict[str, Any]:
-    """The spec with defaults filled in, or a UsageError prefixed by ``where``."""
-    if not isinstance(spec, Mapping):
-        raise UsageError(f"{where}: the spec must be a dictionary, got {type(spec).__name__}")
-    unknown = [k for k in spec if k not in SPEC_KEYS]
-    if unknown:
-        raise UsageError(
-            f"{where}: unknown spec key(s) {', '.join(map(repr, unknown))} "
-            f"(known: {', '.join(SPEC_KEYS)}; put other metadata in extra)"
-        )
-    for key in ("sizes", "activation", "cost"):
-        if key not in spec:
-            raise UsageError(f"{where}: the spec lacks {key!r}")
-    sizes = spec["sizes"]
-    if not isinstance(sizes, (list, tuple)) or not all(_is_int(s) for s in sizes):
-        raise UsageError(f"{where}: spec 'sizes' must be a list of whole numbers, got {sizes!r}")
-    if len(sizes) < 2 or any(s < 1 for s in sizes):
-        raise UsageError(
-            f"{where}: spec 'sizes' needs at least two layers of at least one neuron, got {list(sizes)}"
-        )
-    act, cost = spec["activation"], spec["cost"]
-    if not isinstance(act, str) or act not in ACTIVATIONS:
-        raise UsageError(f"{where}: unknown activation {act!r}; known: {', '.join(ACTIVATIONS)}")
-    if not isinstance(cost, str) or cost not in COSTS:
-        raise UsageError(f"{where}: unknown cost {cost!r}; known: {', '.join(COSTS)}")
-    output = spec.get("output")
-    if output is None:
-        output = "softmax" if cost == "log_likelihood" else act
-    if not isinstance(output, str) or (output != "softmax" and output not in ACTIVATIONS):
-        raise UsageError(f"{where}: unknown output {output!r}; known: softmax, {', '.join(ACTIVATIONS)}")
-    if (cost == "log_likelihood") != (output == "softmax"):
-        raise UsageError(
-            f"{where}: the log_likelihood cost goes with output 'softmax' (got cost {cost!r}, output {output!r})"
-        )
-    level = spec.get("level")
-    level = "layer" if level is None else level
-    if not isinstance(level, str) or level not in LEVELS:
-        raise UsageError(f"{where}: unknown level {level!r}; known: {', '.join(LEVELS)}")
-    wd = spec.get("weight_decay")
-    if wd is not None:
-        if isinstance(wd, bool) or not isinstance(wd, (int, float, np.integer, np.floating)):
-            raise UsageError(f"{where}: spec 'weight_decay' must be a number or null, got {wd!r}")
-        if not math.isfinite(float(wd)) or wd < 0:
-            raise UsageError(f"{where}: spec 'weight_decay' must be finite and ≥ 0, got {wd!r}")
-        wd = float(wd)
-    return {
-        "sizes": [int(s) for s in sizes],
-        "activation": act,
-        "cost": cost,
-        "output": output,
-        "level": level,
-        "weight_decay": wd,
-    }
-
-
-def param_shapes(sizes: list[int] | tuple[int, ...]) -> dict[str, tuple[int, int]]:
-    """The parameter shapes a network of ``sizes`` implies: W^l (n_l, n_{l−1}), b^l (n_l, 1)."""
-    shapes: dict[str, tuple[int, int]] = {}
-    for l in range(2, len(sizes) + 1):
-        shapes[f"W{l}"] = (int(sizes[l - 1]), int(sizes[l - 2]))
-        shapes[f"b{l}"] = (int(sizes[l - 1]), 1)
-    return shapes
+    """The spec with defaults filled in (:func:`symgrad.networks.check_spec`), errors prefixed by ``where``."""
+    try:
+        return check_spec(spec)
+    except UsageError as e:
+        raise UsageError(f"{where}: {e}") from None
 
 
 def _check_param(where: str, key: str, arr: np.ndarray, shape: tuple[int, int], sizes: list[int]) -> None:
@@ -317,7 +151,7 @@ def save_model(
     (numbers, strings, lists, dictionaries — e.g. the epoch or a generator's
     ``bit_generator.state``); :func:`load_checkpoint` gives it back.
     """
-    target = _check_target(path)
+    target = check_target(path)
     where = f"cannot save {target}"
     clean = _check_spec(spec, where)
     if not isinstance(params, Mapping):

@@ -1,0 +1,107 @@
+"""Training checkpoints: what a run saves after every epoch to continue exactly, and its snapshots.
+
+A checkpoint is a model file (:mod:`symgrad.store.model_file`) whose ``extra`` holds
+``kind = "symgrad-checkpoint"``, the epoch, the optimizer's state (its moment arrays), the
+shuffling generator's state, the history so far and the run's configuration (batch size,
+optimizer, seed, dtype, η, λ, μ). :func:`resume` puts all of it back after checking that the
+run asking for it is the same run. A snapshot is the same state in memory, taken at the
+start of an epoch, to go back to when the epoch diverges.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import UsageError
+from ..store.model_file import load_checkpoint, save_model
+from .optim import Optimizer
+
+KIND = "symgrad-checkpoint"
+#: The training settings a resumed run must share with its checkpoint (momentum only for that optimizer).
+SETTINGS = ("batch_size", "optimizer", "seed", "dtype", "lr", "weight_decay")
+Snapshot = tuple[list[np.ndarray], dict[str, Any], dict[str, Any]]
+
+__all__ = ["KIND", "SETTINGS", "restore", "resume", "save_checkpoint", "snapshot"]
+
+
+def save_checkpoint(path: Any, spec: Mapping[str, Any], params: Mapping[str, np.ndarray], opt_state: Mapping[str, Any],
+                    epoch: int, rng: np.random.Generator, history: Sequence[Mapping[str, Any]],
+                    config: Mapping[str, Any]) -> None:
+    """Parameters, optimizer state, epoch, the shuffling generator and the history, in one atomic ``.npz``."""
+    extra = {
+        "kind": KIND,
+        "epoch": int(epoch),
+        "rng": json.dumps(rng.bit_generator.state),  # 128-bit integers: kept exact as text
+        "history": json.dumps(list(history)),
+        "config": dict(config),
+        "optimizer": dict(opt_state),
+    }
+    save_model(path, spec, params, extra=extra)
+
+
+def _check_same_run(path: Any, spec: Mapping[str, Any], config: Mapping[str, Any], cspec: Mapping[str, Any],
+                    extra: Mapping[str, Any]) -> None:
+    """The checkpoint's network and training settings are this run's (else a UsageError naming the setting)."""
+    if extra.get("kind") != KIND:
+        raise UsageError(f"resume {path}: a saved model, not a training checkpoint (no epoch and optimizer state)",
+                         arg="resume")
+    for key in ("sizes", "activation", "cost", "output", "weight_decay"):
+        mine, theirs = spec.get(key), cspec.get(key)
+        if key == "sizes":
+            mine, theirs = list(mine), list(theirs)
+        if mine != theirs:
+            raise UsageError(f"resume {path}: the checkpoint's network has `{key}` {theirs!r}, this run has "
+                             f"{mine!r}", arg="resume")
+    saved = extra.get("config")
+    if not isinstance(saved, Mapping):
+        raise UsageError(f"resume {path}: corrupt checkpoint: no training configuration", arg="resume")
+    keys = [*SETTINGS, "momentum"] if config["optimizer"] == "momentum" else SETTINGS
+    for key in keys:
+        if saved.get(key) != config[key]:
+            raise UsageError(f"resume {path}: the checkpoint was made with `{key}` {saved.get(key)!r}, this run "
+                             f"has {config[key]!r}", arg="resume")
+
+
+def resume(path: Any, spec: Mapping[str, Any], config: Mapping[str, Any], pnames: list[str],
+           params: list[np.ndarray], opt: Optimizer, rng: np.random.Generator, history: list) -> int:
+    """Load the checkpoint at ``path`` into the parameters, optimizer, generator and history; its epoch."""
+    try:
+        cspec, cparams, extra = load_checkpoint(path)
+    except UsageError as e:
+        raise UsageError(f"resume {e}", arg="resume") from None
+    _check_same_run(path, spec, config, cspec, extra)
+    try:
+        epoch = int(extra["epoch"])
+        rng_state = json.loads(extra["rng"])
+        past = json.loads(extra.get("history", "[]"))
+        for name, p in zip(pnames, params):
+            p[...] = cparams[name]
+        opt.load(extra.get("optimizer", {}), pnames)
+        rng.bit_generator.state = rng_state
+    except UsageError:
+        raise
+    except (KeyError, TypeError, ValueError) as e:
+        raise UsageError(f"resume {path}: corrupt checkpoint ({type(e).__name__}: {e})", arg="resume") from None
+    if not isinstance(past, list) or len(past) != epoch:
+        raise UsageError(f"resume {path}: corrupt checkpoint: its history does not match epoch {epoch}", arg="resume")
+    history.extend(past)
+    return epoch
+
+
+def snapshot(params: list[np.ndarray], opt: Optimizer, pnames: list[str], rng: np.random.Generator) -> Snapshot:
+    """The parameters, optimizer state and generator state now (copies), to :func:`restore` later."""
+    return [p.copy() for p in params], opt.state(pnames), rng.bit_generator.state
+
+
+def restore(saved: Snapshot, params: list[np.ndarray], opt: Optimizer, pnames: list[str],
+            rng: np.random.Generator) -> None:
+    """Back to a :func:`snapshot` (the last finite parameters, for ``on_nonfinite="stop"``)."""
+    arrays, opt_state, rng_state = saved
+    for p, s in zip(params, arrays):
+        p[...] = s
+    opt.load(opt_state, pnames)
+    rng.bit_generator.state = rng_state
