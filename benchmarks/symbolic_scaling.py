@@ -9,7 +9,7 @@ Run by hand (not a test)::
 Size is counted as ``sympy.count_ops`` summed over node expressions: the forward
 graph (intermediate and cost nodes) against the derivative nodes that
 :func:`symgrad.backprop` adds (target: derivative ≤ 3 × forward, the cheap-gradient
-bound). Time is backprop + :func:`symgrad.compile.compile` (target: linear in the
+bound). Time is backprop + :func:`symgrad.numeric.compile` (target: linear in the
 graph's size; the exponent k of time ∝ size^k is fitted and printed). The same
 networks' cost, expanded into one expression (every intermediate substituted),
 is differentiated with ``sympy.diff`` for every parameter, under a time limit,
@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from symgrad import backprop, expand, mlp  # noqa: E402
 
 try:
-    from symgrad.numeric.compile import compile_graph  # noqa: E402
+    from symgrad.numeric import compile_graph  # noqa: E402
 except ImportError:  # pragma: no cover - compile.py not there yet
     compile_graph = None
 
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"symgrad symbolic scaling — {ACT}, {COST} cost; SymPy {sp.__version__}, "
           f"Python {platform.python_version()}, {os.cpu_count()} cores")
     if compile_graph is None:
-        print("symgrad.compile is not there: time is backprop only")
+        print("symgrad.numeric.compile is not there: time is backprop only")
     out: list[str] = []
 
     # 1. the expanded cost against the graph

@@ -9,7 +9,7 @@ The network (the text's names; i1, i2 inputs, h1, h2 hidden, o1, o2 outputs):
 with i = (0.05, 0.10), targets (0.01, 0.99), learning rate η = 0.5, and one
 update w ← w − η ∂E_total/∂w of the eight weights per step (the biases are not
 updated). The graph is built op by op, :func:`symgrad.backprop` adds the
-derivative nodes, and :func:`symgrad.chainrule.chain_rule` writes ∂E/∂w5 and
+derivative nodes, and :func:`symgrad.chain_rule` writes ∂E/∂w5 and
 ∂E/∂w1 as the text does, a product of local partials along each path.
 
 Run: ``python examples/worked_example_222.py``.

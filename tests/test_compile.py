@@ -1,4 +1,4 @@
-"""symgrad.compile: generated NumPy code equals the graph's own evaluation, stays finite, exports."""
+"""symgrad.numeric.compile: generated NumPy code equals the graph's own evaluation, stays finite, exports."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from symgrad import Graph, GraphError, backprop, expand, mlp, relu, sigmoid
 from symgrad.core.functions import closed_form
 from symgrad.derivation.chainrule import chain_rule
 
-# The module, not the function symgrad.backprop that shadows it as a package attribute.
+# The module, not the function symgrad.core.backprop that shadows it as a package attribute.
 backprop_module = importlib.import_module("symgrad.core.backprop")
 
 LEAVES = ("w", "a", "b")

@@ -1,7 +1,7 @@
 """Property-based proof of the rule table (issue 6, part 1).
 
 Hypothesis draws a *recipe* — leaf values and a list of operations, each naming
-a head of ``symgrad.rules.RULES`` and its operands among the nodes built so far —
+a head of ``symgrad.core.rules.RULES`` and its operands among the nodes built so far —
 and the recipe is built op by op into a :class:`symgrad.Graph` (nodes are shared
 and used several times). Shrinking a recipe shrinks the graph, so a failure is
 reported as a minimal graph.
@@ -17,7 +17,7 @@ Each graph is checked three ways:
 * **symbolically** (small scalar graphs): ``expand(dC/dp) − sympy.diff(expand(C), p)``
   simplifies to 0 after ``closed_form`` and ``rewrite(exp)``.
 
-Compiled NumPy values (``symgrad.compile``) are compared with the 60-digit values
+Compiled NumPy values (``symgrad.numeric.compile``) are compared with the 60-digit values
 when that module exists.
 
 Points are chosen away from kinks: the builder shifts an argument of relu, step,

@@ -1,7 +1,7 @@
 """mkdocs hook: turn arithmatex's ``\\(…\\)`` / ``\\[…\\]`` spans into MathML at build time.
 
 Browsers render MathML natively, so the site's maths needs no JavaScript and no
-network (symgrad's own LaTeX→MathML converter, :func:`symgrad.explain.tex_to_mathml`).
+network (symgrad's own LaTeX→MathML converter, :func:`symgrad.printing.mathml.tex_to_mathml`).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import re
 
-from symgrad.explain import tex_to_mathml
+from symgrad.printing.mathml import tex_to_mathml
 
 _SPAN = re.compile(r'<span class="arithmatex">\\\((.*?)\\\)</span>', re.S)
 _DIV = re.compile(r'<div class="arithmatex">\\\[(.*?)\\\]</div>', re.S)

@@ -412,7 +412,7 @@ def draw(
 ) -> Path:
     """Draw a graph to ``path`` (``.svg``, ``.png`` or ``.dot``, by its suffix); returns the path.
 
-    ``graph`` is a :class:`~symgrad.graph.Graph`, a :class:`~symgrad.networks.Network`
+    ``graph`` is a :class:`~symgrad.core.graph.Graph`, a :class:`~symgrad.networks.Network`
     or layer sizes such as ``(2, 2, 2)`` (then an :func:`~symgrad.networks.mlp`
     at ``level`` with ``activation`` and ``cost`` is built and, with
     ``with_derivatives``, differentiated). A graph is drawn as it is: its
