@@ -19,7 +19,7 @@ from ..core.functions import ACTIVATIONS
 from ..derivation.derive import FORMATS as DERIVE_FORMATS
 from ..derivation.verify import FORMATS as VERIFY_FORMATS
 from ..errors import UsageError
-from ..networks import COSTS, INITS, LEVELS
+from ..networks import COSTS, INITS, LEVELS, check_sizes
 from ..numeric.compile import DTYPES
 from ..numeric.optim import OPTIMIZERS
 from ..numeric.train import NONFINITE
@@ -46,9 +46,10 @@ def sizes_arg(text: str) -> list[int]:
         sizes = [int(s) for s in parts if s]
     except ValueError:
         raise argparse.ArgumentTypeError(f"--sizes must be whole numbers separated by commas, got {text!r}") from None
-    if len(sizes) < 2 or any(s < 1 for s in sizes):
-        raise argparse.ArgumentTypeError(f"--sizes needs at least two positive layer sizes, got {text!r}")
-    return sizes
+    try:
+        return list(check_sizes(sizes))
+    except UsageError as e:  # "sizes needs at least two layers …": the flag's spelling
+        raise argparse.ArgumentTypeError(f"--{e}") from None
 
 
 def _network_flags(p: argparse.ArgumentParser, sizes: str = "2,3,2") -> None:

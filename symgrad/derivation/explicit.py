@@ -237,7 +237,6 @@ class ExplicitView:
         return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
 
 
-
 class _Entries:
     """One conversion to explicit entries: node symbols become ``env[node name]`` or the view's entry symbols."""
 

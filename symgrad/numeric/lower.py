@@ -37,6 +37,7 @@ NODE_REWRITES: dict[type, Callable[[sp.Basic, sp.Basic], dict[sp.Basic, sp.Basic
 
 
 def identifier(name: str, taken: set[str]) -> str:
+    """A Python variable for node ``name`` (``dC/dz2`` → ``dC_dz2``), not a keyword, builtin or one ``taken``."""
     base = re.sub(r"\W", "_", name)
     if not base or base[0].isdigit():
         base = "v_" + base
@@ -51,10 +52,12 @@ def identifier(name: str, taken: set[str]) -> str:
 
 
 def is_matrix(e: Any) -> bool:
+    """Whether ``e`` is a matrix expression (a layer-level node: W^l, z^l, δ^l, ...)."""
     return isinstance(e, MatrixExpr)
 
 
 def is_elementwise(e: sp.Basic) -> bool:
+    """Whether ``e`` acts entry by entry (A + B, A ⊙ B, A^{∘k}, σ(A), c·A), so it prints as one scalar formula."""
     return isinstance(e, (MatAdd, HadamardProduct, HadamardPower, ElementwiseApplyFunction)) or (
         isinstance(e, MatMul) and sum(is_matrix(a) for a in e.args) == 1
     )
@@ -183,6 +186,7 @@ class Lowering:
         return out
 
     def temp(self, code: str) -> str:
+        """A temporary ``_tN = code`` hoisted before the statement being printed; its name."""
         self.ntemp += 1
         t = f"_t{self.ntemp}"
         self.pre.append(f"{t} = {code}")
@@ -212,6 +216,7 @@ def is_full(e: sp.Basic) -> bool:
 
 
 def scalar_full(ctx: Lowering, s: sp.Basic) -> bool:
+    """Whether a scalar form's code has the node's full shape (it uses a matrix node, or a full opaque part)."""
     for x in s.atoms(sp.Dummy):
         if x in ctx.opaque:
             if is_full(ctx.opaque[x]):
@@ -222,10 +227,12 @@ def scalar_full(ctx: Lowering, s: sp.Basic) -> bool:
 
 
 def count_ops(e: sp.Basic) -> int:
+    """The number of operations in ``e`` (what fusing must lower)."""
     return int(sp.count_ops(e))
 
 
 def has_division(e: sp.Basic) -> bool:
+    """Whether ``e`` divides (a negative power), as ∂C/∂a = −y/a + (1 − y)/(1 − a) does."""
     return any(p.exp.is_negative for p in e.atoms(sp.Pow))
 
 

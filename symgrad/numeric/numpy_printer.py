@@ -56,11 +56,12 @@ def _log_softmax(z):
 '''
 
 
-SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*(\.T)?$")
+_SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*(\.T)?$")
 
 
-def paren(code: str) -> str:
-    return code if SIMPLE.match(code) else f"({code})"
+def _paren(code: str) -> str:
+    """``code`` in brackets unless it is a bare name (or its transpose)."""
+    return code if _SIMPLE.match(code) else f"({code})"
 
 
 class GraphNumPyPrinter(NumPyPrinter):
@@ -91,7 +92,7 @@ class GraphNumPyPrinter(NumPyPrinter):
 
     def _print_Dummy(self, e: sp.Dummy) -> str:
         if e in self.ctx.opaque:
-            return paren(self._print(self.ctx.opaque[e]))
+            return _paren(self._print(self.ctx.opaque[e]))
         if e in self.ctx.ident:
             return self.ctx.ident[e]
         raise CompileError(f"unknown placeholder {e}")
@@ -147,7 +148,7 @@ class GraphNumPyPrinter(NumPyPrinter):
             return self._elementwise(e)
         code = self._chain(mats)
         if coeffs:
-            return f"{self._print(sp.Mul(*coeffs))}*{paren(code)}"
+            return f"{self._print(sp.Mul(*coeffs))}*{_paren(code)}"
         return code
 
     def _chain(self, mats: list) -> str:
@@ -156,16 +157,16 @@ class GraphNumPyPrinter(NumPyPrinter):
             rest = self._chain(mats[:-1])
             if last.shape[0] == 1:  # b 1ᵀ: broadcasting does it
                 return rest
-            return f"{paren(rest)}.sum(axis=1, keepdims=True)"  # G 1: the sum over the batch
+            return f"{_paren(rest)}.sum(axis=1, keepdims=True)"  # G 1: the sum over the batch
         if isinstance(first, sp.OneMatrix) and len(mats) > 1:
             rest = self._chain(mats[1:])
             if first.shape[1] == 1:
                 return rest
-            return f"{paren(rest)}.sum(axis=0, keepdims=True)"  # 1 G: column sums (broadcast)
-        return " @ ".join(paren(self._print(m)) for m in mats)
+            return f"{_paren(rest)}.sum(axis=0, keepdims=True)"  # 1 G: column sums (broadcast)
+        return " @ ".join(_paren(self._print(m)) for m in mats)
 
     def _print_Transpose(self, e: Transpose) -> str:
-        return f"{paren(self._print(e.arg))}.T"
+        return f"{_paren(self._print(e.arg))}.T"
 
     def _print_Trace(self, e: Trace) -> str:
         arg = e.arg
@@ -181,12 +182,12 @@ class GraphNumPyPrinter(NumPyPrinter):
             Q = mats[1] if len(mats) == 2 else MatMul(*mats[1:])
             if PT == Q:
                 t = self._print(Q)
-                t = t if SIMPLE.match(t) else self.ctx.temp(t)
+                t = t if _SIMPLE.match(t) else self.ctx.temp(t)
                 code = f"np.vdot({t}, {t})"
             elif is_full(PT) and is_full(Q):
                 code = f"np.vdot({self._print(PT)}, {self._print(Q)})"
             else:
-                code = f"np.sum({paren(self._print(PT))}*{paren(self._print(Q))})"
+                code = f"np.sum({_paren(self._print(PT))}*{_paren(self._print(Q))})"
         else:
             code = f"np.trace({self._print(mats[0])})"
         if coeffs:
@@ -218,7 +219,8 @@ class GraphNumPyPrinter(NumPyPrinter):
         return f"np.abs({self._print(e.args[0])})"
 
 
-FAST_FUNCS = {sp.exp: "np.exp", sp.log: "np.log", sp.tanh: "np.tanh", sigmoid: "_sigmoid",
+#: The functions fast_scalar prints itself (as the heads' own NumPy printing would).
+_FAST_FUNCS = {sp.exp: "np.exp", sp.log: "np.log", sp.tanh: "np.tanh", sigmoid: "_sigmoid",
                sigmoid_prime: "_sigmoid_prime"}
 
 
@@ -272,7 +274,7 @@ def fast_scalar(e: sp.Basic, ident: dict) -> str | None:
             c = c if b.is_Symbol else f"({c})"
             return f"{c}**{int(x)}" if x > 0 else f"1/{c}" if x == -1 else f"{c}**({int(x)})"
         return None
-    head = FAST_FUNCS.get(type(e))
+    head = _FAST_FUNCS.get(type(e))
     if head is not None and len(e.args) == 1:
         c = fast_scalar(e.args[0], ident)
         return None if c is None else f"{head}({c})"
