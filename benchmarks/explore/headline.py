@@ -18,6 +18,7 @@ XLA's default CPU threading.
 * ``hand JAX hostT``     — the same, batches given as (nb, d, bs) columns built on the host
 * ``printed JAX``        — the explicit backprop step in the scan, gather inside, params donated
 * ``printed JAX hostT``  — the explicit step, batches given as (nb, d, bs)
+* ``hand JAX unroll8``, ``printed JAX unroll8`` — the same with ``lax.scan(..., unroll=8)``
 * ``PyTorch``            — eager autograd + torch.optim.SGD, 1 thread
 
 Columns: loop = s/epoch of the epoch call (NumPy: given Xe = X[perm]; hostT: given the batches);
@@ -104,7 +105,12 @@ def main():
                  JaxRunner("printed JAX", J["exec_source"](J["printed_source"](L, data="gather"))["epoch"],
                            "gather", P0, bs, True),
                  JaxRunner("printed JAX hostT", J["exec_source"](J["printed_source"](L, data="hostT"))["epoch"],
-                           "hostT", P0, bs, True)]
+                           "hostT", P0, bs, True),
+                 JaxRunner("hand JAX unroll8", J["make_grad_epoch"](L, "cols", "gather", unroll=8), "gather", P0, bs,
+                           False),
+                 JaxRunner("printed JAX unroll8",
+                           J["exec_source"](J["printed_source"](L, data="gather", unroll=8))["epoch"],
+                           "gather", P0, bs, True)]
             if not A.no_torch:
                 R.append(N.Torch("PyTorch", sizes, P0, bs, dt, 1))
             loop = {r.name: [] for r in R}

@@ -163,7 +163,7 @@ def exec_source(src: str):
 
 
 # ------------------------------------------------------------------ the jax.grad reference
-def make_grad_epoch(L: int, layout="cols", data="gather"):
+def make_grad_epoch(L: int, layout="cols", data="gather", unroll=1):
     def cost(params, x, y):
         a_ = x
         for j in range(0, len(params), 2):
@@ -185,7 +185,7 @@ def make_grad_epoch(L: int, layout="cols", data="gather"):
 
             def body(p, i):
                 return step(p, X[:, i], Y[:, i], eta)
-            return lax.scan(body, params, idx)
+            return lax.scan(body, params, idx, unroll=unroll)
     elif data == "gather":
         def epoch(params, X, Y, perm, eta, bs):
             idx = perm.reshape(-1, bs)
@@ -193,7 +193,7 @@ def make_grad_epoch(L: int, layout="cols", data="gather"):
             def body(p, i):
                 x, y = (X[i].T, Y[i].T) if layout == "cols" else (X[i], Y[i])
                 return step(p, x, y, eta)
-            return lax.scan(body, params, idx)
+            return lax.scan(body, params, idx, unroll=unroll)
     else:
         def epoch(params, X, Y, perm, eta, bs):
             if data == "pre":
@@ -203,7 +203,7 @@ def make_grad_epoch(L: int, layout="cols", data="gather"):
 
             def body(p, xy):
                 return step(p, *xy, eta)
-            return lax.scan(body, params, xs)
+            return lax.scan(body, params, xs, unroll=unroll)
     return epoch
 
 

@@ -33,6 +33,41 @@ CHECKS = {
         except Exception as e:
             print("enable_x64 context:", type(e).__name__, str(e)[:200])
     """,
+    "a function jitted inside jax.enable_x64, called outside it": """
+        import numpy as np, jax, jax.numpy as jnp
+        with jax.enable_x64(True):
+            f = jax.jit(lambda x: x * 2)
+            a = jnp.asarray(np.ones(3))
+            print("inside: input", a.dtype, "output", f(a).dtype)
+        print("outside, same float64 input array:", f(a).dtype, "| a new array:", f(jnp.asarray(np.ones(3))).dtype)
+    """,
+    "jax.make_mesh (Explicit axes) and a contraction over the sharded batch axis": """
+        import os
+        os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+        import numpy as np, jax, jax.numpy as jnp
+        from jax import lax
+        from jax.sharding import NamedSharding, PartitionSpec as P, AxisType
+        mesh = jax.make_mesh((2,), ("batch",))
+        print("make_mesh axis_types:", mesh.axis_types)
+        def make(fix):
+            def step(p, xy):
+                (W,), (x, y) = p, xy
+                a = jax.nn.sigmoid(W @ x); d = (a - y) * a * (1 - a)
+                g = jnp.matmul(d, x.T, out_sharding=P()) if fix else d @ x.T
+                return (W - 0.3 * g,), None
+            return jax.jit(lambda p, X, Y: lax.scan(step, p, (X, Y)))
+        X = jax.device_put(np.random.rand(8, 784, 10).astype(np.float32), NamedSharding(mesh, P(None, None, "batch")))
+        Y = jax.device_put(np.random.rand(8, 30, 10).astype(np.float32), NamedSharding(mesh, P(None, None, "batch")))
+        W = jax.device_put(np.random.rand(30, 784).astype(np.float32), NamedSharding(mesh, P()))
+        for fix in (False, True):
+            try:
+                with jax.set_mesh(mesh):
+                    out = make(fix)((W,), X, Y)
+                print(f"out_sharding=P() given: {fix}: ok, W sharding {out[0][0].sharding.spec}")
+            except Exception as e:
+                print(f"out_sharding=P() given: {fix}: {type(e).__name__}: {str(e)[:160]}")
+        print("Auto mesh instead:", jax.make_mesh((2,), ("batch",), axis_types=(AxisType.Auto,)))
+    """,
     "float32 params under x64: Adam alpha from an int step counter": """
         import numpy as np, jax, jax.numpy as jnp
         from jax import lax

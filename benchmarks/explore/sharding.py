@@ -71,6 +71,11 @@ def epoch(params, Xb, Yb, eta):
     return lax.scan(lambda p, xy: step(p, *xy, eta), params, (Xb, Yb))
 
 
+def epoch_gather(params, X, Y, idx, eta):
+    """The same epoch, each step gathering its columns X[i].T from the (replicated) data rows."""
+    return lax.scan(lambda p, i: step(p, X[i].T, Y[i].T, eta), params, idx)
+
+
 def main():
     dt = A.dtype
     devs = jax.devices()
@@ -91,11 +96,17 @@ def main():
     smap = jax.jit(jax.shard_map(local_epoch, mesh=mesh, in_specs=(P(), P(None, None, "batch"),
                                                                     P(None, None, "batch"), P()),
                                  out_specs=(P(), P())))
+    single_g = jax.jit(epoch_gather)
+    gspmd_g = jax.jit(epoch_gather, out_shardings=(rep, rep))
+    Xs, Ys = jax.device_put(X), jax.device_put(Y)
+    Xr, Yr = jax.device_put(X, rep), jax.device_put(Y, rep)  # the whole data set on both devices
     for bs in map(int, A.batches.split(",")):
         nb = n // bs
         P0 = tuple(jnp.asarray(p) for p in params0([784, 30, 10], 0, dt))
-        st = {"single": P0, "gspmd": jax.device_put(P0, rep), "shard_map": jax.device_put(P0, rep)}
-        fns = {"single": single, "gspmd": gspmd, "shard_map": smap}
+        st = {"single": P0, "gspmd": jax.device_put(P0, rep), "shard_map": jax.device_put(P0, rep),
+              "single gather": P0, "gspmd gather": jax.device_put(P0, rep)}
+        fns = {"single": single, "gspmd": gspmd, "shard_map": smap, "single gather": single_g,
+               "gspmd gather": gspmd_g}
         times = {k: [] for k in fns}
         at3 = {}
         first = {}
@@ -104,6 +115,9 @@ def main():
             Yb = np.ascontiguousarray(Y[perm].reshape(nb, bs, -1).transpose(0, 2, 1))
             data = {"single": (jnp.asarray(Xb), jnp.asarray(Yb))}
             data["gspmd"] = data["shard_map"] = (jax.device_put(Xb, bat), jax.device_put(Yb, bat))
+            idx = perm.reshape(nb, bs)
+            data["single gather"] = (Xs, Ys, jnp.asarray(idx))
+            data["gspmd gather"] = (Xr, Yr, jax.device_put(idx, NamedSharding(mesh, P(None, "batch"))))
             for k, f in fns.items():
                 t0 = time.perf_counter()
                 out = f(st[k], *data[k], eta)
@@ -116,15 +130,16 @@ def main():
                 st[k] = out[0]
             if e == 2:
                 at3 = {k: [np.asarray(p) for p in v] for k, v in st.items()}
-        print(f"\n## 784-30-10, batch {bs} ({bs // 2} per device), {dt}")
+        print(f"\n## 784-30-10, batch {bs} ({bs // 2} per device), {dt}; gspmd/shard_map/single get host-built "
+              f"(nb, d, bs) batches (not timed), '... gather' get X and the permutation")
         ref = median(times["single"])
         for k in fns:
             diff = max(float(np.max(np.abs(p - q))) for p, q in zip(at3[k], at3["single"]))
             print(f"{k:10s} {median(times[k]):8.4f} s/epoch ({median(times[k]) / ref:5.2f}× single)  "
                   f"first call (trace+compile+run) {first[k]:6.3f} s  max|Δp| vs single after 3 epochs {diff:.2e}")
         print("output shardings:", {k: str(st[k][0].sharding) for k in ("gspmd", "shard_map")})
-        if A.hlo and bs == A.batches.split(",")[0] or A.hlo and bs == int(A.batches.split(",")[0]):
-            for k in ("gspmd", "shard_map"):
+        if A.hlo and bs == int(A.batches.split(",")[0]):
+            for k in ("gspmd", "shard_map", "gspmd gather"):
                 txt = fns[k].lower(st[k], *data[k], eta).compile().as_text()
                 coll = [ln.strip()[:160] for ln in txt.splitlines()
                         if any(c in ln for c in ("all-reduce(", "all-gather(", "reduce-scatter(", "all-to-all(",
