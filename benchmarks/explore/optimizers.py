@@ -16,7 +16,8 @@ from the same parameters and see the same permutations, interleaved epoch by epo
   carried in the state; ``alpha-host`` passes the epoch's α_t computed in float64 on the host as a
   scanned input (what NumPy does: α is a Python float).
 
-Reported: s/epoch (median of the timed epochs after 3 untimed ones), and max |Δp| against
+Implementations run in an order that rotates every epoch. Reported: s/epoch (median of the timed epochs after 3
+untimed ones), and max |Δp| against
 ``numpy unfused`` after the first 3 epochs.
 """
 
@@ -332,7 +333,9 @@ def main():
                     Yb = jnp.asarray(np.ascontiguousarray(Ye.reshape(nb, bs, -1).transpose(0, 2, 1)))
                     ts = np.arange(e * nb + 1, (e + 1) * nb + 1, dtype=np.float64)
                     alphas = jnp.asarray((LR["adam"] * np.sqrt(1 - B2**ts) / (1 - B1**ts)).astype(dt))
-                    for k, r in R.items():
+                    keys = list(R)
+                    for k in keys[e % len(keys):] + keys[:e % len(keys)]:  # rotate: no implementation always first
+                        r = R[k]
                         t0 = time.perf_counter()
                         r.epoch(Xe, Ye, Xb, Yb, alphas)
                         if e >= 3:
