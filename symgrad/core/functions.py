@@ -20,8 +20,9 @@ class _Numeric(sp.Function):
 
     Its numeric value, ``rewrite(sp.exp)`` and ``rewrite`` to the heads the closed form uses
     (``_formula_heads``), and :func:`closed_form`, all come from ``_formula``. Each head
-    prints itself in LaTeX (``_latex``) and, beside it, in NumPy (``_numpycode``, the
-    method :class:`symgrad.numeric.numpy_printer.GraphNumPyPrinter` asks for).
+    prints itself in LaTeX (``_latex``) and, beside it, in NumPy and JAX (``_numpycode`` and
+    ``_jaxcode``, the methods SymPy's ``NumPyPrinter`` and ``JaxPrinter`` ask for; the array
+    module is the printer's ``_module``, ``numpy`` or ``jax.numpy``).
     """
 
     #: rewrite(head) for these heads also gives the closed form (e.g. relu.rewrite(sp.Max))
@@ -63,6 +64,8 @@ class sigmoid(_Numeric):
     def _numpycode(self, printer: sp.printing.printer.Printer, **kw: object) -> str:
         return f"_sigmoid({printer._print(self.args[0])})"  # the stable helper each generated module defines
 
+    _jaxcode = _numpycode
+
 
 class sigmoid_prime(_Numeric):
     r"""σ′(z) = σ(z)(1 − σ(z)), the derivative of :class:`sigmoid`."""
@@ -84,6 +87,8 @@ class sigmoid_prime(_Numeric):
     def _numpycode(self, printer: sp.printing.printer.Printer, **kw: object) -> str:
         return f"_sigmoid_prime({printer._print(self.args[0])})"
 
+    _jaxcode = _numpycode
+
 
 class relu(_Numeric):
     r"""ReLU(z) = max{0, z}. Its derivative is the step H(z) with H(0) = 0:
@@ -102,7 +107,9 @@ class relu(_Numeric):
         return rf"\operatorname{{ReLU}}\left({printer._print(self.args[0])}\right)"
 
     def _numpycode(self, printer: sp.printing.printer.Printer, **kw: object) -> str:
-        return f"{printer._module_format('numpy.maximum')}({printer._print(self.args[0])}, 0)"
+        return f"{printer._module_format(printer._module + '.maximum')}({printer._print(self.args[0])}, 0)"
+
+    _jaxcode = _numpycode
 
 
 class step(_Numeric):
@@ -121,7 +128,9 @@ class step(_Numeric):
         return rf"\operatorname{{ReLU}}'\left({printer._print(self.args[0])}\right)"
 
     def _numpycode(self, printer: sp.printing.printer.Printer, **kw: object) -> str:
-        return f"{printer._module_format('numpy.heaviside')}({printer._print(self.args[0])}, 0)"
+        return f"{printer._module_format(printer._module + '.heaviside')}({printer._print(self.args[0])}, 0)"
+
+    _jaxcode = _numpycode
 
 
 class tanh_prime(_Numeric):
@@ -144,7 +153,9 @@ class tanh_prime(_Numeric):
         return rf"\tanh'\left({printer._print(self.args[0])}\right)"
 
     def _numpycode(self, printer: sp.printing.printer.Printer, **kw: object) -> str:
-        return f"(1 - {printer._module_format('numpy.tanh')}({printer._print(self.args[0])})**2)"
+        return f"(1 - {printer._module_format(printer._module + '.tanh')}({printer._print(self.args[0])})**2)"
+
+    _jaxcode = _numpycode
 
 
 class identity(_Numeric):
@@ -179,7 +190,9 @@ class softplus(_Numeric):
 
     def _numpycode(self, printer: sp.printing.printer.Printer, **kw: object) -> str:
         # ln(1 + e^z) without overflow
-        return f"{printer._module_format('numpy.logaddexp')}(0, {printer._print(self.args[0])})"
+        return f"{printer._module_format(printer._module + '.logaddexp')}(0, {printer._print(self.args[0])})"
+
+    _jaxcode = _numpycode
 
 
 #: name -> (f, f′) for the activations a network may use.
@@ -249,6 +262,8 @@ class softmax(ColumnwiseMatrixFunction):
     def _numpycode(self, printer: sp.printing.printer.Printer, **kw: object) -> str:
         return f"_softmax({printer._print(self.arg)})"
 
+    _jaxcode = _numpycode
+
 
 class log_softmax(ColumnwiseMatrixFunction):
     r"""log softmax(z)_j = z_j − ln Σ_k e^{z_k}, per column (computed stably)."""
@@ -262,3 +277,5 @@ class log_softmax(ColumnwiseMatrixFunction):
 
     def _numpycode(self, printer: sp.printing.printer.Printer, **kw: object) -> str:
         return f"_log_softmax({printer._print(self.arg)})"
+
+    _jaxcode = _numpycode

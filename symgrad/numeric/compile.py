@@ -31,10 +31,12 @@ from ..core.graph import Graph, as_graph
 from ..errors import CompileError, UsageError
 from ..networks import layer_params, neuron_params
 from ..store.files import atomic_write_text
+from . import jax_printer, numpy_printer
+from .backend import BACKENDS, check_backend, jax_modules
 from .lower import Lowering, fuse_derivatives, is_full, is_matrix, scalar_full
-from .numpy_printer import HELPERS, GraphNumPyPrinter, fast_scalar
+from .numpy_printer import HELPERS, GraphPrinting, fast_scalar
 
-__all__ = ["DTYPES", "HELPERS", "CompiledModel", "CompileError", "compile_graph"]
+__all__ = ["BACKENDS", "DTYPES", "HELPERS", "CompiledModel", "CompileError", "compile_graph"]
 
 DTYPES = ("float64", "float32")
 
@@ -61,6 +63,7 @@ class CompiledModel:
     graph: Graph | None = field(default=None, repr=False)
     network: Any = field(default=None, repr=False)
     function_name: str = "compiled"
+    backend: str = "numpy"
 
     @property
     def params(self) -> tuple[str, ...]:
@@ -78,6 +81,8 @@ class CompiledModel:
             raise UsageError(f"compiled model needs a value for {', '.join(map(repr, missing))}")
         arrays = [self._convert(a, values[a]) for a in self.args]
         out = self.fn(*arrays)
+        if self.backend != "numpy":  # device arrays back to NumPy
+            out = [np.asarray(o) for o in out]
         return dict(zip(self.outputs, out))
 
     def _convert(self, name: str, value: Any) -> Any:
@@ -146,7 +151,7 @@ class CompiledModel:
 
     # ------------------------------------------------------------- export
     def export(self, path: Any) -> Any:
-        """Write the generated code as a standalone module (NumPy only), atomically."""
+        """Write the generated code as a standalone module (NumPy only, or JAX only), atomically."""
         return atomic_write_text(path, self.source)
 
 
@@ -183,8 +188,9 @@ def compile_graph(
     *,
     name: str = "compiled",
     update: str | None = None,
+    backend: str = "numpy",
 ) -> CompiledModel:
-    """Compile the graph's nodes needed for ``outputs`` into one NumPy function.
+    """Compile the graph's nodes needed for ``outputs`` into one NumPy (or JAX) function.
 
     ``outputs`` defaults to the cost and ∂cost/∂p for every parameter in
     ``wrt`` (default: all parameters with a derivative node; backprop is run
@@ -203,19 +209,24 @@ def compile_graph(
     network = None if net_or_graph is graph else net_or_graph
     if dtype not in DTYPES:
         raise CompileError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}", arg="dtype")
+    check_backend(backend, dtype, CompileError)
+    if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+        raise CompileError(f"name must be a Python identifier not starting with _, got {name!r}", arg="name")
     outputs, grads, cost_out = _outputs(graph, cost, wrt, outputs)
     if update not in (None, "sgd"):
         raise CompileError(f"update must be None or 'sgd', got {update!r}", arg="update")
     if update == "sgd" and not grads:
         raise CompileError("update='sgd' needs gradient outputs (∂C/∂p of the parameters)", arg="update")
-    source, args = _generate(graph, outputs, dtype, name, grads if update else None)
-    namespace: dict[str, Any] = {}
-    filename = f"<symgrad-compiled {name} {id(source):x}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), namespace)  # our own generated source
+    if update == "sgd" and backend != "numpy":
+        raise CompileError("update='sgd' updates NumPy arrays in place; for JAX use compile_training()", arg="update")
+    source, args = _generate(graph, outputs, dtype, name, grads if update else None, backend)
+    namespace = run_source(source, f"compiled {name}")
+    fn = namespace[name]
+    if backend == "jax":
+        fn = jax_modules()[0].jit(fn)
     return CompiledModel(
         source=source,
-        fn=namespace[name],
+        fn=fn,
         args=tuple(args),
         outputs=tuple(outputs),
         dtype=dtype,
@@ -224,7 +235,20 @@ def compile_graph(
         graph=graph,
         network=network,
         function_name=name,
+        backend=backend,
     )
+
+
+def run_source(source: str, what: str) -> dict[str, Any]:
+    """Execute generated ``source`` (ours: every name in it is derived or a ``repr`` literal) in a fresh namespace.
+
+    The source is registered with :mod:`linecache`, so tracebacks and ``inspect`` show its lines.
+    """
+    namespace: dict[str, Any] = {"__name__": "symgrad_generated"}
+    filename = f"<symgrad-{what.replace(' ', '-')} {id(source):x}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)  # our own generated source, never user text
+    return namespace
 
 
 # ------------------------------------------------------------- generation
@@ -267,11 +291,11 @@ def _live(graph: Graph, ctx: Lowering, rewritten: dict[str, sp.Basic], outputs: 
     return needed
 
 
-def _statement(graph: Graph, ctx: Lowering, printer: GraphNumPyPrinter, n: str, e: sp.Basic) -> str:
+def _statement(graph: Graph, ctx: Lowering, printer: GraphPrinting, n: str, e: sp.Basic) -> str:
     """The code computing node ``n`` from its lowered expression ``e`` (hoisted temporaries go to ``ctx.pre``)."""
     node = graph.node(n)
     ctx.pre = []
-    code = None if node.is_matrix else fast_scalar(e, ctx.ident)
+    code = None if node.is_matrix else fast_scalar(e, ctx.ident, printer.np)
     try:
         code = code if code is not None else printer.doprint(e)
     except CompileError as err:
@@ -279,14 +303,14 @@ def _statement(graph: Graph, ctx: Lowering, printer: GraphNumPyPrinter, n: str, 
     except Exception as err:  # noqa: BLE001
         raise CompileError(f"node {n!r}: cannot print {node.expr}: {err}") from None
     # a node whose code broadcasts (a constant, b 1ᵀ alone) gets its full shape
-    if node.is_matrix and is_matrix(node.expr) and not is_matrix(e) and not scalar_full(ctx, e):
-        code = f"np.broadcast_to({code}, {printer._shape(node.shape)}).copy()"
-    elif node.is_matrix and is_matrix(e) and not is_full(e):
-        code = f"np.broadcast_to({code}, {printer._shape(node.shape)}).copy()"
+    if node.is_matrix and ((is_matrix(node.expr) and not is_matrix(e) and not scalar_full(ctx, e))
+                           or (is_matrix(e) and not is_full(e))):
+        code = f"{printer.np}.broadcast_to({code}, {printer._shape(node.shape)})"
+        code += ".copy()" if printer.np == "np" else ""  # NumPy's broadcast is a read-only view
     return code
 
 
-def _body(graph: Graph, ctx: Lowering, printer: GraphNumPyPrinter, rewritten: dict[str, sp.Basic],
+def _body(graph: Graph, ctx: Lowering, printer: GraphPrinting, rewritten: dict[str, sp.Basic],
           needed: set[str]) -> list[str]:
     """One line per needed node, in topological order; the same code twice is computed once."""
     body: list[str] = []
@@ -317,20 +341,41 @@ def _dimensions(graph: Graph, ctx: Lowering, args: list[str]) -> list[str]:
         if node.is_matrix:
             for i, d in enumerate(node.shape):
                 if isinstance(d, sp.Symbol) and d not in ctx.dims:
-                    ctx.dims[d] = "_" + re.sub(r"\W", "_", str(d))
+                    ctx.dims[d] = f"_dim{len(ctx.dims)}_" + re.sub(r"[^A-Za-z0-9_]", "_", str(d))
                     dims.append(f"    {ctx.dims[d]} = {ctx.ident[node.symbol]}.shape[{i}]")
     return dims
 
 
+def printer_for(backend: str, ctx: Lowering, dtype: str) -> GraphPrinting:
+    """The printer of a backend: SymPy's NumPy or JAX printer, taught symgrad's heads."""
+    if backend == "jax":
+        return jax_printer.GraphJaxPrinter(ctx, dtype)
+    return numpy_printer.GraphNumPyPrinter(ctx, dtype)
+
+
+def header(graph: Graph, backend: str, dtype: str, what: str) -> list[str]:
+    """The generated module's first lines: its docstring (a ``repr`` literal: the graph's name is text, never code),
+    imports, dtype and the stable helpers."""
+    needs = "JAX" if backend == "jax" else "NumPy"
+    doc = f"{what}, generated by symgrad from graph {graph.name!r} (needs only {needs})."
+    if backend == "jax":
+        imports = ["import functools", "", "import jax", "import jax.numpy as jnp", "import numpy as np",
+                   "from jax import lax", ""]
+        if dtype == "float64":
+            imports += ["jax.config.update(\"jax_enable_x64\", True)  # float64: JAX's 64-bit mode, before any array", ""]
+        return [repr(doc), "", *imports, f"_dtype = jnp.{dtype}", "", "", jax_printer.HELPERS]
+    return [repr(doc), "", "import math", "", "import numpy as np", "", f"_dtype = np.{dtype}", "", "", HELPERS]
+
+
 def _generate(graph: Graph, outputs: list[str], dtype: str, fname: str,
-              sgd: dict[str, str] | None = None) -> tuple[str, list[str]]:
+              sgd: dict[str, str] | None = None, backend: str = "numpy") -> tuple[str, list[str]]:
     """The generated module's source and its function's arguments (leaf names, then ``eta`` for ``sgd``)."""
     ctx, rewritten = _lower(graph, outputs)
     needed = _live(graph, ctx, rewritten, outputs)
     role_rank = {"parameter": 0, "input": 1, "target": 2}
     leaves = [n for n in graph.topological_order() if n in needed and graph.node(n).expr is None]
     args = sorted(leaves, key=lambda n: role_rank.get(graph.node(n).role, 3))
-    printer = GraphNumPyPrinter(ctx, dtype)
+    printer = printer_for(backend, ctx, dtype)
     dims = _dimensions(graph, ctx, args)
     body = _body(graph, ctx, printer, rewritten, needed)
     idents = [ctx.ident[graph.node(a).symbol] for a in args]
@@ -338,27 +383,21 @@ def _generate(graph: Graph, outputs: list[str], dtype: str, fname: str,
     if sgd:
         missing = [p for p in sgd if p not in args]
         if missing:
-            raise CompileError(f"update='sgd': parameter(s) {', '.join(missing)} are not arguments")
+            raise CompileError(f"update='sgd': parameter(s) {', '.join(map(repr, missing))} are not arguments")
         idents.append("eta")
         args = [*args, "eta"]
         body.append("    # Nielsen's update, in place: w -> w - (eta/m) dC/dw (eta here is already eta/m)")
         for p, d in sgd.items():
             body.append(f"    {ctx.ident[graph.node(p).symbol]} -= eta*{ctx.ident[graph.node(d).symbol]}")
         rets = []
-    what = (f"updates {', '.join(sgd)} in place" if sgd else f"-> ({', '.join(outputs)})")
-    doc = f'    """{graph.name}: ({", ".join(args)}) {what}; generated by symgrad."""'
+    what = f"updates {', '.join(sgd)} in place" if sgd else f"-> ({', '.join(outputs)})"
+    doc = "    " + repr(f"{graph.name}: ({', '.join(args)}) {what}; generated by symgrad.")
     used = "\n".join(body)
     lines = [
-        '"""Generated by symgrad.compile from graph ' + repr(graph.name) + ' (needs only NumPy)."""',
-        "",
-        "import numpy as np",
-        "",
-        f"_dtype = np.{dtype}",
+        *header(graph, backend, dtype, "A compiled derivative graph"),
         f"ARGS = {tuple(args)!r}",
         f"OUTPUTS = {tuple(outputs)!r}",
         "",
-        "",
-        HELPERS,
         "",
         f"def {fname}({', '.join(idents)}):",
         doc,

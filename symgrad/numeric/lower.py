@@ -36,12 +36,23 @@ NODE_REWRITES: dict[type, Callable[[sp.Basic, sp.Basic], dict[sp.Basic, sp.Basic
 }
 
 
+#: Names the generated modules use for themselves; a node never gets one of them as its variable.
+RESERVED = frozenset({"np", "jnp", "jax", "lax", "math", "functools", "params", "state", "ws", "rows", "perm",
+                      "bs", "stop", "mesh", "step", "epoch", "workspace", "init_state", "compiled"})
+
+
 def identifier(name: str, taken: set[str]) -> str:
-    """A Python variable for node ``name`` (``dC/dz2`` → ``dC_dz2``), not a keyword, builtin or one ``taken``."""
-    base = re.sub(r"\W", "_", name)
+    """A Python variable for node ``name`` (``dC/dz2`` → ``dC_dz2``), not a keyword, builtin or one ``taken``.
+
+    The variable is *derived* from the name, never copied: only ASCII letters, digits and ``_``
+    survive (anything else becomes ``_``), so no name — quotes, newlines, ``\\upsilon``, letters
+    Python would NFKC-normalise into another variable — can change the generated code. It never
+    starts with ``_`` (the generated modules' own names do) and is unique among ``taken``.
+    """
+    base = re.sub(r"[^A-Za-z0-9_]", "_", name)
     if not base or base[0].isdigit():
         base = "v_" + base
-    if keyword.iskeyword(base) or hasattr(builtins, base) or base in ("np", "_dtype") or base.startswith("_"):
+    if keyword.iskeyword(base) or hasattr(builtins, base) or base in RESERVED or base.startswith("_"):
         base = "v_" + base
     ident, k = base, 1
     while ident in taken:

@@ -1,5 +1,9 @@
 r"""The NumPy printer for lowered graphs: SymPy's ``NumPyPrinter``, taught the heads of symgrad's graphs.
 
+What it is taught lives in :class:`GraphPrinting`, which the JAX printer
+(:mod:`symgrad.numeric.jax_printer`, SymPy's ``JaxPrinter`` taught the same) shares: one lowering,
+two printers, one program.
+
 * ``W x`` (MatMul) → ``W @ x``; ``A ⊙ B`` (HadamardProduct) → ``A*B``; ``Aᵀ`` → ``A.T``;
 * the bias broadcast ``b 1ᵀ`` inside a sum → ``+ b`` (NumPy broadcasting);
 * the batch sum ``δ 1`` (``G · OneMatrix(m, 1)``) → ``δ.sum(axis=1, keepdims=True)``;
@@ -30,9 +34,12 @@ from .lower import Lowering, is_full, is_matrix
 
 #: Helper functions every generated module starts with (NumPy only).
 HELPERS = '''\
-def _sigmoid(z):
+def _sigmoid(z, out=None):
     # sigma(z) = (1 + tanh(z/2))/2: no overflow for any z, about the cost of 1/(1 + exp(-z)).
-    t = np.tanh(0.5 * z)
+    if out is None:
+        t = np.tanh(0.5 * z)
+    else:  # in place, into a preallocated buffer (a training step's workspace)
+        t = np.tanh(np.multiply(z, 0.5, out=out), out=out)
     t *= 0.5
     t += 0.5
     return t
@@ -64,22 +71,26 @@ def _paren(code: str) -> str:
     return code if _SIMPLE.match(code) else f"({code})"
 
 
-class GraphNumPyPrinter(NumPyPrinter):
-    """SymPy's NumPy printer, taught the heads of symgrad's graphs (see the module docstring).
+class GraphPrinting:
+    """What SymPy's array printers are taught for symgrad's graphs (see the module docstring).
 
-    symgrad's own heads print themselves through SymPy's NumPy print method, ``_numpycode``,
-    written beside their ``_latex`` (:mod:`symgrad.core.functions`): ``sigmoid(z)`` prints
-    as ``_sigmoid(z)``, a helper of :data:`HELPERS`.
+    Mixed into SymPy's ``NumPyPrinter`` (:class:`GraphNumPyPrinter`) and ``JaxPrinter``
+    (:class:`symgrad.numeric.jax_printer.GraphJaxPrinter`); ``np`` is the array module's
+    name in the generated code (``np`` or ``jnp``). symgrad's own heads print themselves
+    through the printer's print method, ``_numpycode`` or ``_jaxcode``, written beside their
+    ``_latex`` (:mod:`symgrad.core.functions`): ``sigmoid(z)`` prints as ``_sigmoid(z)``, a
+    helper every generated module defines.
     """
 
-    def __init__(self, ctx: Lowering, dtype: str = "float64") -> None:
-        super().__init__({"order": "none", "fully_qualified_modules": True, "allow_unknown_functions": False})
-        self.ctx = ctx
-        self.dtype = dtype
+    np = "np"
+    ctx: Lowering
 
     def _module_format(self, fqn: str, register: bool = True) -> str:
-        out = super()._module_format(fqn, register)
-        return "np." + out[len("numpy.") :] if out.startswith("numpy.") else out
+        out = super()._module_format(fqn, register)  # type: ignore[misc]
+        for module in ("jax.numpy.", "numpy."):
+            if out.startswith(module):
+                return f"{self.np}.{out[len(module):]}"
+        return out
 
     # ----------------------------------------------------------- leaves
     def _print_Symbol(self, e: sp.Symbol) -> str:
@@ -107,13 +118,13 @@ class GraphNumPyPrinter(NumPyPrinter):
         return "(" + ", ".join(self._print(sp.sympify(d)) for d in shape) + ")"
 
     def _print_OneMatrix(self, e: sp.OneMatrix) -> str:
-        return f"np.ones({self._shape(e.shape)}, dtype=_dtype)"
+        return f"{self.np}.ones({self._shape(e.shape)}, dtype=_dtype)"
 
     def _print_ZeroMatrix(self, e: sp.ZeroMatrix) -> str:
-        return f"np.zeros({self._shape(e.shape)}, dtype=_dtype)"
+        return f"{self.np}.zeros({self._shape(e.shape)}, dtype=_dtype)"
 
     def _print_Identity(self, e: sp.Identity) -> str:
-        return f"np.eye({self._print(e.shape[0])}, dtype=_dtype)"
+        return f"{self.np}.eye({self._print(e.shape[0])}, dtype=_dtype)"
 
     def _print_Add(self, e: sp.Add, order: Any = None) -> str:
         # positive terms first, then subtractions: `a - y` is one NumPy operation, `-y + a` two
@@ -183,13 +194,13 @@ class GraphNumPyPrinter(NumPyPrinter):
             if PT == Q:
                 t = self._print(Q)
                 t = t if _SIMPLE.match(t) else self.ctx.temp(t)
-                code = f"np.vdot({t}, {t})"
+                code = f"{self.np}.vdot({t}, {t})"
             elif is_full(PT) and is_full(Q):
-                code = f"np.vdot({self._print(PT)}, {self._print(Q)})"
+                code = f"{self.np}.vdot({self._print(PT)}, {self._print(Q)})"
             else:
-                code = f"np.sum({_paren(self._print(PT))}*{_paren(self._print(Q))})"
+                code = f"{self.np}.sum({_paren(self._print(PT))}*{_paren(self._print(Q))})"
         else:
-            code = f"np.trace({self._print(mats[0])})"
+            code = f"{self.np}.trace({self._print(mats[0])})"
         if coeffs:
             return f"{self._print(sp.Mul(*coeffs))}*{code}"
         return code
@@ -197,13 +208,13 @@ class GraphNumPyPrinter(NumPyPrinter):
     # ----------------------------------------------------- SymPy's own heads
     def _print_Heaviside(self, e: sp.Function) -> str:
         h0 = e.args[1] if len(e.args) > 1 else sp.S.Half
-        return f"np.heaviside({self._print(e.args[0])}, {self._print(h0)})"
+        return f"{self.np}.heaviside({self._print(e.args[0])}, {self._print(h0)})"
 
     def _minmax(self, e: sp.Basic, fn: str) -> str:
         args = [self._print(a) for a in e.args]
         code = args[0]
         for a in args[1:]:
-            code = f"np.{fn}({code}, {a})"
+            code = f"{self.np}.{fn}({code}, {a})"
         return code
 
     def _print_Max(self, e: sp.Basic) -> str:
@@ -213,18 +224,29 @@ class GraphNumPyPrinter(NumPyPrinter):
         return self._minmax(e, "minimum")
 
     def _print_sign(self, e: sp.Basic) -> str:
-        return f"np.sign({self._print(e.args[0])})"
+        return f"{self.np}.sign({self._print(e.args[0])})"
 
     def _print_Abs(self, e: sp.Basic) -> str:
-        return f"np.abs({self._print(e.args[0])})"
+        return f"{self.np}.abs({self._print(e.args[0])})"
+
+
+class GraphNumPyPrinter(GraphPrinting, NumPyPrinter):
+    """SymPy's NumPy printer, taught the heads of symgrad's graphs (:class:`GraphPrinting`)."""
+
+    np = "np"
+
+    def __init__(self, ctx: Lowering, dtype: str = "float64") -> None:
+        super().__init__({"order": "none", "fully_qualified_modules": True, "allow_unknown_functions": False})
+        self.ctx = ctx
+        self.dtype = dtype
 
 
 #: The functions fast_scalar prints itself (as the heads' own NumPy printing would).
-_FAST_FUNCS = {sp.exp: "np.exp", sp.log: "np.log", sp.tanh: "np.tanh", sigmoid: "_sigmoid",
+_FAST_FUNCS = {sp.exp: "{np}.exp", sp.log: "{np}.log", sp.tanh: "{np}.tanh", sigmoid: "_sigmoid",
                sigmoid_prime: "_sigmoid_prime"}
 
 
-def fast_scalar(e: sp.Basic, ident: dict) -> str | None:
+def fast_scalar(e: sp.Basic, ident: dict, np: str = "np") -> str | None:
     """Code for a plain scalar expression without SymPy's printer (neuron-level graphs have ~10⁵ of them).
 
     Handles sums, products, integer powers, numbers, symbols and a few
@@ -240,14 +262,14 @@ def fast_scalar(e: sp.Basic, ident: dict) -> str | None:
         pos, neg = [], []
         for t in e.args:
             if t.is_Mul and t.args[0].is_Number and t.args[0].is_negative:
-                c = fast_scalar(-t, ident)
+                c = fast_scalar(-t, ident, np)
                 if c is None:
                     return None
                 neg.append(c if not (-t).is_Add else f"({c})")
             elif t.is_Number and t.is_negative:
-                neg.append(fast_scalar(-t, ident))
+                neg.append(fast_scalar(-t, ident, np))
             else:
-                c = fast_scalar(t, ident)
+                c = fast_scalar(t, ident, np)
                 if c is None:
                     return None
                 pos.append(c)
@@ -260,7 +282,7 @@ def fast_scalar(e: sp.Basic, ident: dict) -> str | None:
         if args[0] is sp.S.NegativeOne:
             sign, args = "-", args[1:]
         for f in args:
-            c = fast_scalar(f, ident)
+            c = fast_scalar(f, ident, np)
             if c is None:
                 return None
             parts.append(f"({c})" if f.is_Add or (f.is_Number and f.is_negative) else c)
@@ -268,7 +290,7 @@ def fast_scalar(e: sp.Basic, ident: dict) -> str | None:
     if e.is_Pow:
         b, x = e.args
         if x.is_Integer:
-            c = fast_scalar(b, ident)
+            c = fast_scalar(b, ident, np)
             if c is None:
                 return None
             c = c if b.is_Symbol else f"({c})"
@@ -276,6 +298,6 @@ def fast_scalar(e: sp.Basic, ident: dict) -> str | None:
         return None
     head = _FAST_FUNCS.get(type(e))
     if head is not None and len(e.args) == 1:
-        c = fast_scalar(e.args[0], ident)
-        return None if c is None else f"{head}({c})"
+        c = fast_scalar(e.args[0], ident, np)
+        return None if c is None else f"{head.format(np=np)}({c})"
     return None

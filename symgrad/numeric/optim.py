@@ -1,9 +1,16 @@
-"""The optimizers that update a network's parameters in place: SGD (Nielsen), momentum, Adam."""
+"""The optimizers: SGD (Nielsen), momentum, Adam — their settings, and the unfused update in Python.
+
+:class:`OptimizerConfig` is what a training program (:mod:`symgrad.numeric.program`) prints
+into its ``step``; :class:`Optimizer` is the same update applied from Python after a
+gradient function (the per-batch path: the reference the printed step is tested against, and
+the replay that names the step where a run went NaN).
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,7 +19,43 @@ from ..errors import UsageError
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
-__all__ = ["OPTIMIZERS", "Optimizer"]
+__all__ = ["OPTIMIZERS", "Optimizer", "OptimizerConfig"]
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """An optimizer and its constants, for a mini-batch of m examples with summed gradient ∇C:
+
+    * ``sgd``: w → w − (η/m)(∇C + 2λw);
+    * ``momentum``: v → μv − (η/m)(∇C + 2λw), w → w + v;
+    * ``adam``: g = (∇C + 2λw)/m, m₁ → β₁m₁ + (1 − β₁)g, m₂ → β₂m₂ + (1 − β₂)g²,
+      w → w − η √(1 − β₂ᵗ)/(1 − β₁ᵗ) · m₁/(√m₂ + ε);
+
+    with the L2 term 2λw for the decayed parameters only (the weights, not the biases).
+    """
+
+    kind: str = "sgd"
+    lr: float = 3.0
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+
+    def __post_init__(self) -> None:
+        if self.kind not in OPTIMIZERS:
+            raise UsageError(f"unknown optimizer {self.kind!r}; choose one of {', '.join(OPTIMIZERS)}",
+                             arg="optimizer")
+        for name in ("lr", "momentum", "weight_decay", "beta1", "beta2", "eps"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
+                raise UsageError(f"{name} must be a finite number, got {v!r}", arg=name)
+            object.__setattr__(self, name, float(v))
+
+    @property
+    def state_keys(self) -> tuple[str, ...]:
+        """The per-parameter state arrays: ``v`` (momentum), ``m1``, ``m2`` (Adam; also the step counter t)."""
+        return {"sgd": (), "momentum": ("v",), "adam": ("m1", "m2")}[self.kind]
 
 
 class Optimizer:
