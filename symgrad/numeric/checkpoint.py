@@ -1,11 +1,13 @@
 """Training checkpoints: what a run saves after every epoch to continue exactly, and its snapshots.
 
 A checkpoint is a model file (:mod:`symgrad.store.model_file`) whose ``extra`` holds
-``kind = "symgrad-checkpoint"``, the epoch, the optimizer's state (its moment arrays), the
-shuffling generator's state, the history so far and the run's configuration (batch size,
-optimizer, seed, dtype, η, λ, μ). :func:`resume` puts all of it back after checking that the
-run asking for it is the same run. A snapshot is the same state in memory, taken at the
-start of an epoch, to go back to when the epoch diverges.
+``kind = "symgrad-checkpoint"``, the epoch, the optimizer's state (its moment arrays and
+Adam's step count t), the shuffling generator's state, the history so far and the run's
+configuration (batch size, optimizer, seed, dtype, η, λ, μ; the backend and device count for
+the record). Everything is host NumPy arrays and JSON, the same for both backends: a run
+checkpointed by NumPy resumes in JAX and the other way round. :func:`resume` reads it all back
+after checking that the run asking for it is the same run. A snapshot is the same state in
+memory, taken at the start of an epoch, to go back to when the epoch diverges.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import numpy as np
 
 from ..errors import UsageError
 from ..store.model_file import load_checkpoint, save_model
-from .optim import Optimizer
 
 KIND = "symgrad-checkpoint"
 #: The training settings a resumed run must share with its checkpoint (momentum only for that optimizer).
@@ -67,8 +68,10 @@ def _check_same_run(path: Any, spec: Mapping[str, Any], config: Mapping[str, Any
 
 
 def resume(path: Any, spec: Mapping[str, Any], config: Mapping[str, Any], pnames: list[str],
-           params: list[np.ndarray], opt: Optimizer, rng: np.random.Generator, history: list) -> int:
-    """Load the checkpoint at ``path`` into the parameters, optimizer, generator and history; its epoch."""
+           shapes: Mapping[str, tuple], rng: np.random.Generator,
+           history: list) -> tuple[int, list[np.ndarray], dict[str, Any]]:
+    """Read the checkpoint at ``path`` back: ``(its epoch, the parameters, the optimizer state)``; the shuffling
+    generator and the history are put back in place."""
     try:
         cspec, cparams, extra = load_checkpoint(path)
     except UsageError as e:
@@ -78,9 +81,15 @@ def resume(path: Any, spec: Mapping[str, Any], config: Mapping[str, Any], pnames
         epoch = int(extra["epoch"])
         rng_state = json.loads(extra["rng"])
         past = json.loads(extra.get("history", "[]"))
-        for name, p in zip(pnames, params):
-            p[...] = cparams[name]
-        opt.load(extra.get("optimizer", {}), pnames)
+        params = [np.asarray(cparams[name]) for name in pnames]
+        opt_state = extra.get("optimizer", {})
+        if not isinstance(opt_state, Mapping):
+            raise TypeError("the optimizer state is not a mapping")
+        for key in ("v", "m1", "m2"):
+            group = opt_state.get(key)
+            if group is not None and (not isinstance(group, Mapping) or any(
+                    np.shape(group.get(n)) != tuple(shapes[n]) for n in pnames)):
+                raise ValueError(f"optimizer state {key!r} does not fit the parameters")
         rng.bit_generator.state = rng_state
     except UsageError:
         raise
@@ -89,19 +98,16 @@ def resume(path: Any, spec: Mapping[str, Any], config: Mapping[str, Any], pnames
     if not isinstance(past, list) or len(past) != epoch:
         raise UsageError(f"resume {path}: corrupt checkpoint: its history does not match epoch {epoch}", arg="resume")
     history.extend(past)
-    return epoch
+    return epoch, params, dict(opt_state)
 
 
-def snapshot(params: list[np.ndarray], opt: Optimizer, pnames: list[str], rng: np.random.Generator) -> Snapshot:
-    """The parameters, optimizer state and generator state now (copies), to :func:`restore` later."""
-    return [p.copy() for p in params], opt.state(pnames), rng.bit_generator.state
+def snapshot(trainer: Any, rng: np.random.Generator) -> Snapshot:
+    """A trainer's parameters and optimizer state and the generator's state now (host copies), to :func:`restore`."""
+    return [np.array(p, copy=True) for p in trainer.host_params()], trainer.opt_state(), rng.bit_generator.state
 
 
-def restore(saved: Snapshot, params: list[np.ndarray], opt: Optimizer, pnames: list[str],
-            rng: np.random.Generator) -> None:
+def restore(saved: Snapshot, trainer: Any, rng: np.random.Generator) -> None:
     """Back to a :func:`snapshot` (the last finite parameters, for ``on_nonfinite="stop"``)."""
     arrays, opt_state, rng_state = saved
-    for p, s in zip(params, arrays):
-        p[...] = s
-    opt.load(opt_state, pnames)
+    trainer.load(arrays, opt_state)
     rng.bit_generator.state = rng_state

@@ -26,7 +26,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,10 +35,12 @@ import numpy as np
 from ..errors import TrainingError, UsageError
 from ..networks import Network, init_params, mlp
 from ..store.data import check_finite
+from .backend import check_backend, check_devices, jax_modules, mesh
 from .checkpoint import Snapshot, restore, save_checkpoint, snapshot
 from .checkpoint import resume as resume_from
 from .compile import DTYPES, compile_graph
-from .optim import OPTIMIZERS, Optimizer
+from .optim import OPTIMIZERS, Optimizer, OptimizerConfig
+from .program import compile_training
 
 NONFINITE = ("raise", "stop", "ignore")
 
@@ -58,6 +60,14 @@ class History(list):
     interrupted: bool = False
     #: why training stopped early on NaN/Inf with ``on_nonfinite="stop"`` (else ``None``)
     stopped: str | None = None
+    #: where the run computed: ``"numpy"`` or ``"jax"``, the dtype and the number of devices
+    backend: str = "numpy"
+    dtype: str = "float64"
+    devices: int = 1
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.notices: list[str] = []  # what the run switched on for itself (JAX's 64-bit mode)
 
     def column(self, key: str) -> list[Any]:
         return [r.get(key) for r in self]
@@ -67,7 +77,9 @@ class History(list):
             return None if isinstance(v, float) and not math.isfinite(v) else v
 
         epochs = [{k: clean(v) for k, v in r.items()} for r in self]
-        return json.dumps({"epochs": epochs, "interrupted": self.interrupted, "stopped": self.stopped})
+        return json.dumps({"epochs": epochs, "interrupted": self.interrupted, "stopped": self.stopped,
+                           "backend": self.backend, "dtype": self.dtype, "devices": self.devices,
+                           "notices": self.notices})
 
 
 # ------------------------------------------------------------------ data prep
@@ -182,66 +194,111 @@ def _progress(total: int, initial: int, enabled: bool) -> Any:
 
 
 class Trainer:
-    """The compiled gradient function, the parameters (in place) and the update: one epoch at a time.
+    """A network's training program on one backend, its parameters and optimizer state: one epoch at a time.
 
+    The program (:func:`symgrad.numeric.program.compile_training`) holds the forward pass,
+    backprop and the update; the parameters and state live where the backend computes (NumPy
+    arrays updated in place, or JAX device arrays, replicated over ``devices``). Evaluation and
+    the replay that names a diverged step run on the host in NumPy, through the gradient
+    function and the unfused :class:`~symgrad.numeric.optim.Optimizer` (the per-batch path).
     :func:`train` drives it; the benchmark times :meth:`run_epoch` itself.
     """
 
     def __init__(self, net: Network, lr: float, batch_size: int, optimizer: str = "sgd", momentum: float = 0.9,
-                 weight_decay: float = 0.0, dtype: str = "float64") -> None:
+                 weight_decay: float = 0.0, dtype: str = "float64", backend: str = "numpy",
+                 devices: int | None = None) -> None:
         layer = _layer_twin(net)
         table = layer.backprop()
-        model = compile_graph(layer, dtype=dtype, outputs=list(table.values()))
-        pnames = [a for a in model.args if a in table]
-        if [model.outputs.index(table[p]) for p in pnames] != list(range(len(pnames))):
-            model = compile_graph(layer, dtype=dtype, outputs=[table[p] for p in pnames])
-        if list(model.args) != [*pnames, "x", "y"]:  # pragma: no cover - mlp graphs always give this
-            raise UsageError(f"cannot train: the gradient function takes {model.args}")
-        self.grad_model, self.grad_fn, self.pnames = model, model.fn, pnames
+        self.config = OptimizerConfig(optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        self.batch_size = int(batch_size)
+        self.devices = check_devices(devices, backend, self.batch_size)
+        self.program = compile_training(layer, self.config, backend=backend, dtype=dtype)
+        self.pnames = list(self.program.params)
+        self.backend, self.dtype = backend, dtype
+        # the per-batch path, on the host: the gradients alone (the replay naming a NaN step uses them)
+        self.grad_model = compile_graph(layer, dtype=dtype, outputs=[table[p] for p in self.pnames])
+        self.grad_fn = self.grad_model.fn
+        self.wd_mask = [p in self.program.decay for p in self.pnames]
         # evaluation: the data cost (no decay term: it is not a per-example cost) and a^L
         plain = mlp(net.sizes, layer.activation, layer.cost, level="layer", output=layer.output)
         self.eval_model = compile_graph(plain, dtype=dtype, outputs=["C", f"a{len(net.sizes)}"])
+        self.shapes = {p: tuple(np.shape(v)) for p, v in net.params().items()}
+        self.mesh = mesh(self.devices) if self.devices > 1 else None
+        self.rows: tuple[Any, ...] | None = None
         start = net.params()
-        self.params = [np.array(start[p], dtype=np.dtype(dtype), order="C") for p in pnames]
-        self.opt = Optimizer(optimizer, self.params, lr, momentum)
-        self.wd_mask = [p.startswith("W") for p in pnames]
-        self.weight_decay = float(weight_decay)
-        self.step = self.opt.step_fn(self.params, self.wd_mask, self.weight_decay)
-        self.batch_size = int(batch_size)
-        self.lr = float(lr)
-        # plain SGD: one generated function computes the gradients and updates in place
-        self.sgd_fn = None
-        if optimizer == "sgd" and not weight_decay:
-            self.sgd_fn = compile_graph(layer, dtype=dtype, outputs=[table[p] for p in pnames], update="sgd").fn
+        self.load([start[p] for p in self.pnames], None)
+        self.ws = self.program.workspace(self.batch_size)
 
-    def run_epoch(self, Xe: np.ndarray, Ye: np.ndarray, flag: list | None = None) -> None:
-        """One pass over the (already shuffled) rows of ``Xe``, ``Ye`` in mini-batches (columns = examples)."""
-        grad_fn, step, params, bs = self.grad_fn, self.step, self.params, self.batch_size
-        flag = flag or [False]
-        n = Xe.shape[0]
-        if self.sgd_fn is not None:
-            sgd, (W2, *rest), eta = self.sgd_fn, params, self.lr / bs
-            if len(params) == 4:  # the common 2-layer case, spelled out: no argument tuple per step
-                b2, W3, b3 = rest
-                full = n - n % bs
-                for s in range(0, full, bs):
-                    sgd(W2, b2, W3, b3, Xe[s : s + bs].T, Ye[s : s + bs].T, eta)
-                    if flag[0]:
-                        return
-                if full < n:
-                    sgd(W2, b2, W3, b3, Xe[full:].T, Ye[full:].T, self.lr / (n - full))
-                return
-            for s in range(0, n, bs):
-                xb = Xe[s : s + bs].T
-                sgd(*params, xb, Ye[s : s + bs].T, self.lr / xb.shape[1])
-                if flag[0]:
-                    return
-            return
-        for s in range(0, n, bs):
-            xb = Xe[s : s + bs].T
-            step(grad_fn(*params, xb, Ye[s : s + bs].T), xb.shape[1])
-            if flag[0]:
-                return
+    # ------------------------------------------------------------ state
+    def _place(self, arrays: Any) -> Any:
+        """Backend arrays placed for the run: replicated over the mesh when there is one."""
+        if self.mesh is None:
+            return arrays
+        jax, _ = jax_modules()
+        rep = jax.sharding.NamedSharding(self.mesh, jax.sharding.PartitionSpec())
+        return jax.device_put(arrays, rep)
+
+    def load(self, params: list[np.ndarray], opt_state: Mapping[str, Any] | None) -> None:
+        """Put host parameters and a state dict (``None``: a fresh optimizer) where the backend computes."""
+        program = self.program
+        if self.backend == "numpy" and hasattr(self, "params"):
+            for p, v in zip(self.params, params):  # in place: the arrays stay the same objects
+                p[...] = v
+        else:
+            self.params = self._place(program.to_backend(params))
+        if opt_state is None:
+            state = program.init_state(self.params)
+        else:
+            state = program.load_state(opt_state, self.shapes)
+        self.state = self._place(state)
+
+    def host_params(self) -> list[np.ndarray]:
+        """The parameters on the host: NumPy's own arrays, or copies of JAX's."""
+        return list(self.params) if self.backend == "numpy" else self.program.to_host(self.params)
+
+    def opt_state(self) -> dict[str, Any]:
+        """The optimizer state as a checkpoint holds it (copies; the same for both backends)."""
+        return self.program.state_dict(self.state)
+
+    def set_data(self, X: np.ndarray, Y: np.ndarray) -> None:
+        """The training rows, where the backend computes (for JAX on the device once, replicated over the mesh)."""
+        if self.backend == "numpy":
+            self.rows = (X, Y)
+        else:
+            self.rows = self._place(tuple(self.program.to_backend([X, Y])))
+
+    # ------------------------------------------------------------ epochs
+    def run_epoch(self, perm: np.ndarray, flag: list | None = None) -> float:
+        """One pass over the training rows in the order ``perm`` (mini-batches of ``batch_size``); the summed cost.
+
+        NumPy stops after the current step when ``flag[0]`` is set (a signal); JAX after the epoch.
+        """
+        if self.rows is None:
+            raise UsageError("Trainer.run_epoch: no data (call set_data(X, Y) first)")
+        if self.backend == "numpy":
+            _, _, cost = self.program.epoch(self.params, self.state, self.rows, perm, self.batch_size, self.ws,
+                                            flag)
+        else:
+            self.params, self.state, cost = self.program.epoch(self.params, self.state, self.rows, perm,
+                                                               self.batch_size, self.mesh)
+        return float(cost)
+
+    def reference_epoch(self, perm: np.ndarray) -> None:
+        """The same epoch by the per-batch path on the host (gradient function, then the unfused optimizer).
+
+        What :func:`train` did before the update was printed into the program; kept as the
+        reference the printed step is tested against, and for :func:`_diagnose`'s replay.
+        """
+        X, Y = (np.asarray(r) for r in self.rows)
+        params = [np.array(p) for p in self.host_params()]
+        opt = Optimizer(self.config.kind, params, self.config.lr, self.config.momentum)
+        opt.load(self.opt_state(), self.pnames)
+        step = opt.step_fn(params, self.wd_mask, self.config.weight_decay)
+        Xe, Ye = X[perm], Y[perm]
+        for s in range(0, Xe.shape[0], self.batch_size):
+            xb = Xe[s : s + self.batch_size].T
+            step(self.grad_fn(*params, xb, Ye[s : s + self.batch_size].T), xb.shape[1])
+        self.load(params, opt.state(self.pnames))
 
 
 def _is_number(x: Any) -> bool:
@@ -249,8 +306,13 @@ def _is_number(x: Any) -> bool:
 
 
 def check_settings(epochs: Any = 1, batch_size: Any = 1, lr: Any = 1.0, momentum: Any = 0.0,
-                   weight_decay: Any = 0.0, on_nonfinite: str = "raise", dtype: str = "float64") -> None:
-    """The training settings (see :func:`train`) checked before any work; a :class:`UsageError` names the one at fault."""
+                   weight_decay: Any = 0.0, on_nonfinite: str = "raise", dtype: str = "float64",
+                   backend: str = "numpy", devices: Any = None) -> None:
+    """The training settings (see :func:`train`) checked before any work; a :class:`UsageError` names the one at fault.
+
+    For ``backend="jax"`` this imports JAX (a one-line error naming the ``jax`` extra when it is
+    missing), switches on its 64-bit mode for float64 and checks ``devices`` against those JAX sees.
+    """
     for name, v in (("epochs", epochs), ("batch_size", batch_size)):
         low = 0 if name == "epochs" else 1
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
@@ -266,6 +328,8 @@ def check_settings(epochs: Any = 1, batch_size: Any = 1, lr: Any = 1.0, momentum
                          arg="on_nonfinite")
     if dtype not in DTYPES:
         raise UsageError(f"dtype must be {' or '.join(DTYPES)}, got {dtype!r}", arg="dtype")
+    check_backend(backend, dtype)
+    check_devices(devices, backend, int(batch_size))
 
 
 def train(
@@ -289,6 +353,8 @@ def train(
     resume: Any = None,
     stop: Stop | None = None,
     on_nonfinite: str = "raise",
+    backend: str = "numpy",
+    devices: int | None = None,
 ) -> History:
     """Train ``net`` on examples ``X`` (n, d) with labels (n,) or targets (n, k); return the :class:`History`.
 
@@ -306,22 +372,36 @@ def train(
     the parameters of the last finite epoch and sets ``history.stopped`` to the
     reason; ``"ignore"`` carries on (no checkpoint is written for non-finite
     parameters).
+
+    ``backend`` is ``"numpy"`` (default) or ``"jax"`` (the ``jax`` extra: the epoch is one jitted
+    ``lax.scan``); ``devices=N`` splits every mini-batch over N JAX devices (default 1; the batch
+    size must divide by N). Shuffling is NumPy's seeded permutation on the host for both, so both
+    see the same order, and a checkpoint written by one backend resumes in the other.
     """
     if not isinstance(net, Network):
         raise UsageError(f"train() needs a Network (symgrad.mlp(...)), got {type(net).__name__}")
-    check_settings(epochs, batch_size, lr, momentum, weight_decay, on_nonfinite, dtype)
+    check_settings(epochs, batch_size, lr, momentum, weight_decay, on_nonfinite, dtype, backend, devices)
     if weight_decay and net.weight_decay is not None:
         raise UsageError("weight decay given twice: the network's cost already has it (mlp(weight_decay=...))")
     data = _data(net, X, labels_or_Y, holdout, np.dtype(dtype))
     _start_params(net, init, seed, resumed=resume is not None)
-    trainer = Trainer(net, lr, batch_size, optimizer, momentum, weight_decay, dtype)
-    params, opt, pnames = trainer.params, trainer.opt, trainer.pnames
+    trainer = Trainer(net, lr, batch_size, optimizer, momentum, weight_decay, dtype, backend, devices)
+    pnames = trainer.pnames
     rng = np.random.default_rng(seed)
     history = History()
+    history.backend, history.dtype, history.devices = backend, dtype, trainer.devices
+    if backend == "jax" and dtype == "float64":
+        history.notices.append("float64 with JAX: JAX's 64-bit mode (jax_enable_x64) is on for this process")
     spec = net.spec()
     config = {"batch_size": int(batch_size), "lr": float(lr), "optimizer": optimizer, "momentum": float(momentum),
-              "weight_decay": float(weight_decay), "seed": seed, "dtype": dtype}
-    first_epoch = 1 if resume is None else resume_from(resume, spec, config, pnames, params, opt, rng, history) + 1
+              "weight_decay": float(weight_decay), "seed": seed, "dtype": dtype, "backend": backend,
+              "devices": trainer.devices}
+    first_epoch = 1
+    if resume is not None:
+        done, params, opt_state = resume_from(resume, spec, config, pnames, trainer.shapes, rng, history)
+        trainer.load(params, opt_state)
+        first_epoch = done + 1
+    trainer.set_data(data.X, data.Y)
     flag = (stop or Stop()).flag
     bar = _progress(epochs, first_epoch - 1, progress)
     try:
@@ -332,8 +412,8 @@ def train(
             record, finite = done
             history.append(record)
             if checkpoint is not None and (finite or on_nonfinite != "ignore"):
-                save_checkpoint(checkpoint, spec, dict(zip(pnames, params)), opt.state(pnames), epoch, rng,
-                                history, config)
+                save_checkpoint(checkpoint, spec, dict(zip(pnames, trainer.host_params())), trainer.opt_state(),
+                                epoch, rng, history, config)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(cost=f"{record['train_cost']:.4g}", acc=record.get("holdout_accuracy"))
@@ -342,7 +422,7 @@ def train(
     finally:
         if bar is not None:
             bar.close()
-        net.set_params(dict(zip(pnames, params)))
+        net.set_params(dict(zip(pnames, trainer.host_params())))
     return history
 
 
@@ -359,17 +439,16 @@ def _epoch(trainer: Trainer, data: _Data, epoch: int, rng: np.random.Generator, 
            history: History) -> tuple[dict[str, Any], bool] | None:
     """Train one epoch and measure it: ``(record, parameters finite)``, or ``None`` when the run stops here
     (a signal came, or it diverged with ``on_nonfinite="stop"``: then back to the epoch's start)."""
-    params, opt, pnames = trainer.params, trainer.opt, trainer.pnames
-    saved = snapshot(params, opt, pnames, rng)
-    perm = rng.permutation(data.n)
-    Xe, Ye = data.X[perm], data.Y[perm]  # one shuffle per epoch; mini-batches are views
+    saved = snapshot(trainer, rng)
+    perm = rng.permutation(data.n)  # on the host, for every backend: the same order everywhere
     t0 = time.perf_counter()
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is checked below
-        trainer.run_epoch(Xe, Ye, flag)
+        trainer.run_epoch(perm, flag)
     seconds = time.perf_counter() - t0
     if flag[0]:
         history.interrupted = True
         return None
+    params = trainer.host_params()
     finite = all(np.isfinite(p).all() for p in params)
     try:
         if not finite and on_nonfinite != "ignore":
@@ -381,19 +460,19 @@ def _epoch(trainer: Trainer, data: _Data, epoch: int, rng: np.random.Generator, 
         else:
             record.update(holdout_cost=None, holdout_accuracy=None)
         if finite and not math.isfinite(record["train_cost"]) and on_nonfinite != "ignore":
-            raise TrainingError(_overflow(epoch, data, trainer, record["train_cost"]))
+            raise TrainingError(_overflow(epoch, data, trainer, params, record["train_cost"]))
     except TrainingError as e:
         if on_nonfinite == "raise":
             raise
-        restore(saved, params, opt, pnames, rng)
+        restore(saved, trainer, rng)
         history.stopped = str(e)
         return None
     return record, finite
 
 
-def _overflow(epoch: int, data: _Data, trainer: Trainer, cost: float) -> str:
+def _overflow(epoch: int, data: _Data, trainer: Trainer, params: list[np.ndarray], cost: float) -> str:
     """Finite but huge parameters: the cost itself overflowed (divergence, e.g. too large an η)."""
-    params, pnames = trainer.params, trainer.pnames
+    pnames = trainer.pnames
     big = max(range(len(params)), key=lambda i: float(np.max(np.abs(params[i]))))
     j = np.unravel_index(int(np.argmax(np.abs(params[big]))), params[big].shape)
     return (f"epoch {epoch}, after step {-(-data.n // trainer.batch_size)} (its last): the training cost is "
@@ -415,11 +494,17 @@ def _evaluate(model: Any, params: list[np.ndarray], X: np.ndarray, Y: np.ndarray
 
 
 def _diagnose(epoch: int, saved: Snapshot, data: _Data, trainer: Trainer) -> None:
-    """Replay the epoch from its start with checks, to name the step and parameter that went non-finite."""
-    params, opt, pnames, bs = trainer.params, trainer.opt, trainer.pnames, trainer.batch_size
+    """Replay the epoch from its start on the host, step by step with checks, to name the step and parameter
+    that went non-finite (the per-batch path: gradient function, then the unfused optimizer)."""
+    pnames, bs = trainer.pnames, trainer.batch_size
+    arrays, opt_state, rng_state = saved
+    params = [np.array(a, copy=True) for a in arrays]
+    cfg = trainer.config
+    opt = Optimizer(cfg.kind, params, cfg.lr, cfg.momentum)
+    opt.load(opt_state, pnames)
+    step = opt.step_fn(params, trainer.wd_mask, cfg.weight_decay)
     rng = np.random.default_rng()  # the run's own generator goes on from where the epoch ended
-    restore(saved, params, opt, pnames, rng)
-    step = opt.step_fn(params, trainer.wd_mask, trainer.weight_decay)
+    rng.bit_generator.state = rng_state
     perm = rng.permutation(data.n)
     Xe, Ye = data.X[perm], data.Y[perm]
     with np.errstate(all="ignore"):
