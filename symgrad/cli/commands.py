@@ -102,8 +102,10 @@ def _check_train_flags(args: Any) -> None:
     """The settings, output paths and extras, checked before the data are loaded or anything is trained."""
     if args.epochs < 1:
         raise UsageError(f"--epochs must be at least 1, got {args.epochs}")
+    if args.backend == "jax":  # the optional extra, before anything is read or trained
+        require("jax", extra="jax", what="--backend jax")
     check_settings(args.epochs, args.batch_size, args.lr, args.momentum, args.weight_decay,
-                   args.on_nonfinite, args.dtype)
+                   args.on_nonfinite, args.dtype, args.backend, args.devices)
     if args.cost == "log_likelihood" and args.sizes[-1] == 1:
         raise UsageError(f"--cost log_likelihood needs at least two output neurons (softmax), but --sizes "
                          f"{','.join(map(str, args.sizes))} ends in 1")
@@ -164,6 +166,7 @@ def train(args: Any) -> int:
             optimizer=args.optimizer, momentum=args.momentum, seed=args.seed, dtype=args.dtype,
             holdout=hold, progress=not args.quiet, callback=report, init=args.init,
             checkpoint=args.checkpoint, resume=args.resume, stop=stop, on_nonfinite=args.on_nonfinite,
+            backend=args.backend, devices=args.devices,
         )
     finally:
         for s, h in old.items():

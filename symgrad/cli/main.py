@@ -20,6 +20,7 @@ from ..derivation.derive import FORMATS as DERIVE_FORMATS
 from ..derivation.verify import FORMATS as VERIFY_FORMATS
 from ..errors import UsageError
 from ..networks import COSTS, INITS, LEVELS, check_sizes
+from ..numeric.backend import BACKENDS
 from ..numeric.compile import DTYPES
 from ..numeric.optim import OPTIMIZERS
 from ..numeric.train import NONFINITE
@@ -80,6 +81,10 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weight-decay", type=float, default=0.0, help="L2 λ (adds λ Σ‖W‖² to C)")
     p.add_argument("--init", choices=list(INITS), default="normal")
     p.add_argument("--dtype", choices=list(DTYPES), default="float64")
+    p.add_argument("--backend", choices=list(BACKENDS), default="numpy",
+                   help="numpy (default) or jax (the jax extra: the whole epoch is one compiled lax.scan)")
+    p.add_argument("--devices", type=int, default=None, metavar="N",
+                   help="JAX: split every mini-batch over N devices (default 1; --batch-size must divide by N)")
     p.add_argument("--save", metavar="PATH", help="save the trained model (.npz + JSON spec)")
     p.add_argument("--checkpoint", metavar="PATH", help="write a checkpoint after every epoch")
     p.add_argument("--resume", metavar="PATH", help="continue from a checkpoint")
