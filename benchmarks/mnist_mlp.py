@@ -1,32 +1,41 @@
-"""Benchmark: symgrad's compiled training against hand-written NumPy, Nielsen's loop and PyTorch CPU.
+"""Benchmark: symgrad's printed training programs (NumPy, JAX) against hand-written NumPy, JAX and PyTorch.
 
 Run by hand (never a timed test), from the repository root::
 
-    python benchmarks/mnist_mlp.py            # timings (batch 10 and 100) + build/backprop/compile time
-    python benchmarks/mnist_mlp.py --full     # also 30 epochs × 3 seeds: held-out accuracy
-    python benchmarks/mnist_mlp.py --write    # also write the table into docs/benchmarks.md
+    python benchmarks/mnist_mlp.py                 # the s/epoch grid (3 nets × 2 dtypes × batch 10, 100)
+    python benchmarks/mnist_mlp.py --quick         # 784-30-10 only
+    python benchmarks/mnist_mlp.py --full          # also: 30 epochs × 3 seeds, held-out accuracy;
+                                                   # start-up (build + backprop + compile + first jit,
+                                                   # cold and warm cache) and peak memory, fresh processes
+    python benchmarks/mnist_mlp.py --full --write  # also write docs/benchmarks.md
 
-Setup (the issue's): ../shared/data/mnist, examples 0..7999 to train, 8000..9999 held out,
-pixels / 255; 784-30-10, sigmoid, quadratic cost, η = 3.0, N(0, 1) init, float64, one seed
-for all. Every implementation starts from the same parameters and sees the same shuffles;
-their epochs are interleaved (round robin) so that load on the shared cores hits all alike.
-Times are the mini-batch loop of one epoch (shuffling and evaluation excluded), median of
-the rounds.
+Setup: the MNIST test set (``symgrad.store.data.dataset("mnist")``, shipped with the package; or
+``--mnist DIR`` holding ``t10k-images-idx3-ubyte.gz`` and ``t10k-labels-idx1-ubyte.gz``), examples
+0..7,999 to train, 8,000..9,999 held out, pixels / 255; sigmoid layers, quadratic cost summed over the
+batch, SGD with η = 3.0 and Nielsen's η/m (the last, partial batch with its own m), N(0, 1) init. All
+implementations start from the same parameters and see the same permutations; each epoch includes the
+implementation's own shuffling (NumPy's ``X[perm]``, JAX's gather inside the scan). Epochs are interleaved
+in one process and the order is rotated every round (a fixed order biases the first one), the first
+round (compiles, warms caches) is not timed, the median of the other rounds is reported; one BLAS thread
+everywhere (two are 7–87× slower on these small products on a shared 2-core machine).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
+import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-# One BLAS thread for every implementation (PyTorch too, --threads): the matrices are small and
-# the 2 cores are shared, so a threaded BLAS spins and runs several times slower. Must precede numpy.
+# One BLAS thread for every implementation (PyTorch too): must precede numpy.
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
@@ -36,309 +45,445 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from symgrad import mlp  # noqa: E402
-from symgrad.networks import init_params  # noqa: E402
-from symgrad.numeric import compile as sg_compile  # noqa: E402
+from symgrad.networks import count_params, init_params  # noqa: E402
+from symgrad.numeric.program import UNROLL  # noqa: E402
 from symgrad.numeric.train import Trainer  # noqa: E402
-from symgrad.store.data import load_idx  # noqa: E402
+from symgrad.store import data as sgdata  # noqa: E402
 
-SIZES = [784, 30, 10]
+NETS = {"784-30-10": [784, 30, 10], "784-100-10": [784, 100, 10], "784-256-128-10": [784, 256, 128, 10]}
 ETA = 3.0
-MNIST = ROOT.parent / "shared" / "data" / "mnist"
+
+
+# ------------------------------------------------------------------ data
+def load(mnist: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """The 10,000 MNIST test images (rows, pixels / 255) and labels."""
+    if mnist:
+        d = Path(mnist)
+        return sgdata.load_idx(d / "t10k-images-idx3-ubyte.gz", d / "t10k-labels-idx1-ubyte.gz")
+    if "mnist" not in sgdata.DATASETS:
+        raise SystemExit("this symgrad has no packaged MNIST: give --mnist DIR (t10k-images-idx3-ubyte.gz, "
+                         "t10k-labels-idx1-ubyte.gz)")
+    return sgdata.dataset("mnist")
+
+
+def split(X, labels, dtype):
+    X = X.astype(dtype)
+    Y = np.eye(10, dtype=dtype)[labels]
+    return (X[:8000], Y[:8000], labels[:8000]), (X[8000:], labels[8000:])
 
 
 # ------------------------------------------------------------------ implementations
-class Symgrad:
-    name = "symgrad compiled"
+class SymgradNumpy:
+    name = "symgrad NumPy"
+    backend = "numpy"
 
-    def __init__(self, params, bs):
-        net = mlp(SIZES, "sigmoid", "quadratic", level="layer", params=params)
-        self.trainer = Trainer(net, ETA, bs)
+    def __init__(self, sizes, params, bs, dtype, X, Y):
+        net = mlp(sizes, "sigmoid", "quadratic", level="layer", params=params)
+        self.t = Trainer(net, ETA, bs, dtype=dtype, backend=self.backend)
+        self.t.set_data(X, Y)
 
-    def epoch(self, Xe, Ye):
-        self.trainer.run_epoch(Xe, Ye)
+    def epoch(self, perm):
+        self.t.run_epoch(perm)  # returns the summed cost: for JAX a float, so the device has finished
 
     def params(self):
-        return dict(zip(self.trainer.pnames, self.trainer.params))
+        return dict(zip(self.t.pnames, self.t.host_params()))
+
+
+class SymgradJax(SymgradNumpy):
+    name = "symgrad JAX"
+    backend = "jax"
 
 
 def _sig(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
-class NumpyRef:
-    """What an expert writes: mini-batch as columns, σ′ = a(1 − a), in-place updates."""
+class HandNumpy:
+    """What an expert writes: mini-batch as columns, σ′ = a(1 − a), in-place updates, the epoch's own shuffle."""
 
     name = "hand-written NumPy"
 
-    def __init__(self, params, bs):
-        self.W2, self.b2, self.W3, self.b3 = (params[k].copy() for k in ("W2", "b2", "W3", "b3"))
-        self.bs = bs
+    def __init__(self, sizes, params, bs, dtype, X, Y):
+        L = len(sizes)
+        self.W = [params[f"W{l}"].astype(dtype) for l in range(2, L + 1)]
+        self.b = [params[f"b{l}"].astype(dtype) for l in range(2, L + 1)]
+        self.bs, self.X, self.Y = bs, X, Y
 
-    def epoch(self, Xe, Ye):
-        W2, b2, W3, b3, bs = self.W2, self.b2, self.W3, self.b3, self.bs
-        for s in range(0, Xe.shape[0], bs):
-            x = Xe[s : s + bs].T
-            y = Ye[s : s + bs].T
-            a2 = _sig(W2 @ x + b2)
-            a3 = _sig(W3 @ a2 + b3)
-            d3 = (a3 - y) * a3 * (1 - a3)
-            d2 = (W3.T @ d3) * a2 * (1 - a2)
+    def epoch(self, perm):
+        Ws, bs_, bs = self.W, self.b, self.bs
+        Xe, Ye = self.X[perm], self.Y[perm]
+        with np.errstate(over="ignore"):
+            for s in range(0, Xe.shape[0], bs):
+                x = Xe[s : s + bs].T
+                y = Ye[s : s + bs].T
+                acts = [x]
+                for W, b in zip(Ws, bs_):
+                    acts.append(_sig(W @ acts[-1] + b))
+                a = acts[-1]
+                d = (a - y) * a * (1 - a)
+                k = ETA / x.shape[1]
+                for l in range(len(Ws) - 1, -1, -1):
+                    gW = d @ acts[l].T
+                    gb = d.sum(axis=1, keepdims=True)
+                    if l:
+                        h = acts[l]
+                        d = (Ws[l].T @ d) * h * (1 - h)  # with W^l before its update
+                    Ws[l] -= k * gW
+                    bs_[l] -= k * gb
+
+    def params(self):
+        out = {}
+        for i, (W, b) in enumerate(zip(self.W, self.b), start=2):
+            out[f"W{i}"], out[f"b{i}"] = W, b
+        return out
+
+
+class HandJax:
+    """jax.value_and_grad of the same cost, the same SGD update, the same scan (gather inside, same unroll)."""
+
+    name = "hand-written JAX"
+
+    def __init__(self, sizes, params, bs, dtype, X, Y):
+        import jax
+        import jax.numpy as jnp
+        from jax import lax
+
+        self.jax = jax
+        if dtype == "float64":
+            jax.config.update("jax_enable_x64", True)  # before any array: else float64 is float32
+        L = len(sizes)
+        p = []
+        for l in range(2, L + 1):
+            p += [jnp.asarray(params[f"W{l}"].astype(dtype)), jnp.asarray(params[f"b{l}"].astype(dtype))]
+        self.p = tuple(p)
+        self.bs, self.X, self.Y = bs, jax.device_put(X), jax.device_put(Y)
+
+        def cost(p, x, y):
+            a = x
+            for i in range(0, len(p), 2):
+                a = jax.nn.sigmoid(p[i] @ a + p[i + 1])
+            e = a - y
+            return 0.5 * jnp.vdot(e, e)
+
+        def step(p, x, y):
+            c, g = jax.value_and_grad(cost)(p, x, y)
             k = ETA / x.shape[1]
-            W3 -= k * (d3 @ a2.T)
-            b3 -= k * d3.sum(axis=1, keepdims=True)
-            W2 -= k * (d2 @ x.T)
-            b2 -= k * d2.sum(axis=1, keepdims=True)
+            return tuple(pi - k * gi for pi, gi in zip(p, g)), c
+
+        def scan(p, X, Y, idx):
+            def body(p, i):
+                return step(p, X[i].T, Y[i].T)
+
+            p, costs = lax.scan(body, p, idx, unroll=UNROLL)
+            return p, costs.sum()
+
+        self.scan = jax.jit(scan, donate_argnums=(0,))
+        self.step = jax.jit(step, donate_argnums=(0,))
+
+    def epoch(self, perm):
+        bs, n = self.bs, perm.shape[0]
+        full = n - n % bs
+        self.p, c = self.scan(self.p, self.X, self.Y, perm[:full].reshape(-1, bs))
+        if full < n:
+            self.p, c2 = self.step(self.p, self.X[perm[full:]].T, self.Y[perm[full:]].T)
+            c = c + c2
+        float(c)  # wait for the device
 
     def params(self):
-        return {"W2": self.W2, "b2": self.b2, "W3": self.W3, "b3": self.b3}
-
-
-class Nielsen:
-    """Nielsen's network.py: one example at a time, lists of per-layer arrays."""
-
-    name = "Nielsen per-example loop"
-
-    def __init__(self, params, bs):
-        self.weights = [params["W2"].copy(), params["W3"].copy()]
-        self.biases = [params["b2"].copy(), params["b3"].copy()]
-        self.bs = bs
-
-    def backprop(self, x, y):
-        nabla_b = [np.zeros(b.shape) for b in self.biases]
-        nabla_w = [np.zeros(w.shape) for w in self.weights]
-        activation = x
-        activations = [x]
-        zs = []
-        for b, w in zip(self.biases, self.weights):
-            z = np.dot(w, activation) + b
-            zs.append(z)
-            activation = _sig(z)
-            activations.append(activation)
-        delta = (activations[-1] - y) * _sig(zs[-1]) * (1 - _sig(zs[-1]))
-        nabla_b[-1] = delta
-        nabla_w[-1] = np.dot(delta, activations[-2].transpose())
-        for l in range(2, 3):
-            z = zs[-l]
-            sp = _sig(z) * (1 - _sig(z))
-            delta = np.dot(self.weights[-l + 1].transpose(), delta) * sp
-            nabla_b[-l] = delta
-            nabla_w[-l] = np.dot(delta, activations[-l - 1].transpose())
-        return nabla_b, nabla_w
-
-    def epoch(self, Xe, Ye):
-        n = Xe.shape[0]
-        for s in range(0, n, self.bs):
-            batch = [(Xe[i].reshape(-1, 1), Ye[i].reshape(-1, 1)) for i in range(s, min(s + self.bs, n))]
-            nabla_b = [np.zeros(b.shape) for b in self.biases]
-            nabla_w = [np.zeros(w.shape) for w in self.weights]
-            for x, y in batch:
-                db, dw = self.backprop(x, y)
-                nabla_b = [nb + d for nb, d in zip(nabla_b, db)]
-                nabla_w = [nw + d for nw, d in zip(nabla_w, dw)]
-            k = ETA / len(batch)
-            self.weights = [w - k * nw for w, nw in zip(self.weights, nabla_w)]
-            self.biases = [b - k * nb for b, nb in zip(self.biases, nabla_b)]
-
-    def params(self):
-        return {"W2": self.weights[0], "b2": self.biases[0], "W3": self.weights[1], "b3": self.biases[1]}
+        out = {}
+        for i in range(0, len(self.p), 2):
+            out[f"W{i // 2 + 2}"], out[f"b{i // 2 + 2}"] = np.asarray(self.p[i]), np.asarray(self.p[i + 1])
+        return out
 
 
 class Torch:
-    """PyTorch CPU eager: autograd on the same summed quadratic cost, plain SGD with lr η/m."""
+    """PyTorch CPU eager: autograd on the same summed quadratic cost, the same SGD update with η/m."""
 
     name = "PyTorch CPU"
 
-    def __init__(self, params, bs):
+    def __init__(self, sizes, params, bs, dtype, X, Y):
         import torch
 
         self.torch = torch
-        self.p = [torch.tensor(params[k], dtype=torch.float64, requires_grad=True) for k in ("W2", "b2", "W3", "b3")]
-        self.opt = torch.optim.SGD(self.p, lr=ETA / bs)
-        self.bs = bs
+        dt = getattr(torch, dtype)
+        L = len(sizes)
+        self.p = []
+        for l in range(2, L + 1):
+            self.p += [torch.tensor(params[f"W{l}"], dtype=dt, requires_grad=True),
+                       torch.tensor(params[f"b{l}"], dtype=dt, requires_grad=True)]
+        self.bs, self.X, self.Y = bs, torch.from_numpy(X), torch.from_numpy(Y)
 
-    def epoch(self, Xe, Ye):
-        torch = self.torch
-        X = torch.from_numpy(Xe)
-        Y = torch.from_numpy(Ye)
-        W2, b2, W3, b3 = self.p
-        opt, bs = self.opt, self.bs
+    def epoch(self, perm):
+        torch, p, bs = self.torch, self.p, self.bs
+        idx = torch.from_numpy(perm)
+        X, Y = self.X[idx], self.Y[idx]
         for s in range(0, X.shape[0], bs):
             x = X[s : s + bs].T
             y = Y[s : s + bs].T
-            a3 = torch.sigmoid(W3 @ torch.sigmoid(W2 @ x + b2) + b3)
-            loss = 0.5 * ((a3 - y) ** 2).sum()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            a = x
+            for i in range(0, len(p), 2):
+                a = torch.sigmoid(p[i] @ a + p[i + 1])
+            loss = 0.5 * ((a - y) ** 2).sum()
+            grads = torch.autograd.grad(loss, p)
+            k = ETA / x.shape[1]
+            with torch.no_grad():
+                for pi, gi in zip(p, grads):
+                    pi.sub_(gi, alpha=k)
 
     def params(self):
-        return {k: t.detach().numpy() for k, t in zip(("W2", "b2", "W3", "b3"), self.p)}
+        out = {}
+        for i in range(0, len(self.p), 2):
+            out[f"W{i // 2 + 2}"], out[f"b{i // 2 + 2}"] = (self.p[i].detach().numpy(),
+                                                           self.p[i + 1].detach().numpy())
+        return out
+
+
+IMPLS = {"symgrad-numpy": SymgradNumpy, "symgrad-jax": SymgradJax, "numpy": HandNumpy, "jax": HandJax,
+         "torch": Torch}
 
 
 def accuracy(params, X, labels):
-    a3 = _sig(params["W3"] @ _sig(params["W2"] @ X.T + params["b2"]) + params["b3"])
-    return float(np.mean(np.argmax(a3, axis=0) == labels))
+    a = X.T
+    with np.errstate(over="ignore"):
+        for l in range(2, 2 + len(params) // 2):
+            a = _sig(params[f"W{l}"] @ a + params[f"b{l}"])
+    return float(np.mean(np.argmax(a, axis=0) == labels))
 
 
-# ------------------------------------------------------------------ runs
-def load():
-    X, labels = load_idx(MNIST / "t10k-images-idx3-ubyte.gz", MNIST / "t10k-labels-idx1-ubyte.gz")
-    Y = np.zeros((X.shape[0], 10))
-    Y[np.arange(X.shape[0]), labels] = 1
-    return (X[:8000], Y[:8000], labels[:8000]), (X[8000:], labels[8000:])
-
-
-def impls(with_torch: bool):
-    out = [Symgrad, NumpyRef, Nielsen]
-    if with_torch:
-        out.append(Torch)
-    return out
-
-
-def timed_run(classes, train, hold, bs, epochs, seed):
+# ------------------------------------------------------------------ the grid
+def timed(classes, sizes, bs, dtype, train, epochs, seed):
+    """Interleaved, order-rotated epochs; the first (compile, warm-up) untimed. {name: [s, ...]}, params."""
     X, Y, _ = train
-    params = init_params(SIZES, "normal", seed)
-    runners = [c(params, bs) for c in classes]
-    times = {r.name: [] for r in runners}
-    rng = np.random.default_rng(seed)
-    for _ in range(epochs):
-        perm = rng.permutation(X.shape[0])
-        Xe, Ye = X[perm], Y[perm]
-        for r in runners:
-            t = time.perf_counter()
-            r.epoch(Xe, Ye)
-            times[r.name].append(time.perf_counter() - t)
-    acc = {r.name: accuracy(r.params(), *hold) for r in runners}
-    return times, acc
-
-
-def build_times(repeats: int = 3) -> dict[str, float]:
-    layer = []
-    for _ in range(repeats):
+    params = init_params(sizes, "normal", seed)
+    runners, setup = [], {}
+    for c in classes:
         t = time.perf_counter()
-        net = mlp(SIZES, "sigmoid", "quadratic", level="layer")
-        table = net.backprop()
-        sg_compile(net, outputs=list(table.values()))
-        layer.append(time.perf_counter() - t)
-    return {"cold": layer[0], "layer": statistics.median(layer)}
+        runners.append(c(sizes, params, bs, dtype, X, Y))
+        setup[c.name] = time.perf_counter() - t
+    times = {r.name: [] for r in runners}
+    first = {}
+    rng = np.random.default_rng(seed)
+    for e in range(epochs + 1):
+        perm = rng.permutation(X.shape[0])
+        k = e % len(runners)
+        for r in runners[k:] + runners[:k]:
+            t = time.perf_counter()
+            r.epoch(perm)
+            dt = time.perf_counter() - t
+            if e == 0:
+                first[r.name] = dt
+            else:
+                times[r.name].append(dt)
+    return times, {r.name: r.params() for r in runners}, setup, first
 
 
-def neuron_times() -> dict[str, float]:
+def grid(classes, nets, dtypes, batches, train, epochs, seed, out):
+    rows = []
+    for dtype in dtypes:
+        for net in nets:
+            for bs in batches:
+                times, params, setup, first = timed(classes, NETS[net], bs, dtype, train, epochs, seed)
+                med = {k: statistics.median(v) for k, v in times.items()}
+                ref = params[HandNumpy.name]
+                drift = {k: max(float(np.max(np.abs(v[p].astype(np.float64) - ref[p]))) for p in ref)
+                         for k, v in params.items()}
+                row = {"dtype": dtype, "net": net, "bs": bs, "median": med, "setup": setup, "first": first,
+                       "drift": drift, "load": os.getloadavg()[0]}
+                rows.append(row)
+                cells = "  ".join(f"{k} {v:.4f}" for k, v in med.items())
+                out(f"{dtype} {net:15s} bs {bs:3d}: {cells}  (load {row['load']:.1f})")
+    return rows
+
+
+# ------------------------------------------------------------------ accuracy, start-up, memory
+def accuracy_runs(train, hold, out, epochs=30, seeds=(0, 1, 2)):
+    names = [SymgradNumpy, SymgradJax, HandNumpy]
+    accs = {c.name: [] for c in names}
+    for seed in seeds:
+        _, params, _, _ = timed(names, NETS["784-30-10"], 10, "float64", train, epochs - 1, seed)
+        for k, p in params.items():
+            accs[k].append(accuracy(p, *hold))
+        out(f"  seed {seed}: " + ", ".join(f"{k} {accs[k][-1]:.4f}" for k in accs))
+    mean = {k: float(np.mean(v)) for k, v in accs.items()}
+    return accs, mean
+
+
+def child(impl, net, bs, dtype, mnist, cache_dir):
+    """In a fresh process: build + backprop + compile (+ the first jit, in the first epoch), 3 epochs, peak RSS."""
+    if cache_dir:
+        os.environ["XDG_CACHE_HOME"] = cache_dir  # symgrad's JAX cache lives under it
+    else:
+        os.environ["SYMGRAD_JAX_CACHE"] = "0"
+    t0 = time.perf_counter()
+    X, labels = load(mnist)
+    train, _ = split(X, labels, dtype)
+    t_data = time.perf_counter() - t0
+    c = IMPLS[impl]
+    params = init_params(NETS[net], "normal", 0)
     t = time.perf_counter()
-    net = mlp(SIZES, "sigmoid", "quadratic", level="neuron")
-    t1 = time.perf_counter()
-    net.backprop()
-    t2 = time.perf_counter()
-    model = sg_compile(net)
-    t3 = time.perf_counter()
-    return {"nodes": len(net.graph), "build": t1 - t, "backprop": t2 - t1, "compile": t3 - t2,
-            "statements": len(model.source.split("def compiled(")[1].splitlines()) - 3}
+    r = c(NETS[net], params, bs, dtype, train[0], train[1])
+    build = time.perf_counter() - t
+    rng = np.random.default_rng(0)
+    ep = []
+    for _ in range(3):
+        perm = rng.permutation(8000)
+        t = time.perf_counter()
+        r.epoch(perm)
+        ep.append(time.perf_counter() - t)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"impl": c.name, "data": t_data, "build": build, "first": ep[0], "later": min(ep[1:]),
+            "startup": build + ep[0] - min(ep[1:]), "rss": rss}
 
 
+def fresh(impl, net, bs, dtype, mnist, cache_dir=""):
+    cmd = [sys.executable, __file__, "--child", json.dumps([impl, net, bs, dtype, mnist, cache_dir])]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    if p.returncode:
+        raise RuntimeError(p.stderr)
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+# ------------------------------------------------------------------ main
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--epochs", type=int, default=5, help="timed epochs per batch size (median reported)")
+    ap.add_argument("--epochs", type=int, default=5, help="timed epochs per configuration (median; default 5)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--full", action="store_true", help="also 30 epochs × 3 seeds, held-out accuracy")
-    ap.add_argument("--neuron", action="store_true", help="also build/backprop/compile the neuron-level graph")
+    ap.add_argument("--mnist", metavar="DIR", help="folder with the MNIST test set files (default: the packaged set)")
+    ap.add_argument("--quick", action="store_true", help="784-30-10 only")
+    ap.add_argument("--full", action="store_true", help="also accuracy (30 epochs × 3 seeds), start-up and memory")
     ap.add_argument("--no-torch", action="store_true")
-    ap.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1: small matrices)")
     ap.add_argument("--write", action="store_true", help="write docs/benchmarks.md")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
-    if not MNIST.is_dir():
-        print(f"no MNIST data at {MNIST}", file=sys.stderr)
-        return 2
-    with_torch = not a.no_torch
-    torch_version = None
-    if with_torch:
+    if a.child:
+        print(json.dumps(child(*json.loads(a.child))))
+        return 0
+    classes = [SymgradNumpy, SymgradJax, HandNumpy, HandJax]
+    versions = {"numpy": np.__version__}
+    import jax
+
+    jax.config.update("jax_enable_x64", True)  # float64 runs first; float32 arrays stay float32
+    versions["jax"] = jax.__version__
+    if not a.no_torch:
         try:
             import torch
 
-            torch.set_num_threads(a.threads)
-            torch_version = torch.__version__
+            torch.set_num_threads(1)
+            versions["torch"] = torch.__version__
+            classes.append(Torch)
         except ImportError:
-            with_torch = False
-    train, hold = load()
-    classes = impls(with_torch)
+            pass
     lines = []
 
     def out(s=""):
         print(s, flush=True)
         lines.append(s)
 
-    bt = build_times()
-    out(f"build + backprop + compile (layer level, 784-30-10): {bt['cold']:.3f} s first in the process, "
-        f"{bt['layer']:.3f} s median of 3 (target < 1 s)")
-    if a.neuron:
-        nt = neuron_times()
-        out(f"neuron level 784-30-10: {nt['nodes']} nodes; build {nt['build']:.2f} s, backprop "
-            f"{nt['backprop']:.2f} s, compile {nt['compile']:.2f} s ({nt['statements']} statements)")
-    table = []
-    for bs in (10, 100):
-        times, acc = timed_run(classes, train, hold, bs, a.epochs, a.seed)
-        med = {k: statistics.median(v) for k, v in times.items()}
-        ref = med[NumpyRef.name]
-        out()
-        out(f"batch {bs}: seconds per epoch (median of {a.epochs}), 8,000 examples; held-out accuracy after "
-            f"{a.epochs} epochs")
-        out(f"{'implementation':28s} {'s/epoch':>9s} {'× NumPy':>8s} {'accuracy':>9s}")
-        for k, v in med.items():
-            out(f"{k:28s} {v:9.4f} {v / ref:8.2f} {acc[k]:9.4f}")
-            table.append((bs, k, v, v / ref, acc[k]))
-        sg = med[Symgrad.name]
-        target = " (target < 1)" if bs == 10 else ""
-        out(f"symgrad / NumPy = {sg / ref:.3f} (target ≤ 1.15)"
-            + (f"; symgrad / PyTorch = {sg / med[Torch.name]:.3f}{target}" if with_torch else ""))
-    full = None
+    X, labels = load(a.mnist)
+    nets = ["784-30-10"] if a.quick else list(NETS)
+    results = {"versions": versions, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="minutes"),
+               "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared), Python {platform.python_version()}",
+               "epochs": a.epochs, "unroll": UNROLL}
+    data = {dt: split(X, labels, dt) for dt in ("float64", "float32")}
+    out(f"s/epoch, median of {a.epochs} after one untimed epoch; interleaved, order rotated; load "
+        f"{os.getloadavg()[0]:.1f} at the start")
+    results["grid"] = []
+    for dtype in ("float64", "float32"):
+        results["grid"] += grid(classes, nets, [dtype], (10, 100), data[dtype][0], a.epochs, a.seed, out)
     if a.full:
         out()
-        out("30 epochs, batch 10, held-out accuracy (2,000 examples), seeds 0, 1, 2:")
-        accs = {Symgrad.name: [], NumpyRef.name: []}
-        for seed in (0, 1, 2):
-            _, acc = timed_run([Symgrad, NumpyRef], train, hold, 10, 30, seed)
-            for k in accs:
-                accs[k].append(acc[k])
-            out(f"  seed {seed}: " + ", ".join(f"{k} {acc[k]:.4f}" for k in accs))
-        full = {k: float(np.mean(v)) for k, v in accs.items()}
-        diff = 100 * (full[Symgrad.name] - full[NumpyRef.name])
-        out("  mean: " + ", ".join(f"{k} {v:.4f}" for k, v in full.items()) + f"; difference {diff:+.2f} points "
-            "(target within 1)")
+        out("30 epochs, batch 10, float64, held-out accuracy (2,000 examples), seeds 0, 1, 2:")
+        accs, mean = accuracy_runs(data["float64"][0], data["float64"][1], out)
+        results["accuracy"] = {"seeds": accs, "mean": mean}
+        out("  mean: " + ", ".join(f"{k} {v:.4f}" for k, v in mean.items()))
+        out()
+        out("fresh processes: build + backprop + compile (+ first jit) = build + first epoch − a later epoch; peak RSS")
+        results["startup"] = []
+        cache = tempfile.mkdtemp(prefix="symgrad-bench-cache-")
+        for net in ("784-30-10", "784-256-128-10"):
+            for impl in IMPLS:
+                if impl == "torch" and "torch" not in versions:
+                    continue
+                runs = [("", fresh(impl, net, 10, "float64", a.mnist))]
+                if impl == "symgrad-jax":
+                    runs += [("cold cache", fresh(impl, net, 10, "float64", a.mnist, cache)),
+                             ("warm cache", fresh(impl, net, 10, "float64", a.mnist, cache))]
+                for label, r in runs:
+                    r.update(net=net, cache=label)
+                    results["startup"].append(r)
+                    out(f"  {net:15s} {r['impl'] + (' ' + label if label else ''):28s} build {r['build']:.3f} s, "
+                        f"first epoch {r['first']:.3f} s, later {r['later']:.3f} s, start-up {r['startup']:.3f} s, "
+                        f"peak RSS {r['rss']:.0f} MiB")
+    path = ROOT / "benchmarks" / "results.json"
+    path.write_text(json.dumps(results, indent=1))
+    out(f"\nwrote {path.relative_to(ROOT)}")
     if a.write:
-        write_doc(table, bt, full, lines, torch_version, a)
+        write_doc(results, lines)
     return 0
 
 
-def write_doc(table, bt, full, lines, torch_version, a) -> None:
+def _table(results) -> str:
+    names = [SymgradNumpy.name, SymgradJax.name, HandNumpy.name, HandJax.name, Torch.name]
+    names = [n for n in names if n in results["grid"][0]["median"]]
+    head = "| dtype | net | batch | " + " | ".join(names) + " | symgrad NumPy / hand NumPy | symgrad JAX / hand JAX |"
+    rows = [head, "|" + "---|" * 3 + "---:|" * (len(names) + 2)]
+    for r in results["grid"]:
+        m = r["median"]
+        cells = " | ".join(f"{m[n]:.4f}" for n in names)
+        rows.append(f"| {r['dtype']} | {r['net']} | {r['bs']} | {cells} | "
+                    f"{m[SymgradNumpy.name] / m[HandNumpy.name]:.2f} | {m[SymgradJax.name] / m[HandJax.name]:.2f} |")
+    return "\n".join(rows)
+
+
+def write_doc(results, lines) -> None:
     from symgrad.store.files import atomic_write_text
 
-    today = datetime.date.today().isoformat()
-    machine = f"{platform.machine()}, {os.cpu_count()} cores (shared), Python {platform.python_version()}, NumPy {np.__version__}"
-    if torch_version:
-        machine += f", PyTorch {torch_version} ({a.threads} thread)"
-    rows = "\n".join(f"| {bs} | {k} | {v:.4f} | {r:.2f} | {acc:.4f} |" for bs, k, v, r, acc in table)
+    v = results["versions"]
+    machine = (f"{results['machine']}, NumPy {v['numpy']}, JAX {v['jax']}"
+               + (f", PyTorch {v['torch']} (1 thread)" if "torch" in v else ""))
+    growth = []
+    for dtype in ("float64", "float32"):
+        for bs in (10, 100):
+            sel = {r["net"]: r["median"] for r in results["grid"] if r["dtype"] == dtype and r["bs"] == bs}
+            if len(sel) == 3:
+                parts = []
+                for name in (SymgradNumpy.name, SymgradJax.name):
+                    a, b = sel["784-30-10"][name], sel["784-256-128-10"][name]
+                    parts.append(f"{name} {a:.3f} → {b:.3f} s ({b / a:.1f}×)")
+                growth.append(f"- {dtype}, batch {bs}: " + "; ".join(parts))
+    p = [count_params(s) for s in NETS.values()]
     text = f"""# Benchmarks
 
-## MNIST 784-30-10 (`benchmarks/mnist_mlp.py`)
+## MNIST: printed training programs against hand-written code (`benchmarks/mnist_mlp.py`)
 
-Run on {today}; machine: {machine}.
+Run on {results['date']} (UTC); machine: {machine}.
 
-Setup: the real MNIST test set in `../shared/data/mnist`, examples 0..7,999 to train and
-8,000..9,999 held out, pixels / 255; 784-30-10, sigmoid, quadratic cost, η = 3.0, N(0, 1)
-initialisation, float64, the same seed, parameters and shuffles for every implementation, epochs
-interleaved round robin in one process, one BLAS thread. Seconds are one epoch's mini-batch loop (median of
-{a.epochs}); the ratio is to the hand-written NumPy reference; accuracy is on the 2,000 held-out
-examples after those epochs.
+Setup: the MNIST test set shipped with symgrad, examples 0..7,999 to train and 8,000..9,999 held out,
+pixels / 255; sigmoid layers, quadratic cost, SGD with η = 3.0 (η/m per mini-batch, the last partial
+batch with its own m), N(0, 1) initialisation, the same parameters and permutations for every
+implementation. Each epoch includes the implementation's own shuffling. Epochs are interleaved in one
+process with the order rotated every round; the first round (compilation) is not timed; the table gives
+the median of {results['epochs']} epochs in seconds, one BLAS thread, lax.scan unroll {results['unroll']}
+for both JAX columns. The machine is a shared 2-core VM: ratios within one row are what to read;
+differences under ~10 % are noise.
 
-| batch | implementation | s / epoch | × NumPy | held-out accuracy |
-| ---: | --- | ---: | ---: | ---: |
-{rows}
+{_table(results)}
 
-Build + backprop + compile of the layer-level network: {bt['cold']:.3f} s (first time in the
-process; {bt['layer']:.3f} s median of 3).
+How the cost grows from 784-30-10 ({p[0]:,} parameters) to 784-256-128-10 ({p[2]:,}, {p[2] / p[0]:.1f}×):
+
+{chr(10).join(growth)}
 """
-    if full:
-        text += "\nAfter 30 epochs at batch 10 (mean of seeds 0, 1, 2): " + ", ".join(
-            f"{k} {v:.4f}" for k, v in full.items()) + ".\n"
+    if "accuracy" in results:
+        mean = results["accuracy"]["mean"]
+        text += "\nHeld-out accuracy after 30 epochs (784-30-10, batch 10, float64), mean of seeds 0, 1, 2: " + \
+            ", ".join(f"{k} {100 * v:.2f} %" for k, v in mean.items()) + ".\n"
+    if "startup" in results:
+        text += ("\nStart-up in a fresh process (build + backprop + compile, and for JAX the first jit: build + "
+                 "first epoch − a later epoch; 784-*, batch 10, float64) and peak memory (ru_maxrss, 3 epochs):\n\n"
+                 "| net | implementation | start-up (s) | peak RSS (MiB) |\n|---|---|---:|---:|\n")
+        for r in results["startup"]:
+            label = r["impl"] + (f" ({r['cache']})" if r["cache"] else "")
+            text += f"| {r['net']} | {label} | {r['startup']:.3f} | {r['rss']:.0f} |\n"
     text += "\nThe run's output:\n\n```text\n" + "\n".join(lines) + "\n```\n"
     atomic_write_text(ROOT / "docs" / "benchmarks.md", text)
     print(f"wrote {ROOT / 'docs' / 'benchmarks.md'}")
