@@ -409,3 +409,27 @@ def test_any_unicode_names_compile_safely_and_equal_plain_names(names, capfd):
 def test_hostile_names_are_safe_in_the_jax_program_too(capfd):
     names = (_PAYLOADS[0], _PAYLOADS[-1], _PAYLOADS[-2], _PAYLOADS[2], "ﬁ", "fi", r"\upsilon", _PAYLOADS[3])
     _check_names(names, "jax", capfd)
+
+
+def test_sigterm_with_jax_keeps_the_last_complete_checkpoint(tmp_path):
+    ck = tmp_path / "ck.npz"
+    code = (
+        "import os, signal, sys, importlib\n"
+        "T = importlib.import_module('symgrad.numeric.train')\n"
+        "orig = T.save_checkpoint\n"
+        "def save(*a, **k):\n"
+        "    orig(*a, **k)\n"
+        "    if a[4] == 2: os.kill(os.getpid(), signal.SIGTERM)\n"
+        "T.save_checkpoint = save\n"
+        "from symgrad.cli import main\n"
+        f"sys.exit(main(['train', '--dataset', 'spirals', '--sizes', '2,8,2', '--epochs', '50', '--lr', '1.0', "
+        f"'--backend', 'jax', '--dtype', 'float32', '--checkpoint', {str(ck)!r}, '--quiet']))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert res.returncode == 143, res.stderr
+    assert "interrupted during epoch 3; the checkpoint" in res.stderr and "holds epoch 2" in res.stderr
+    from symgrad.store.model_file import load_checkpoint
+
+    _, params, extra = load_checkpoint(ck)
+    assert extra["epoch"] == 2 and extra["config"]["backend"] == "jax" and params["W2"].dtype == np.float32
