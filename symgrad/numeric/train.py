@@ -215,9 +215,8 @@ class Trainer:
         self.program = compile_training(layer, self.config, backend=backend, dtype=dtype)
         self.pnames = list(self.program.params)
         self.backend, self.dtype = backend, dtype
-        # the per-batch path, on the host: the gradients alone (the replay naming a NaN step uses them)
-        self.grad_model = compile_graph(layer, dtype=dtype, outputs=[table[p] for p in self.pnames])
-        self.grad_fn = self.grad_model.fn
+        self._layer, self._grads = layer, [table[p] for p in self.pnames]
+        self._grad_model: Any = None
         self.wd_mask = [p in self.program.decay for p in self.pnames]
         # evaluation: the data cost (no decay term: it is not a per-example cost) and a^L
         plain = mlp(net.sizes, layer.activation, layer.cost, level="layer", output=layer.output)
@@ -228,6 +227,14 @@ class Trainer:
         start = net.params()
         self.load([start[p] for p in self.pnames], None)
         self.ws = self.program.workspace(self.batch_size)
+
+    @property
+    def grad_fn(self) -> Any:
+        """The per-batch path's gradient function on the host (compiled when first needed: the replay that names
+        a NaN step, the reference epoch)."""
+        if self._grad_model is None:
+            self._grad_model = compile_graph(self._layer, dtype=self.dtype, outputs=self._grads)
+        return self._grad_model.fn
 
     # ------------------------------------------------------------ state
     def _place(self, arrays: Any) -> Any:
