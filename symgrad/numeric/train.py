@@ -54,7 +54,9 @@ class History(list):
     epoch, evaluation excluded), ``train_cost`` and ``train_accuracy`` (mean
     cost per example and fraction correct on the training set, measured after
     the epoch), and ``holdout_cost``, ``holdout_accuracy`` (``None`` without a
-    held-out set). ``interrupted`` is set when a signal stopped the run.
+    held-out set). ``interrupted`` is set when a signal stopped the run. ``backend``, ``dtype`` and
+    ``devices`` say where it computed, ``notices`` what it switched on for itself (JAX's 64-bit
+    mode); :meth:`to_json` (``symgrad train --json``) records them all.
     """
 
     interrupted: bool = False
