@@ -18,10 +18,10 @@ import numpy as np
 
 from ..derivation.derive import render
 from ..derivation.explain import explain as explain_step
-from ..derivation.explain import fmt, load_weights
+from ..derivation.explain import fmt
 from ..derivation.verify import verify_bp
 from ..errors import UsageError, require
-from ..networks import count_params, mlp
+from ..networks import check_spec, count_params, mlp
 from ..numeric.train import Stop, check_settings
 from ..numeric.train import train as train_network
 from ..printing.drawing import check_format, draw, network_for
@@ -44,7 +44,7 @@ def derive(args: argparse.Namespace) -> int:
                 f"--sizes {','.join(map(str, args.sizes))} at neuron level has {n_params} parameters, one formula "
                 f"each; use --level layer, pick some with --param, or raise --max-formulas"
             )
-    net = mlp(args.sizes, args.activation, args.cost, level=args.level)
+    net = mlp(args.sizes, args.activation, args.cost, level=args.level, output=args.output)
     print(render(net, args.format, args.param, args.form))
     return 0
 
@@ -54,6 +54,7 @@ def verify(args: argparse.Namespace) -> int:
     """``symgrad verify``: print the report; 0 when everything holds, 1 otherwise."""
     if args.points < 1 or args.batch < 1:
         raise UsageError("--points and --batch must be at least 1")
+    check_spec({"sizes": args.sizes, "activation": args.activation, "cost": args.cost, "output": args.output})
     n_params = count_params(args.sizes)
     if n_params * args.batch > args.max_params:
         # Exact proofs grow faster than linearly: 220 parameters take ~13 s, 840 ~4 min.
@@ -62,7 +63,8 @@ def verify(args: argparse.Namespace) -> int:
             f"{f' × batch {args.batch}' if args.batch > 1 else ''}; an exact proof that large takes minutes "
             f"to hours (limit --max-params {args.max_params}; raise it to try anyway)"
         )
-    report = verify_bp(args.sizes, args.activation, args.cost, seed=args.seed, points=args.points, batch=args.batch)
+    report = verify_bp(args.sizes, args.activation, args.cost, seed=args.seed, points=args.points, batch=args.batch,
+                       output=args.output)
     print(report.render(args.format))
     return 0 if report.ok else 1
 
@@ -104,9 +106,7 @@ def _check_train_flags(args: Any) -> None:
         raise UsageError(f"--epochs must be at least 1, got {args.epochs}")
     check_settings(args.epochs, args.batch_size, args.lr, args.momentum, args.weight_decay,
                    args.on_nonfinite, args.dtype)
-    if args.cost == "log_likelihood" and args.sizes[-1] == 1:
-        raise UsageError(f"--cost log_likelihood needs at least two output neurons (softmax), but --sizes "
-                         f"{','.join(map(str, args.sizes))} ends in 1")
+    check_spec({"sizes": args.sizes, "activation": args.activation, "cost": args.cost, "output": args.output})
     if args.plot:
         check_path(args.plot)
     for flag, path in (("--save", args.save), ("--checkpoint", args.checkpoint), ("--plot", args.plot)):
@@ -142,8 +142,8 @@ def train(args: Any) -> int:
     _check_train_flags(args)
     X, labels, hold, source = _load_data(args)
     _check_data(args, X, labels, source)
-    net = mlp(list(args.sizes), args.activation, args.cost, level="layer", weight_decay=args.weight_decay or None,
-              seed=args.seed, init=args.init)
+    net = mlp(list(args.sizes), args.activation, args.cost, level="layer", output=args.output,
+              weight_decay=args.weight_decay or None, seed=args.seed, init=args.init)
     stop = Stop()
 
     def handler(signum: int, frame: Any) -> None:
@@ -190,10 +190,10 @@ def train(args: Any) -> int:
 def graph(args: argparse.Namespace) -> int:
     """``symgrad graph``: draw an MLP's computational graph to ``--out``."""
     check_format(args.out)
-    net = network_for(args.sizes, args.level, args.activation, args.cost, args.with_derivatives)
+    net = network_for(args.sizes, args.level, args.activation, args.cost, args.with_derivatives, output=args.output)
     g = net.graph
     what = "forward and derivative nodes" if args.with_derivatives else "forward nodes"
-    title = f"{'-'.join(map(str, net.sizes))} {net.activation} network, {net.cost} cost ({net.level} level): {what}"
+    title = f"{net.describe()} ({net.level} level): {what}"
     path = draw(net, args.out, args.with_derivatives, title=title)
     print(f"wrote {path} ({len(g)} nodes, {g.nx.number_of_edges()} edges)")
     return 0
@@ -211,21 +211,14 @@ def _csv(flag: str, text: str | None) -> list[float] | None:
 
 
 def explain(args: argparse.Namespace) -> int:
-    """``symgrad explain``: write the report of one training step to ``--out`` (.md or .html)."""
+    """``symgrad explain``: write the report of one training step to ``--out`` (.md or .html).
+
+    A saved model given to ``--weights`` says the network (sizes, activation, output, cost); the
+    flags that say it too must agree with it (the library refuses a contradiction).
+    """
     html = report_format(args.out) == "html"
-    sizes, activation = list(args.sizes), args.activation
-    if args.weights is not None:
-        spec, _ = load_weights(args.weights)
-        if spec is not None:
-            if sizes != [2, 2, 2] and sizes != list(spec["sizes"]):
-                raise UsageError(
-                    f"--sizes {','.join(map(str, sizes))} does not match --weights {args.weights!r} "
-                    f"(a {'-'.join(map(str, spec['sizes']))} network)"
-                )
-            sizes = list(spec["sizes"])
-            activation = spec.get("activation", activation)
-    report = explain_step(sizes, activation, args.weights, _csv("--input", args.input), _csv("--target", args.target),
-                          args.lr, figure=html)
+    report = explain_step(args.sizes, args.activation, args.weights, _csv("--input", args.input),
+                          _csv("--target", args.target), args.lr, cost=args.cost, output=args.output, figure=html)
     path = report.save(args.out)
     print(f"wrote {path}: {report.title.lower()}; E = {fmt(report.error)} → {fmt(report.error_after)} after the step")
     return 0
