@@ -210,15 +210,18 @@ def _stream(
 # ------------------------------------------------------------------ fetch
 
 
-def _folder(directory: str | os.PathLike[str] | None) -> Path:
+def _folder(directory: str | os.PathLike[str] | None) -> tuple[Path, bool]:
+    """The target folder, created if need be, and whether it was created now."""
     root = default_data_dir() if directory is None else Path(os.fspath(directory)).expanduser()
-    if root.exists() and not root.is_dir():
-        raise UsageError(f"{root}: is a file, not a folder for the MNIST files")
+    if root.exists():
+        if not root.is_dir():
+            raise UsageError(f"{root}: is a file, not a folder for the MNIST files")
+        return root, False
     try:
-        root.mkdir(parents=True, exist_ok=True)
+        root.mkdir(parents=True)
     except OSError as e:
         raise UsageError(f"cannot create the folder {root}: {e.strerror or e}") from None
-    return root
+    return root, True
 
 
 def fetch_mnist(
@@ -251,7 +254,20 @@ def fetch_mnist(
         mirrors = [mirrors]
     if not mirrors:
         raise UsageError("fetch_mnist: give at least one mirror URL")
-    root = _folder(directory)
+    root, created = _folder(directory)
+    try:
+        return _fetch_all(root, mirrors, files, progress, log, timeout)
+    except BaseException:
+        if created and not any(root.iterdir()):  # leave no trace of a fetch that got nothing
+            root.rmdir()
+        raise
+
+
+def _fetch_all(
+    root: Path, mirrors: Sequence[str], files: Mapping[str, tuple[int, str]],
+    progress: Callable[[str, int, int], None] | None, log: Callable[[str], None] | None,
+    timeout: tuple[float, float],
+) -> list[Fetched]:
     say = log or (lambda message: None)
     opener = urllib.request.build_opener(_HTTPHandler(timeout[1]), _HTTPSHandler(timeout[1]))
     order = list(mirrors)
