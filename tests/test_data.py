@@ -529,3 +529,18 @@ def test_unknown_dataset_and_bad_n():
         dataset("spirals", n=0)
     with pytest.raises(UsageError, match="n must be"):
         dataset("xor", n=2.5)
+
+
+def test_a_wheel_carries_the_packaged_files():
+    """pyproject.toml declares the data files as package data (an sdist/wheel install has them too)."""
+    import fnmatch
+
+    tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python 3.11's tomllib")
+    root = Path(__file__).resolve().parents[1]
+    config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    globs = config["tool"]["setuptools"]["package-data"]["symgrad.store"]
+    folder = root / "symgrad" / "store" / "datasets" / "mnist"
+    shipped = sorted(p.name for p in folder.iterdir())
+    assert shipped == ["README.md", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+    for name in shipped:
+        assert any(fnmatch.fnmatch(f"datasets/mnist/{name}", g) for g in globs), name
