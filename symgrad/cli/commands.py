@@ -93,6 +93,13 @@ def _load_data(args: Any) -> _Data:
         raise UsageError("--labels goes with --images")
     if holdout is not None and holdout < 0:
         raise UsageError(f"--holdout must be 0 or more examples, got {holdout}")
+    # The flags that cannot go together, before any data are read.
+    if evaluate == "test" and args.mnist is None:
+        raise UsageError("--eval test needs --mnist DIR (the test set is its t10k files; "
+                         f"{'the packaged mnist is that test set itself' if args.dataset == 'mnist' else 'these data have none'})")
+    splits_by_default = args.mnist is not None or args.dataset in data.HOLDOUT
+    if evaluate == "validation" and (holdout == 0 or (holdout is None and not splits_by_default)):
+        raise UsageError("--eval validation needs held-out examples: give --holdout N")
     test = None
     default_holdout: int | None = None
     if args.images:
@@ -117,9 +124,6 @@ def _load_data(args: Any) -> _Data:
         default_holdout = data.HOLDOUT.get(args.dataset)
     else:
         raise UsageError("give the data: --mnist DIR, --images FILE --labels FILE, or --dataset NAME")
-    if evaluate == "test" and test is None:
-        raise UsageError("--eval test needs --mnist DIR (the test set is its t10k files; "
-                         f"{'the packaged mnist is that test set itself' if args.dataset == 'mnist' else 'these data have none'})")
     n = X.shape[0]
     if holdout is None:
         holdout = default_holdout or 0
@@ -129,8 +133,6 @@ def _load_data(args: Any) -> _Data:
             raise UsageError(f"--holdout {holdout} must be between 0 and {n - 1} (the data from {source} "
                              f"have {n} examples)")
         (X, labels), hold = data.split(X, labels, holdout)
-    if evaluate == "validation" and hold is None:
-        raise UsageError("--eval validation needs held-out examples: give --holdout N")
     words = f"training on {X.shape[0]:,} examples of {what}"
     if hold is not None and evaluate != "test":
         words += f", evaluating on the last {holdout:,} held out (examples {n - holdout:,}..{n - 1:,})"
