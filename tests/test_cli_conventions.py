@@ -17,22 +17,29 @@ from symgrad.numeric.compile import DTYPES
 from symgrad.numeric.optim import OPTIMIZERS
 from symgrad.numeric.train import NONFINITE
 from symgrad.printing.latex import FORMS
+from symgrad.store.data import EVALUATIONS
+from symgrad.store.fetch import FETCHABLE
 
 #: The library's table each choice flag reads.
 TABLES = {
     "--activation": ACTIVATIONS, "--output": OUTPUTS, "--cost": COSTS, "--level": LEVELS, "--form": FORMS,
     "--optimizer": OPTIMIZERS, "--init": INITS, "--dtype": DTYPES, "--on-nonfinite": NONFINITE,
+    "--eval": EVALUATIONS, ("data fetch", "name"): FETCHABLE,
     ("derive", "--format"): DERIVE_FORMATS, ("verify", "--format"): VERIFY_FORMATS,
 }
 
 
-def _choice_flags():
-    parser = build_parser()
+def _choice_flags(parser=None, prefix=""):
+    """``(command, action)`` of every flag or positional with choices, in subcommands of subcommands too."""
+    parser = parser or build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     for command, p in sub.choices.items():
+        name = f"{prefix}{command}"
         for action in p._actions:
-            if action.choices is not None:
-                yield command, action
+            if isinstance(action, argparse._SubParsersAction):
+                yield from _choice_flags(p, f"{name} ")
+            elif action.choices is not None:
+                yield name, action
 
 
 CHOICES = list(_choice_flags())
@@ -41,13 +48,13 @@ CHOICES = list(_choice_flags())
 def test_every_choice_flag_reads_a_library_table():
     assert len(CHOICES) >= 18
     for command, action in CHOICES:
-        flag = action.option_strings[0]
+        flag = (action.option_strings or [action.dest])[0]
         table = TABLES.get((command, flag), TABLES.get(flag))
         assert table is not None, f"symgrad {command} {flag}: which library table?"
         assert list(action.choices) == list(table), (command, flag)
 
 
-@pytest.mark.parametrize("command, action", CHOICES, ids=[f"{c} {a.option_strings[0]}" for c, a in CHOICES])
+@pytest.mark.parametrize("command, action", CHOICES, ids=[f"{c} {(a.option_strings or [a.dest])[0]}" for c, a in CHOICES])
 def test_every_choice_takes_the_hyphen_spelling_and_stands_for_the_library_name(command, action):
     for name in action.choices:
         assert action.type(name) == name

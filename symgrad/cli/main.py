@@ -1,7 +1,7 @@
 """The ``symgrad`` command line: the flags of every subcommand, and the dispatch to its work.
 
 The work is done by a function of :mod:`symgrad.cli.commands` (derive, verify, train,
-graph, explain) or :mod:`symgrad.cli.demo`. The choices of the flags are the library's own
+graph, explain, data) or :mod:`symgrad.cli.demo`. The choices of the flags are the library's own
 tables (activations, outputs, costs, levels, formats, forms, optimizers, inits, dtypes); each
 is also accepted with hyphens for underscores (``--cost cross-entropy``) and stands for the
 library's name. ``--sizes`` takes ``784,30,10``, ``784-30-10`` or ``"784 30 10"``.
@@ -30,7 +30,8 @@ from ..numeric.compile import DTYPES
 from ..numeric.optim import OPTIMIZERS
 from ..numeric.train import NONFINITE
 from ..printing.latex import FORMS
-from ..store.data import DATASETS
+from ..store.data import DATASETS, EVALUATIONS, HOLDOUT, NIELSEN_VALIDATION
+from ..store.fetch import FETCHABLE, MIRRORS
 from . import commands
 from .demo import demo
 
@@ -44,7 +45,18 @@ EXAMPLES = {
              "  # → train accuracy 1.0000",
     "graph": "symgrad graph --sizes 2,2,2 --with-derivatives --out graph.svg  # → wrote graph.svg (45 nodes, 68 edges)",
     "explain": "symgrad explain --sizes 2,2,2 --out step.html  # → E = 0.298371109 → 0.291027774 after the step",
+    "data": "symgrad data list  # → the real MNIST test set shipped with symgrad",
 }
+#: The examples of ``symgrad data ACTION --help``.
+DATA_EXAMPLES = {
+    "fetch": "symgrad data fetch mnist --dir ~/mnist && symgrad train --mnist ~/mnist",
+    "list": "symgrad data list",
+}
+
+#: Where ``symgrad data fetch`` puts the files when no --dir is given, as --help says it.
+DATA_DIR_HELP = ("$SYMGRAD_DATA_DIR/mnist if set, else the user's cache folder: ~/.cache/symgrad/mnist "
+                 "($XDG_CACHE_HOME) on Linux, ~/Library/Caches/symgrad/mnist on macOS, "
+                 "%%LOCALAPPDATA%%\\symgrad\\mnist on Windows")
 
 _SEPARATORS = re.compile(r"\s*[,-]\s*|\s+")
 
@@ -111,11 +123,22 @@ class _Parser(argparse.ArgumentParser):
 
 def _train_flags(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--mnist", metavar="DIR", help="folder with the four standard MNIST files")
+    src.add_argument("--mnist", metavar="DIR", nargs="?", const="",
+                     help="folder with the four MNIST files (symgrad data fetch mnist gets them; without DIR, "
+                          f"the folder it uses): train on the first 50,000, validate on the last "
+                          f"{NIELSEN_VALIDATION:,} (Nielsen's split)")
     src.add_argument("--images", metavar="FILE", help="IDX images file (with --labels)")
-    src.add_argument("--dataset", metavar="NAME", help=f"built-in dataset: {', '.join(DATASETS)}")
+    src.add_argument("--dataset", metavar="NAME",
+                     help=f"built-in dataset: {', '.join(DATASETS)} (mnist: the 10,000 real digits shipped with "
+                          f"symgrad; the last {HOLDOUT['mnist']:,} held out)")
     p.add_argument("--labels", metavar="FILE", help="IDX labels file (with --images)")
-    p.add_argument("--holdout", type=int, default=None, help="keep the last N examples for evaluation")
+    p.add_argument("--holdout", type=int, default=None, metavar="N",
+                   help=f"hold out the last N examples (not trained on) and evaluate on them; 0 holds out none "
+                        f"(default: {NIELSEN_VALIDATION:,} for --mnist, {HOLDOUT['mnist']:,} for --dataset mnist, "
+                        "else none)")
+    _choice(p, "--eval", EVALUATIONS, default=None,
+            help="what to evaluate after each epoch: the held-out examples (validation, the default) or "
+                 "the MNIST test set (test, with --mnist; the held-out examples stay unused)")
     _network_flags(p, "784,30,10")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=10)
@@ -183,6 +206,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("train", "train a compiled network on MNIST, IDX files or a built-in dataset")
     _train_flags(p)
 
+    p = add("data", "list the built-in datasets and the fetched files, or download the full MNIST set")
+    data_sub = p.add_subparsers(dest="data_command", metavar="ACTION", parser_class=_Parser)
+
+    def add_data(name: str, help: str) -> argparse.ArgumentParser:
+        return data_sub.add_parser(
+            name, help=help, description=help, epilog=f"example:\n  {DATA_EXAMPLES[name]}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    f = add_data("fetch", "download the four MNIST files (60,000 + 10,000 digits), each checked by its sha256")
+    _choice(f, "name", FETCHABLE, help="the dataset")
+    f.add_argument("--dir", metavar="DIR", help=f"where to put the files (default: {DATA_DIR_HELP})")
+    f.add_argument("--mirror", metavar="URL", action="append",
+                   help=f"a mirror to try instead of the public ones, repeatable (default, in order: {', '.join(MIRRORS)})")
+    f.add_argument("--quiet", action="store_true", help="no progress; print only where the files are")
+    f = add_data("list", "show the built-in datasets and whether the MNIST files are fetched")
+    f.add_argument("--dir", metavar="DIR", help="the folder to look in (default: where symgrad data fetch puts them)")
+
     p = add("graph", "draw the computational graph (forward and derivative nodes)")
     _network_flags(p, "2,2,2")
     _choice(p, "--level", LEVELS, default="neuron")
@@ -211,6 +252,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": commands.train,
     "graph": commands.graph,
     "explain": commands.explain,
+    "data": commands.data_command,
 }
 
 #: Library argument names spelled otherwise on a command's line (the rest: lr → --lr, batch_size → --batch-size).
@@ -219,6 +261,7 @@ FLAGS = {
     "explain": {"x": "--input", "y": "--target", "path": "--out"},
     "graph": {"path": "--out"},
     "train": {"path": "--plot"},
+    "data": {"directory": "--dir", "mirrors": "--mirror"},
 }
 
 
