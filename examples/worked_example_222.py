@@ -26,7 +26,7 @@ import sympy as sp
 from symgrad import Graph, backprop, sigmoid
 from symgrad.derivation.chainrule import chain_rule
 
-# The starting point (the text's figures, copied here: examples never read ../shared).
+# The starting point (the text's figures, copied here: examples read nothing outside the repository).
 INPUTS = {"i1": 0.05, "i2": 0.10}
 TARGETS = {"target_o1": 0.01, "target_o2": 0.99}
 WEIGHTS = {

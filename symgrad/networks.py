@@ -12,8 +12,8 @@ level* has one matrix node per W^l (n_l × n_{l−1}), b^l (n_l × 1), z^l and a
 Costs (summed over the examples of the batch):
 
 * ``quadratic``: C = ½ Σ_x ‖a^L(x) − y(x)‖²
-* ``cross_entropy``: C = −Σ_x Σ_j [y_j ln a^L_j + (1 − y_j) ln(1 − a^L_j)]
-* ``log_likelihood`` (with ``output="softmax"``): C = −Σ_x Σ_j y_j ln softmax(z^L)_j
+* ``cross_entropy`` (with a sigmoid output, a^L_j in (0, 1)): C = −Σ_x Σ_j [y_j ln a^L_j + (1 − y_j) ln(1 − a^L_j)]
+* ``log_likelihood`` (with ``output="softmax"``, n_L ≥ 2): C = −Σ_x Σ_j y_j ln softmax(z^L)_j
 
 ``weight_decay=λ`` adds λ Σ_l ‖W^l‖² (the sum of all squared weights).
 
@@ -40,6 +40,11 @@ from .core.graph import Graph
 from .errors import GraphError, UsageError
 
 COSTS = ("quadratic", "cross_entropy", "log_likelihood")
+#: The output layer's activations: the hidden ones, and softmax (which goes with the log-likelihood cost).
+OUTPUTS = (*ACTIVATIONS, "softmax")
+#: The values each output activation gives (said in the messages about outputs and costs).
+RANGES = {"sigmoid": "(0, 1)", "tanh": "(−1, 1)", "relu": "[0, ∞)", "identity": "all of ℝ",
+          "softmax": "(0, 1), summing to 1"}
 LEVELS = ("neuron", "layer")
 INITS = ("normal", "glorot", "he")
 #: What a network's specification holds (:meth:`Network.spec`, the model file's ``spec``).
@@ -60,28 +65,66 @@ def check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
     return tuple(int(s) for s in sizes)
 
 
+def _check_seed(seed: Any) -> None:
+    if seed is not None and not (_is_whole(seed) and seed >= 0):
+        raise UsageError(f"seed must be None or a whole number ≥ 0, got {seed!r}", arg="seed")
+
+
 def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
     if not isinstance(value, str) or value not in choices:
         raise UsageError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}", arg=name)
 
 
 def _check_decay(wd: Any) -> Any:
-    """λ: ``None``, a finite number ≥ 0 (as a float), or a SymPy expression (a symbol λ, a Rational)."""
+    """λ: ``None``, a finite number ≥ 0 (as a float), or a SymPy expression (a symbol λ, a Rational).
+
+    Refused in the words training uses for its own ``weight_decay`` (``check_settings``).
+    """
     if wd is None or (isinstance(wd, sp.Basic) and not (wd.is_number and wd.is_negative)):
         return wd
     ok = isinstance(wd, (int, float, np.integer, np.floating)) and not isinstance(wd, (bool, np.bool_))
     if not (ok and math.isfinite(float(wd)) and float(wd) >= 0):
-        raise UsageError(f"weight_decay must be None or a finite number ≥ 0, got {wd!r}", arg="weight_decay")
+        raise UsageError(f"weight_decay (λ) must be a finite number ≥ 0, got {wd!r}", arg="weight_decay")
     return float(wd)
+
+
+def _check_agreement(sizes: tuple[int, ...], act: str, cost: str, output: str, given: bool) -> None:
+    """The output layer and the cost agree: softmax goes with the log-likelihood (and n_L ≥ 2), and only
+    with it; the cross-entropy takes ln a and ln(1 − a), so it needs outputs in (0, 1): a sigmoid."""
+    if cost == "log_likelihood" and output != "softmax":
+        raise UsageError(
+            f"cost log_likelihood goes with a softmax output only (C = −Σ_j y_j ln softmax(z^L)_j), got "
+            f"`output='{output}'`; leave `output` out or give `output='softmax'`", arg="cost"
+        )
+    if output == "softmax" and cost != "log_likelihood":
+        raise UsageError(
+            f"output softmax goes with cost log_likelihood only, got cost {cost}; give "
+            f"`cost='log_likelihood'`, or another output for cost {cost} (`output='sigmoid'`)", arg="output"
+        )
+    if output == "softmax" and sizes[-1] < 2:
+        raise UsageError(
+            f"cost log_likelihood needs a softmax output of at least two neurons, but the last of `sizes` "
+            f"is {sizes[-1]}; for one output neuron use cost cross_entropy with `output='sigmoid'`",
+            arg="cost",
+        )
+    if cost == "cross_entropy" and output != "sigmoid":
+        which = f"`output='{output}'`" if given else f"`activation='{output}'`, as `output` is not given"
+        raise UsageError(
+            f"cost cross_entropy needs outputs in (0, 1), as it takes ln a and ln(1 − a) of each output a, but "
+            f"the output is {output} ({which}), with values in {RANGES.get(output, 'ℝ')}; use a sigmoid output "
+            f"(`output='sigmoid'`), or cost log_likelihood with a softmax output (`cost='log_likelihood'`)", arg="cost"
+        )
 
 
 def check_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     """A network's specification with every key filled in, or a :class:`UsageError` naming the fault.
 
     ``sizes`` [n_1, ..., n_L] (whole numbers, L ≥ 2, n_l ≥ 1), ``activation`` σ and ``cost`` C
-    are required; ``output`` (the output layer's activation) defaults to softmax for the
-    log-likelihood cost, which goes only with it, and to σ otherwise; ``level`` defaults to
-    ``"layer"``; ``weight_decay`` λ (None, or a finite number ≥ 0) to ``None``.
+    are required; ``output`` (the output layer's activation, one of :data:`OUTPUTS`) defaults to
+    softmax for the log-likelihood cost and to σ otherwise. The output and the cost must agree:
+    softmax (n_L ≥ 2) goes with the log-likelihood and only with it; the cross-entropy takes
+    ln a^L and ln(1 − a^L), so it needs a sigmoid output; the quadratic cost takes any other.
+    ``level`` defaults to ``"layer"``; ``weight_decay`` λ (None, or a finite number ≥ 0) to ``None``.
     """
     if not isinstance(spec, Mapping):
         raise UsageError(f"the spec must be a dictionary, got {type(spec).__name__}")
@@ -99,18 +142,22 @@ def check_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     activation(act)
     _check_choice("cost", cost, COSTS)
     output = spec.get("output")
+    given = output is not None
     if output is None:
         output = "softmax" if cost == "log_likelihood" else act
-    _check_choice("output", output, ("softmax", *ACTIVATIONS))
-    if (cost == "log_likelihood") != (output == "softmax"):
-        raise UsageError(
-            f"the log_likelihood cost goes with output 'softmax' (got cost {cost!r}, output {output!r})", arg="cost"
-        )
+    _check_choice("output", output, OUTPUTS)
+    _check_agreement(sizes, act, cost, output, given)
     level = "layer" if spec.get("level") is None else spec["level"]
     _check_choice("level", level, LEVELS)
     wd = _check_decay(spec.get("weight_decay"))
     return {"sizes": list(sizes), "activation": act, "cost": cost, "output": output, "level": level,
             "weight_decay": wd}
+
+
+def describe(sizes: Sequence[int], activation: str, cost: str, output: str | None = None) -> str:
+    """A network in words: ``2-3-2 tanh network with a sigmoid output, cross_entropy cost``."""
+    out = "" if output in (None, activation) else f" with a {output} output"
+    return f"{'-'.join(map(str, sizes))} {activation} network{out}, {cost} cost"
 
 
 def count_params(sizes: Sequence[int]) -> int:
@@ -135,6 +182,7 @@ def init_params(sizes: Sequence[int], init: str = "normal", seed: int | None = 0
     One seeded generator draws the layers in order, so a seed fixes everything.
     """
     _check_choice("init", init, INITS)
+    _check_seed(seed)
     rng = np.random.default_rng(seed)
     params: dict[str, np.ndarray] = {}
     for l in range(2, len(sizes) + 1):
@@ -196,20 +244,41 @@ class Network:
             "weight_decay": None if wd is None else float(wd),
         }
 
+    def describe(self) -> str:
+        """The network in words: ``2-3-2 tanh network with a sigmoid output, cross_entropy cost``."""
+        return describe(self.sizes, self.activation, self.cost, self.output)
+
     def params(self) -> dict[str, np.ndarray]:
-        """The current parameter values as layer arrays ``{"W2": ..., "b2": ...}``."""
+        """The current parameter values as layer arrays ``{"W2": ..., "b2": ...}``.
+
+        A network built without ``seed`` or ``params`` has none: a :class:`GraphError` says how to give them.
+        """
         g = self.graph
+        missing = [p.name for p in g.parameters if p.value is None]
+        if missing:
+            which = ("parameters have no values" if len(missing) == len(g.parameters) else
+                     f"parameter {missing[0]!r}{f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''} "
+                     "has no value")
+            raise GraphError(
+                f"the {'-'.join(map(str, self.sizes))} network's {which}: build it with mlp(..., seed=0) (drawn "
+                "by init_params) or mlp(..., params={'W2': ..., 'b2': ..., ...}), or call net.set_params({...})"
+            )
         if self.level == "neuron":
             return layer_params(self, {p.name: p.value for p in g.parameters})
         return {key: np.asarray(g.node(key).value, dtype=float) for key in param_shapes(self.sizes)}
 
     def set_params(self, params: Mapping[str, Any]) -> None:
         """Give the parameters values from layer arrays ``{"W2": (n2, n1) array, "b2": ..., ...}``."""
+        if not isinstance(params, Mapping):
+            raise GraphError(f"params must be a dictionary {{'W2': array, 'b2': array, ...}}, got {type(params).__name__}")
         arrays: dict[str, np.ndarray] = {}
         for key, shape in param_shapes(self.sizes).items():
             if key not in params:
                 raise GraphError(f"parameter {key!r} is missing (network sizes {list(self.sizes)})")
-            arr = np.asarray(params[key], dtype=float)
+            try:
+                arr = np.asarray(params[key], dtype=float)
+            except (TypeError, ValueError):
+                raise GraphError(f"parameter {key!r} must be an array of numbers, got {params[key]!r:.60}") from None
             if arr.shape == (shape[0],) and shape[1] == 1:
                 arr = arr.reshape(shape)
             if arr.shape != shape:
@@ -286,12 +355,21 @@ def mlp(
     batch of ``batch`` columns (default: the symbol m); ``level="neuron"``
     builds one scalar node per neuron for a single example. Parameters get
     ``params`` (layer arrays ``{"W2": ..., "b2": ...}``) or, with ``seed``,
-    values drawn by :func:`init_params`. The specification is checked by
-    :func:`check_spec` (a :class:`UsageError` names the fault).
+    values drawn by :func:`init_params` (``init``: one of :data:`INITS`); with
+    neither they have no values until :meth:`Network.set_params`. The
+    specification is checked by :func:`check_spec`, the arguments here too (a
+    :class:`UsageError` names the one at fault).
     """
     spec = check_spec({"sizes": sizes, "activation": activation, "cost": cost, "output": output, "level": level,
                        "weight_decay": weight_decay})
     sizes = tuple(spec["sizes"])
+    _check_choice("init", init, INITS)
+    if params is not None and seed is not None:
+        raise UsageError("give params or seed, not both (seed draws the parameters params would give)", arg="seed")
+    _check_seed(seed)
+    if level == "layer" and not (batch is None or isinstance(batch, sp.Symbol) or (_is_whole(batch) and batch >= 1)):
+        raise UsageError(f"batch must be a whole number ≥ 1 or a SymPy symbol (default: the symbol m), got {batch!r}",
+                         arg="batch")
     build = _layer_level if level == "layer" else _neuron_level
     net = build(sizes, activation, cost, spec["output"], weight_decay, batch)
     if params is not None:

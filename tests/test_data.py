@@ -6,6 +6,8 @@ import gzip
 import hashlib
 import shutil
 import struct
+from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -14,23 +16,27 @@ import pytest
 from symgrad.errors import DataError, UsageError
 from symgrad.store.data import (
     DATASETS,
+    HOLDOUT,
+    MNIST_GZ,
     as_arrays,
     check_finite,
     dataset,
+    find_mnist,
     load_idx,
     load_mnist,
     one_hot,
+    packaged_mnist,
     read_idx,
     split,
     to_columns,
 )
 
-MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
-T10K_IMAGES = MNIST / "t10k-images-idx3-ubyte.gz"
-T10K_LABELS = MNIST / "t10k-labels-idx1-ubyte.gz"
+#: The real MNIST test set shipped in the package, and its published sha256 sums (written out
+#: here, not taken from the package, so that a changed table in the package fails this test).
+PACKAGED = resources.files("symgrad.store").joinpath("datasets", "mnist")
 SHA256 = {
-    T10K_IMAGES: "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-    T10K_LABELS: "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+    "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
 }
 # The published class counts of the MNIST test set.
 T10K_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -67,14 +73,69 @@ def small_files(tmp_path: Path, gz: bool = False, n: int = 5) -> tuple[Path, Pat
 
 
 @pytest.fixture(scope="module")
-def mnist_files() -> tuple[Path, Path]:
-    assert T10K_IMAGES.is_file() and T10K_LABELS.is_file(), f"the MNIST test set is expected in {MNIST}"
-    return T10K_IMAGES, T10K_LABELS
+def mnist_files() -> Iterator[tuple[Path, Path]]:
+    with resources.as_file(PACKAGED) as folder:
+        images, labels = folder / "t10k-images-idx3-ubyte.gz", folder / "t10k-labels-idx1-ubyte.gz"
+        assert images.is_file() and labels.is_file(), f"the MNIST test set is expected in {folder}"
+        yield images, labels
 
 
 def test_mnist_files_are_the_published_ones(mnist_files):
     for path in mnist_files:
-        assert hashlib.sha256(path.read_bytes()).hexdigest() == SHA256[path]
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == SHA256[path.name]
+    assert MNIST_GZ["t10k-images-idx3-ubyte.gz"] == (1648877, SHA256["t10k-images-idx3-ubyte.gz"])
+    assert MNIST_GZ["t10k-labels-idx1-ubyte.gz"] == (4542, SHA256["t10k-labels-idx1-ubyte.gz"])
+
+
+def test_packaged_mnist_is_the_test_set(mnist_files):
+    X, labels = packaged_mnist()
+    Xf, yf = load_idx(*mnist_files)
+    np.testing.assert_array_equal(X, Xf)
+    np.testing.assert_array_equal(labels, yf)
+    assert X.shape == (10000, 784) and labels.tolist()[:3] == [7, 2, 1]
+    assert packaged_mnist(dtype=np.float32)[0].dtype == np.float32
+
+
+def test_dataset_mnist(mnist_files):
+    X, labels = dataset("mnist")
+    assert X.shape == (10000, 784) and X.dtype == np.float64 and labels.dtype == np.int64
+    assert X.min() == 0.0 and X.max() == 1.0
+    assert np.bincount(labels).tolist() == T10K_COUNTS
+    X5, y5 = dataset("mnist", n=5, seed=123)  # the first n; the seed changes nothing
+    np.testing.assert_array_equal(X5, X[:5])
+    np.testing.assert_array_equal(y5, labels[:5])
+    np.testing.assert_array_equal(dataset("mnist", seed=9)[0], X)
+    assert HOLDOUT["mnist"] == 2000 and DATASETS["mnist"] == (10000, 10)
+    with pytest.raises(UsageError, match="at most 10000 .* symgrad data fetch mnist"):
+        dataset("mnist", n=10001)
+    with pytest.raises(UsageError, match="n must be"):
+        dataset("mnist", n=0)
+
+
+@pytest.mark.parametrize("damage, what", [
+    (lambda b: b[:-10], "truncated"),
+    (lambda b: b[:500] + bytes([b[500] ^ 0x40]) + b[501:], "one bit flipped"),
+    (lambda b: b"", "empty"),
+])
+@pytest.mark.parametrize("which", [0, 1])
+def test_packaged_mnist_checks_the_sha256(mnist_files, tmp_path, damage, what, which):
+    for path in mnist_files:
+        shutil.copyfile(path, tmp_path / path.name)
+    name = mnist_files[which].name
+    bad = tmp_path / name
+    bad.write_bytes(damage(bad.read_bytes()))
+    with pytest.raises(DataError) as e:
+        packaged_mnist(folder=tmp_path)
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith(f"{bad}: sha256 {hashlib.sha256(bad.read_bytes()).hexdigest()}")
+    assert SHA256[name] in msg and "damaged or altered" in msg, what
+    np.testing.assert_array_equal(packaged_mnist(folder=mnist_files[0].parent)[1][:3], [7, 2, 1])
+
+
+def test_packaged_mnist_missing_file(mnist_files, tmp_path):
+    shutil.copyfile(mnist_files[0], tmp_path / mnist_files[0].name)
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz: no such file"):
+        packaged_mnist(folder=tmp_path)
 
 
 def test_real_mnist_test_set(mnist_files):
@@ -284,6 +345,20 @@ def test_load_mnist_folder(tmp_path, gz_names):
         np.testing.assert_array_equal(y, labels)
 
 
+def test_load_mnist_finds_the_dotted_spelling(tmp_path):
+    made = make_mnist_folder(tmp_path / "mnist", {"t10k-images-idx3-ubyte"})
+    folder = tmp_path / "mnist"
+    (folder / "train-images-idx3-ubyte").rename(folder / "train-images.idx3-ubyte")
+    (folder / "t10k-images-idx3-ubyte.gz").rename(folder / "t10k-images.idx3-ubyte.gz")
+    data = load_mnist(folder)
+    np.testing.assert_array_equal(data["train"][0], made["train"][0].reshape(-1, 16) / 255.0)
+    np.testing.assert_array_equal(data["test"][0], made["test"][0].reshape(-1, 16) / 255.0)
+    found = find_mnist(folder)
+    assert found["train-images-idx3-ubyte"] == folder / "train-images.idx3-ubyte"
+    assert found["t10k-images-idx3-ubyte"] == folder / "t10k-images.idx3-ubyte.gz"
+    assert found["train-labels-idx1-ubyte"] == folder / "train-labels-idx1-ubyte"
+
+
 def test_load_mnist_missing_file_lists_what_was_looked_for(tmp_path):
     make_mnist_folder(tmp_path / "mnist")
     (tmp_path / "mnist" / "t10k-labels-idx1-ubyte").unlink()
@@ -291,6 +366,7 @@ def test_load_mnist_missing_file_lists_what_was_looked_for(tmp_path):
         load_mnist(tmp_path / "mnist")
     msg = str(e.value)
     assert "missing MNIST file(s) t10k-labels-idx1-ubyte[.gz]" in msg
+    assert "train-images.idx3-ubyte" in msg and msg.endswith(f"symgrad data fetch mnist --dir {tmp_path / 'mnist'}")
     for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte"):
         assert name in msg
 
@@ -420,7 +496,7 @@ def test_noisy_xor_keeps_its_labels():
     np.testing.assert_array_equal(y, corner[:, 0] ^ corner[:, 1])
 
 
-@pytest.mark.parametrize("name", list(DATASETS))
+@pytest.mark.parametrize("name", [n for n in DATASETS if n != "mnist"])  # mnist: test_dataset_mnist
 def test_datasets_deterministic_for_a_seed(name):
     X1, y1 = dataset(name, seed=7)
     X2, y2 = dataset(name, seed=7)
@@ -447,9 +523,24 @@ def test_spirals_interleave():
 
 
 def test_unknown_dataset_and_bad_n():
-    with pytest.raises(UsageError, match="unknown dataset 'moons'; choose one of xor, spirals, blobs"):
+    with pytest.raises(UsageError, match="unknown dataset 'moons'; choose one of xor, spirals, blobs, mnist"):
         dataset("moons")
     with pytest.raises(UsageError, match="n must be"):
         dataset("spirals", n=0)
     with pytest.raises(UsageError, match="n must be"):
         dataset("xor", n=2.5)
+
+
+def test_a_wheel_carries_the_packaged_files():
+    """pyproject.toml declares the data files as package data (an sdist/wheel install has them too)."""
+    import fnmatch
+
+    tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python 3.11's tomllib")
+    root = Path(__file__).resolve().parents[1]
+    config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    globs = config["tool"]["setuptools"]["package-data"]["symgrad.store"]
+    folder = root / "symgrad" / "store" / "datasets" / "mnist"
+    shipped = sorted(p.name for p in folder.iterdir())
+    assert shipped == ["README.md", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+    for name in shipped:
+        assert any(fnmatch.fnmatch(f"datasets/mnist/{name}", g) for g in globs), name

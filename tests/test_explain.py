@@ -157,3 +157,146 @@ def test_cli_explain_user_errors(tmp_path, capsys, monkeypatch, argv, culprit):
     assert cli(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and culprit in err
+
+
+# ------------------------------------------------ issue 9: the network a model file holds, softmax, decay
+def _compiled_gradients(spec: dict, params: dict, x, y) -> dict[str, float]:
+    """∂C/∂p of the compiled layer-level network (one example), by neuron-level name (w2_1_2, b2_1)."""
+    from symgrad.numeric import compile as compile_net
+
+    net = sg.mlp(spec["sizes"], spec["activation"], spec["cost"], level="layer", output=spec["output"],
+                 weight_decay=spec.get("weight_decay"), params=params)
+    _, grads = compile_net(net)(net.params(), np.reshape(x, (-1, 1)), np.reshape(y, (-1, 1)))
+    out = {}
+    for key, g in grads.items():
+        g = np.asarray(g).reshape(np.shape(net.params()[key]))
+        for (j, k), v in np.ndenumerate(g):
+            out[f"w{key[1:]}_{j + 1}_{k + 1}" if key[0] == "W" else f"b{key[1:]}_{j + 1}"] = float(v)
+    return out
+
+
+def _saved(tmp_path, argv):
+    path = tmp_path / "m.npz"
+    assert cli(["train", "--dataset", "xor", *argv, "--epochs", "3", "--lr", "1", "--quiet", "--save", str(path)]) == 0
+    return path
+
+
+def test_explain_weights_explains_the_network_the_file_holds(tmp_path, capsys):
+    from symgrad.store.model_file import load_model
+
+    model = _saved(tmp_path, ["--sizes", "2,3,2", "--cost", "log-likelihood"])
+    out = tmp_path / "step.md"
+    assert cli(["explain", "--weights", str(model), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "2-3-2 sigmoid network with a softmax output, log_likelihood cost" in printed
+    md = out.read_text()
+    assert "the softmax $a^{3}_{j} = e^{z^{3}_{j}} / \\sum_k e^{z^{3}_{k}}$ in the output layer" in md
+    assert "quadratic" not in md and "E_{o1}" not in md
+    spec, params = load_model(model)
+    rep = explain(weights=model, figure=False)
+    assert rep.title == "One training step of a 2-3-2 sigmoid network with a softmax output, log_likelihood cost, " \
+                        "explained"
+    x, y = [rep.values[f"x{k}"] for k in (1, 2)], [rep.values[f"y{j}"] for j in (1, 2)]
+    assert y == [0.0, 1.0]  # the log-likelihood's default target is one-hot
+    compiled = _compiled_gradients(spec, params, x, y)
+    assert set(compiled) == set(rep.gradients)
+    for name, g in compiled.items():
+        assert rep.gradients[name] == pytest.approx(g, rel=1e-12, abs=1e-15), name
+    assert rep.backprop_gap < 1e-12 and rep.error_after < rep.error
+    # δ of a softmax output is out minus target (one-hot y): in the numbers and in the report
+    for j in (1, 2):
+        delta = rep.gradients[f"b3_{j}"]
+        assert delta == pytest.approx(rep.values[f"a3_{j}"] - y[j - 1], rel=1e-12)
+        assert f"= {fmt(delta)}$: the output minus its target" in md
+
+
+@pytest.mark.parametrize("flag, value, culprit", [
+    ("--activation", "tanh", "--activation tanh contradicts --weights"),
+    ("--cost", "quadratic", "--cost quadratic contradicts --weights"),
+    ("--output", "sigmoid", "--output sigmoid contradicts --weights"),
+    ("--sizes", "2,2,2", "--sizes 2,2,2 contradicts --weights"),
+])
+def test_explain_refuses_a_flag_that_contradicts_the_model_file(flag, value, culprit, tmp_path, capsys):
+    model = _saved(tmp_path, ["--sizes", "2,3,2", "--cost", "log_likelihood"])
+    capsys.readouterr()
+    out = tmp_path / "step.md"
+    assert cli(["explain", "--weights", str(model), flag, value, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"symgrad explain: error: {culprit} '{model}', a saved 2-3-2 "
+                                               "sigmoid network with a softmax output, log_likelihood cost"), err
+    assert f"leave {flag} out to use the file's" in err[0] and not out.exists()
+    # the file's own values may be given
+    same = {"--activation": "sigmoid", "--cost": "log-likelihood", "--output": "softmax", "--sizes": "2-3-2"}[flag]
+    assert cli(["explain", "--weights", str(model), flag, same, "--out", str(out)]) == 0
+
+
+def test_explain_api_takes_the_file_spec_and_refuses_a_contradiction(tmp_path):
+    model = _saved(tmp_path, ["--sizes", "2,3,1", "--activation", "tanh", "--output", "sigmoid",
+                              "--cost", "cross_entropy"])
+    rep = explain(weights=model, figure=False)
+    assert "2-3-1 tanh network with a sigmoid output, cross_entropy cost" in rep.title
+    with pytest.raises(UsageError, match=r"^activation sigmoid contradicts `weights` .*leave `activation` out") as e:
+        explain(weights=model, activation="sigmoid", figure=False)
+    assert e.value.arg == "activation"
+
+
+@pytest.mark.parametrize("sizes, activation, cost, output", [
+    ((2, 3, 3), "relu", "log_likelihood", None),
+    ((2, 2, 2), "sigmoid", "log_likelihood", None),   # text 003's network and weights, with a softmax output
+    ((3, 2, 2), "tanh", "cross_entropy", "sigmoid"),
+    ((2, 3, 1), "identity", "quadratic", "tanh"),
+    ((2, 2), "sigmoid", "log_likelihood", None),
+])
+def test_explain_matches_the_compiled_gradients(sizes, activation, cost, output):
+    params = sg.init_params(sizes, seed=4)
+    x = [0.3 * (k + 1) for k in range(sizes[0])]
+    y = [1.0 if j == 0 else 0.0 for j in range(sizes[-1])]
+    text003 = sizes == (2, 2, 2)
+    rep = explain(sizes, activation, None if text003 else params, x, y, lr=0.1, cost=cost, output=output,
+                  figure=False)
+    assert rep.backprop_gap < 1e-12
+    if text003:  # its own names and shared biases: check δ = out − y and the update of w5 instead
+        assert "softmax output, log_likelihood cost" in rep.title
+        d_o1 = rep.values["out_o1"] - y[0]
+        assert rep.gradients["w5"] == pytest.approx(d_o1 * rep.values["out_h1"], rel=1e-12)
+        return
+    spec = {"sizes": sizes, "activation": activation, "cost": cost,
+            "output": output or ("softmax" if cost == "log_likelihood" else activation)}
+    compiled = _compiled_gradients(spec, params, x, y)
+    assert set(compiled) == set(rep.gradients)
+    for name, g in compiled.items():
+        assert rep.gradients[name] == pytest.approx(g, rel=1e-12, abs=1e-15), name
+    for sec in rep.sections:
+        for b in sec.blocks:
+            if isinstance(b, Equation):
+                for r in [b.lhs, *b.rows]:
+                    ET.fromstring(tex_to_mathml(r, strict=True))
+
+
+def test_explain_a_model_with_weight_decay(tmp_path):
+    from symgrad.store.model_file import load_model
+
+    model = _saved(tmp_path, ["--sizes", "2,2,2", "--cost", "log_likelihood", "--weight-decay", "0.05"])
+    spec, params = load_model(model)
+    assert spec["weight_decay"] == 0.05
+    rep = explain(weights=model, figure=False)
+    x, y = [rep.values["x1"], rep.values["x2"]], [rep.values["y1"], rep.values["y2"]]
+    compiled = _compiled_gradients(spec, params, x, y)
+    for name, g in compiled.items():
+        assert rep.gradients[name] == pytest.approx(g, rel=1e-12, abs=1e-15), name
+    w = rep.values["w2_1_2"]
+    assert rep.gradients["w2_1_2"] - rep.gradients["b2_1"] * rep.values["x2"] == pytest.approx(2 * 0.05 * w)
+    md = rep.to_markdown()
+    shown = fmt(w) if w >= 0 else rf"\left({fmt(w)}\right)"
+    assert r"\lambda = 0.05" in md and r"+ 2 \lambda w^{2}_{12}" in md and rf"+ 2 \times 0.05 \times {shown}" in md
+
+
+def test_explain_plain_weights_give_the_sizes(tmp_path, capsys):
+    W = {"W2": np.full((3, 2), 0.1), "b2": np.zeros((3, 1)), "W3": np.full((1, 3), -0.2), "b3": np.zeros((1, 1))}
+    np.savez(tmp_path / "plain.npz", **W)
+    out = tmp_path / "s.md"
+    assert cli(["explain", "--weights", str(tmp_path / "plain.npz"), "--activation", "tanh", "--output", "sigmoid",
+                "--cost", "cross-entropy", "--out", str(out)]) == 0
+    assert "2-3-1 tanh network with a sigmoid output, cross_entropy cost" in capsys.readouterr().out
+    assert explain(weights=W, figure=False).title == "One training step of a 2-3-1 sigmoid network, quadratic cost, " \
+                                                      "explained"

@@ -224,7 +224,7 @@ TRAIN = ["train", "--quiet", "--epochs", "2"]
     (["--dataset", "xor", "--sizes", "2,2", "--weight-decay", "nan"], "--weight-decay"),
     (["--dataset", "xor", "--sizes", "2,2", "--holdout", "4"], "--holdout 4"),
     (["--dataset", "spirals", "--sizes", "2,2", "--holdout", "200"], "--holdout 200"),
-    (["--dataset", "xor", "--sizes", "2,2", "--holdout", "0"], "--holdout 0"),
+    (["--dataset", "xor", "--sizes", "2,2", "--holdout", "-1"], "--holdout must be 0 or more"),
     (["--dataset", "xor", "--sizes", "3,4,1"], "--sizes 3,4,1 starts with 3 inputs"),
     (["--dataset", "blobs", "--sizes", "2,4,2"], "--sizes 2,4,2 ends with 2 output neurons"),
     (["--dataset", "xor", "--sizes", "2,1", "--cost", "log_likelihood"], "--cost log_likelihood"),

@@ -116,7 +116,7 @@ def test_explicit_needs_a_concrete_batch():
 
 
 def test_expanded_view_equals_explicit_of_expand():
-    net = mlp([2, 3, 2], "tanh", "cross_entropy", level="layer", batch=1)
+    net = mlp([2, 3, 2], "tanh", "cross_entropy", level="layer", batch=1, output="sigmoid")
     net.backprop()
     view = ExplicitView(net)
     for name in ("dC/dW2", "dC/db3", "C"):

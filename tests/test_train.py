@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +21,8 @@ from symgrad.errors import UsageError
 from symgrad.numeric.train import TrainingError, train
 
 ROOT = Path(__file__).resolve().parents[1]
-MNIST = ROOT.parent / "shared" / "data" / "mnist"
+#: The real MNIST test set shipped in the package.
+MNIST = Path(str(resources.files("symgrad.store").joinpath("datasets", "mnist")))
 
 
 def _blobs(n=240, seed=0):
@@ -134,9 +138,9 @@ def test_callback_stops_and_history_json():
 
 
 def test_mnist_one_epoch_smoke():
-    from symgrad.store.data import load_idx
+    from symgrad.store.data import dataset
 
-    X, labels = load_idx(MNIST / "t10k-images-idx3-ubyte.gz", MNIST / "t10k-labels-idx1-ubyte.gz")
+    X, labels = dataset("mnist")
     net = mlp([784, 30, 10], "sigmoid", "cross_entropy", level="layer", seed=0, init="glorot")
     h = train(net, X[:2000], labels[:2000], epochs=1, batch_size=10, lr=0.5,
               holdout=(X[8000:], labels[8000:]), progress=False)
@@ -236,3 +240,145 @@ def test_cli_plot_without_matplotlib_fails_before_training(tmp_path):
     assert "symgrad[plot]" in lines[0] and "Traceback" not in res.stderr
     assert res.stdout == ""  # no epoch was trained (nor printed)
     assert not png.exists()
+
+
+# ------------------------------------------------------------ the data flags: --dataset mnist, --mnist, --eval
+
+
+@pytest.fixture
+def seen(monkeypatch):
+    """What ``symgrad train`` hands to the trainer: the training examples and the evaluation set."""
+    import symgrad.cli.commands as commands
+
+    calls = []
+    real = commands.train_network
+
+    def spy(net, X, labels, **kw):
+        calls.append({"X": X, "labels": labels, "holdout": kw["holdout"]})
+        return real(net, X, labels, **kw)
+
+    monkeypatch.setattr(commands, "train_network", spy)
+    return calls
+
+
+def test_cli_dataset_mnist_trains_on_8000_and_holds_out_2000(seen, capsys):
+    from symgrad.store.data import dataset
+
+    assert cli_main(["train", "--dataset", "mnist", "--epochs", "1", "--quiet", "--json"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0].startswith("data: training on 8,000 examples of the MNIST test set shipped with symgrad")
+    assert "evaluating on the last 2,000 held out (examples 8,000..9,999)" in out[0]
+    X, labels = dataset("mnist")
+    (call,) = seen
+    np.testing.assert_array_equal(call["X"], X[:8000])
+    np.testing.assert_array_equal(call["holdout"][0], X[8000:])
+    np.testing.assert_array_equal(call["holdout"][1], labels[8000:])
+    doc = json.loads(out[-1])
+    assert doc["epochs"][0]["holdout_accuracy"] > 0.8  # 784-30-10, η = 3.0, one epoch: 0.8555 for seed 0
+
+
+def test_cli_dataset_mnist_holdout_keeps_its_meaning(seen, capsys):
+    assert cli_main(["train", "--dataset", "mnist", "--holdout", "500", "--epochs", "1", "--quiet",
+                     "--sizes", "784,10"]) == 0
+    assert seen[0]["X"].shape == (9500, 784) and seen[0]["holdout"][0].shape == (500, 784)
+    assert "holdout accuracy" in capsys.readouterr().out
+    assert cli_main(["train", "--dataset", "mnist", "--holdout", "0", "--epochs", "1", "--quiet",
+                     "--sizes", "784,10"]) == 0
+    assert seen[1]["X"].shape == (10000, 784) and seen[1]["holdout"] is None
+    assert "holdout accuracy" not in capsys.readouterr().out
+
+
+def _idx(arr: np.ndarray) -> bytes:
+    return bytes([0, 0, 8, arr.ndim]) + b"".join(struct.pack(">I", n) for n in arr.shape) + arr.tobytes()
+
+
+@pytest.fixture
+def full_mnist(tmp_path):
+    """A made-up MNIST folder of the full set's layout: 10,050 'training' and 40 'test' images of 2×2 pixels.
+
+    The last 10,000 training images are all 0s with label 0, the first 50 all 255 with label 1 and the test
+    images half and half, so each set is told apart by its pixels.
+    """
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    train = np.zeros((10050, 2, 2), np.uint8)
+    train[:50] = 255
+    train_labels = (train[:, 0, 0] == 255).astype(np.uint8)
+    test = np.zeros((40, 2, 2), np.uint8)
+    test[:20] = 255
+    test_labels = (test[:, 0, 0] == 255).astype(np.uint8)
+    for name, arr in (("train-images-idx3-ubyte", train), ("train-labels-idx1-ubyte", train_labels),
+                      ("t10k-images.idx3-ubyte", test), ("t10k-labels-idx1-ubyte", test_labels)):
+        (folder / (name + ".gz")).write_bytes(gzip.compress(_idx(arr)))
+    return folder
+
+
+def test_cli_mnist_dir_uses_nielsens_split(full_mnist, seen, capsys):
+    argv = ["train", "--mnist", str(full_mnist), "--sizes", "4,2", "--epochs", "1", "--quiet"]
+    assert cli_main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"training on 50 examples of the MNIST training set in {full_mnist}" in out
+    assert "evaluating on the last 10,000 held out (examples 50..10,049)" in out
+    assert "holdout accuracy" in out
+    call = seen[-1]
+    assert call["X"].shape == (50, 4) and (call["X"] == 1.0).all()
+    assert call["holdout"][0].shape == (10000, 4) and (call["holdout"][0] == 0.0).all()
+    # --eval test: the same 50 examples trained, the 40 test images evaluated
+    assert cli_main([*argv, "--eval", "test"]) == 0
+    out = capsys.readouterr().out
+    assert "(the last 10,000 held out, unused), evaluating on the 40 test examples" in out
+    assert "test accuracy" in out and "holdout accuracy" not in out
+    call = seen[-1]
+    assert call["X"].shape == (50, 4) and call["holdout"][0].shape == (40, 4)
+    assert call["holdout"][1].tolist() == [1] * 20 + [0] * 20
+    # --holdout 0 --eval test: all 10,050 trained, then the test set
+    assert cli_main([*argv, "--holdout", "0", "--eval", "test"]) == 0
+    assert seen[-1]["X"].shape == (10050, 4) and seen[-1]["holdout"][0].shape == (40, 4)
+    # --holdout N keeps its meaning
+    assert cli_main([*argv, "--holdout", "50"]) == 0
+    assert seen[-1]["X"].shape == (10000, 4) and seen[-1]["holdout"][0].shape == (50, 4)
+
+
+def test_cli_mnist_without_dir_uses_the_fetch_folder(full_mnist, seen, capsys, monkeypatch):
+    monkeypatch.setenv("SYMGRAD_DATA_DIR", str(full_mnist.parent))  # the files are in $SYMGRAD_DATA_DIR/mnist
+    assert cli_main(["train", "--mnist", "--sizes", "4,2", "--epochs", "1", "--quiet"]) == 0
+    assert seen[-1]["X"].shape == (50, 4)
+    assert f"MNIST training set in {full_mnist}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, culprit", [
+    (["--dataset", "mnist", "--eval", "test"], "--eval test needs --mnist DIR"),
+    (["--dataset", "spirals", "--sizes", "2,2", "--eval", "test"], "--eval test needs --mnist DIR"),
+    (["--dataset", "spirals", "--sizes", "2,2", "--eval", "validation"], "--eval validation needs held-out"),
+    (["--dataset", "mnist", "--holdout", "0", "--eval", "validation"], "--eval validation needs held-out"),
+    (["--dataset", "mnist", "--holdout", "10000"], "--holdout 10000 must be between 0 and 9999"),
+    (["--dataset", "mnist", "--holdout", "-1"], "--holdout must be 0 or more"),
+    (["--dataset", "mnist", "--eval", "all"], "--eval: invalid choice"),
+])
+def test_cli_data_flag_errors(argv, culprit, capsys):
+    assert cli_main(["train", "--epochs", "1", "--quiet", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and culprit in err[0], err
+
+
+def test_cli_mnist_too_small_for_nielsens_split(tmp_path, capsys):
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for name, arr in (("train-images-idx3-ubyte", np.zeros((30, 2, 2), np.uint8)),
+                      ("train-labels-idx1-ubyte", np.zeros(30, np.uint8)),
+                      ("t10k-images-idx3-ubyte", np.zeros((5, 2, 2), np.uint8)),
+                      ("t10k-labels-idx1-ubyte", np.zeros(5, np.uint8))):
+        (folder / name).write_bytes(_idx(arr))
+    assert cli_main(["train", "--mnist", str(folder), "--sizes", "4,2", "--epochs", "1"]) == 2
+    assert "too few to hold out Nielsen's 10,000 for validation; give --holdout N" in capsys.readouterr().err
+    assert cli_main(["train", "--mnist", str(folder), "--sizes", "4,2", "--epochs", "1", "--quiet",
+                     "--holdout", "10"]) == 0
+
+
+def test_cli_train_dataset_mnist_offline_in_a_fresh_process(tmp_path):
+    """The issue's check: `symgrad train --dataset mnist --epochs 1` works with nothing but the package."""
+    res = subprocess.run([sys.executable, "-m", "symgrad", "train", "--dataset", "mnist", "--epochs", "1"],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert res.returncode == 0, res.stderr
+    assert "epoch 1/1: train cost 0.12887, train accuracy 0.8416, holdout accuracy 0.8555" in res.stdout

@@ -15,16 +15,16 @@ from symgrad.errors import UsageError
 
 
 @pytest.mark.parametrize(
-    "sizes, activation, cost",
+    "sizes, activation, cost, output",
     [
-        ([2, 3, 2], "sigmoid", "quadratic"),
-        ([2, 3, 2], "tanh", "cross_entropy"),
-        ([3, 3, 3, 2], "sigmoid", "cross_entropy"),
-        ([3, 3, 3, 2], "tanh", "quadratic"),
+        ([2, 3, 2], "sigmoid", "quadratic", None),
+        ([2, 3, 2], "tanh", "cross_entropy", "sigmoid"),
+        ([3, 3, 3, 2], "sigmoid", "cross_entropy", None),
+        ([3, 3, 3, 2], "tanh", "quadratic", None),
     ],
 )
-def test_verify_bp_holds(sizes, activation, cost):
-    report = verify_bp(sizes, activation, cost, seed=0, points=2)
+def test_verify_bp_holds(sizes, activation, cost, output):
+    report = verify_bp(sizes, activation, cost, seed=0, points=2, output=output)
     assert report.ok
     labels = [c.equation for c in report.checks]
     L = len(sizes)

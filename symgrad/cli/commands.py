@@ -1,4 +1,5 @@
-"""The subcommands' work: each takes the parsed flags and calls the library (derive, verify, train, graph, explain).
+"""The subcommands' work: each takes the parsed flags and calls the library (derive, verify, train, graph, explain,
+data).
 
 What is only the command line's lives here: reading the data a flag names, checking
 that output paths can be written before minutes of training, signals, what is printed.
@@ -9,29 +10,31 @@ these commands' flags.
 from __future__ import annotations
 
 import argparse
+import shlex
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from ..derivation.derive import render
 from ..derivation.explain import explain as explain_step
-from ..derivation.explain import fmt, load_weights
+from ..derivation.explain import fmt
 from ..derivation.verify import verify_bp
 from ..errors import UsageError, require
-from ..networks import count_params, mlp
+from ..networks import check_spec, count_params, mlp
 from ..numeric.train import Stop, check_settings
 from ..numeric.train import train as train_network
 from ..printing.drawing import check_format, draw, network_for
 from ..printing.plotting import check_path, training_curves
 from ..printing.report import report_format
 from ..store import data
+from ..store.fetch import FETCHABLE, MIRRORS, ConsoleProgress, check_file, default_data_dir, fetch_mnist
 from ..store.files import check_writable
 from ..store.model_file import save_model
 
-__all__ = ["derive", "explain", "graph", "train", "verify"]
+__all__ = ["data_command", "derive", "explain", "graph", "train", "verify"]
 
 
 # ------------------------------------------------------------------ derive
@@ -44,7 +47,7 @@ def derive(args: argparse.Namespace) -> int:
                 f"--sizes {','.join(map(str, args.sizes))} at neuron level has {n_params} parameters, one formula "
                 f"each; use --level layer, pick some with --param, or raise --max-formulas"
             )
-    net = mlp(args.sizes, args.activation, args.cost, level=args.level)
+    net = mlp(args.sizes, args.activation, args.cost, level=args.level, output=args.output)
     print(render(net, args.format, args.param, args.form))
     return 0
 
@@ -54,6 +57,7 @@ def verify(args: argparse.Namespace) -> int:
     """``symgrad verify``: print the report; 0 when everything holds, 1 otherwise."""
     if args.points < 1 or args.batch < 1:
         raise UsageError("--points and --batch must be at least 1")
+    check_spec({"sizes": args.sizes, "activation": args.activation, "cost": args.cost, "output": args.output})
     n_params = count_params(args.sizes)
     if n_params * args.batch > args.max_params:
         # Exact proofs grow faster than linearly: 220 parameters take ~13 s, 840 ~4 min.
@@ -62,40 +66,83 @@ def verify(args: argparse.Namespace) -> int:
             f"{f' × batch {args.batch}' if args.batch > 1 else ''}; an exact proof that large takes minutes "
             f"to hours (limit --max-params {args.max_params}; raise it to try anyway)"
         )
-    report = verify_bp(args.sizes, args.activation, args.cost, seed=args.seed, points=args.points, batch=args.batch)
+    report = verify_bp(args.sizes, args.activation, args.cost, seed=args.seed, points=args.points, batch=args.batch,
+                       output=args.output)
     print(report.render(args.format))
     return 0 if report.ok else 1
 
 
 # ------------------------------------------------------------------- train
-def _load_data(args: Any) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None, str]:
-    """(X, labels, held-out pair or None, where the data came from) as the flags say."""
-    holdout = args.holdout
+class _Data(NamedTuple):
+    """The data a ``train`` command line names: what to train on, what to evaluate on, and in words."""
+
+    X: np.ndarray
+    labels: np.ndarray
+    evaluation: tuple[np.ndarray, np.ndarray] | None
+    source: str  # the flag's value, for error messages
+    summary: str
+
+
+def _load_data(args: Any) -> _Data:
+    """The training examples and the evaluation set as the flags say (``--holdout``, ``--eval``).
+
+    ``--holdout N`` keeps the last N examples out of training (default: Nielsen's 10,000 validation
+    images for ``--mnist``, the last 2,000 of the packaged set for ``--dataset mnist``, else none);
+    ``--eval`` evaluates them (``validation``, the default) or the MNIST test set (``test``).
+    """
+    holdout, evaluate = args.holdout, args.eval
     if args.labels and not args.images:
         raise UsageError("--labels goes with --images")
+    if holdout is not None and holdout < 0:
+        raise UsageError(f"--holdout must be 0 or more examples, got {holdout}")
+    # The flags that cannot go together, before any data are read.
+    if evaluate == "test" and args.mnist is None:
+        raise UsageError("--eval test needs --mnist DIR (the test set is its t10k files; "
+                         f"{'the packaged mnist is that test set itself' if args.dataset == 'mnist' else 'these data have none'})")
+    splits_by_default = args.mnist is not None or args.dataset in data.HOLDOUT
+    if evaluate == "validation" and (holdout == 0 or (holdout is None and not splits_by_default)):
+        raise UsageError("--eval validation needs held-out examples: give --holdout N")
+    test = None
+    default_holdout: int | None = None
     if args.images:
         if not args.labels:
             raise UsageError("--images needs --labels FILE")
-        X, labels = data.load_idx(args.images, args.labels)
-        source = args.images
-    elif args.mnist:
-        d = data.load_mnist(args.mnist)
-        X, labels = d["train"]
-        source = args.mnist
-        if holdout is None:
-            return X, labels, d["test"], source
+        X, labels = data.load_idx(args.images, args.labels, dtype=args.dtype)
+        source = what = args.images
+    elif args.mnist is not None:
+        folder = args.mnist or str(default_data_dir())
+        d = data.load_mnist(folder, dtype=args.dtype)
+        (X, labels), test = d["train"], d["test"]
+        source, what = folder, f"the MNIST training set in {folder}"
+        default_holdout = data.NIELSEN_VALIDATION
+        if holdout is None and X.shape[0] <= default_holdout:
+            raise UsageError(f"--mnist {folder}: the training set has {X.shape[0]:,} examples, too few to hold out "
+                             f"Nielsen's {default_holdout:,} for validation; give --holdout N")
     elif args.dataset:
         X, labels = data.dataset(args.dataset, seed=args.seed)
         source = args.dataset
+        what = ("the MNIST test set shipped with symgrad (--dataset mnist)" if args.dataset == "mnist"
+                else f"the built-in dataset {args.dataset}")
+        default_holdout = data.HOLDOUT.get(args.dataset)
     else:
         raise UsageError("give the data: --mnist DIR, --images FILE --labels FILE, or --dataset NAME")
-    if holdout is not None:
-        if holdout < 1 or holdout >= X.shape[0]:
-            raise UsageError(f"--holdout {holdout} must be between 1 and {X.shape[0] - 1} (the data from {source} "
-                             f"have {X.shape[0]} examples)")
+    n = X.shape[0]
+    if holdout is None:
+        holdout = default_holdout or 0
+    hold = None
+    if holdout:
+        if holdout >= n:
+            raise UsageError(f"--holdout {holdout} must be between 0 and {n - 1} (the data from {source} "
+                             f"have {n} examples)")
         (X, labels), hold = data.split(X, labels, holdout)
-        return X, labels, hold, source
-    return X, labels, None, source
+    words = f"training on {X.shape[0]:,} examples of {what}"
+    if hold is not None and evaluate != "test":
+        words += f", evaluating on the last {holdout:,} held out (examples {n - holdout:,}..{n - 1:,})"
+    elif evaluate == "test":
+        assert test is not None
+        words += (f" (the last {holdout:,} held out, unused)" if hold is not None else "")
+        words += f", evaluating on the {test[0].shape[0]:,} test examples"
+    return _Data(X, labels, test if evaluate == "test" else hold, source, words)
 
 
 def _check_train_flags(args: Any) -> None:
@@ -106,9 +153,7 @@ def _check_train_flags(args: Any) -> None:
         require("jax", extra="jax", what="--backend jax")
     check_settings(args.epochs, args.batch_size, args.lr, args.momentum, args.weight_decay,
                    args.on_nonfinite, args.dtype, args.backend, args.devices)
-    if args.cost == "log_likelihood" and args.sizes[-1] == 1:
-        raise UsageError(f"--cost log_likelihood needs at least two output neurons (softmax), but --sizes "
-                         f"{','.join(map(str, args.sizes))} ends in 1")
+    check_spec({"sizes": args.sizes, "activation": args.activation, "cost": args.cost, "output": args.output})
     if args.plot:
         check_path(args.plot)
     for flag, path in (("--save", args.save), ("--checkpoint", args.checkpoint), ("--plot", args.plot)):
@@ -142,10 +187,11 @@ def _check_data(args: Any, X: np.ndarray, labels: np.ndarray, source: str) -> No
 def train(args: Any) -> int:
     """``symgrad train``: train on MNIST / IDX files / a built-in dataset; print per-epoch lines (and JSON)."""
     _check_train_flags(args)
-    X, labels, hold, source = _load_data(args)
-    _check_data(args, X, labels, source)
-    net = mlp(list(args.sizes), args.activation, args.cost, level="layer", weight_decay=args.weight_decay or None,
-              seed=args.seed, init=args.init)
+    d = _load_data(args)
+    X, labels, hold = d.X, d.labels, d.evaluation
+    _check_data(args, X, labels, d.source)
+    net = mlp(list(args.sizes), args.activation, args.cost, level="layer", output=args.output,
+              weight_decay=args.weight_decay or None, seed=args.seed, init=args.init)
     stop = Stop()
 
     def handler(signum: int, frame: Any) -> None:
@@ -154,11 +200,14 @@ def train(args: Any) -> int:
         stop.flag[0] = True
         stop.signum = signum
 
+    evaluated = "test" if args.eval == "test" else "holdout"
+
     def report(r: dict[str, Any]) -> None:
-        hold_txt = "" if r["holdout_accuracy"] is None else f", holdout accuracy {r['holdout_accuracy']:.4f}"
+        hold_txt = "" if r["holdout_accuracy"] is None else f", {evaluated} accuracy {r['holdout_accuracy']:.4f}"
         print(f"epoch {r['epoch']}/{args.epochs}: train cost {r['train_cost']:.5g}, train accuracy "
               f"{r['train_accuracy']:.4f}{hold_txt} ({r['seconds']:.3f} s)", flush=True)
 
+    print(f"data: {d.summary}", flush=True)
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         history = train_network(
@@ -193,10 +242,10 @@ def train(args: Any) -> int:
 def graph(args: argparse.Namespace) -> int:
     """``symgrad graph``: draw an MLP's computational graph to ``--out``."""
     check_format(args.out)
-    net = network_for(args.sizes, args.level, args.activation, args.cost, args.with_derivatives)
+    net = network_for(args.sizes, args.level, args.activation, args.cost, args.with_derivatives, output=args.output)
     g = net.graph
     what = "forward and derivative nodes" if args.with_derivatives else "forward nodes"
-    title = f"{'-'.join(map(str, net.sizes))} {net.activation} network, {net.cost} cost ({net.level} level): {what}"
+    title = f"{net.describe()} ({net.level} level): {what}"
     path = draw(net, args.out, args.with_derivatives, title=title)
     print(f"wrote {path} ({len(g)} nodes, {g.nx.number_of_edges()} edges)")
     return 0
@@ -214,21 +263,73 @@ def _csv(flag: str, text: str | None) -> list[float] | None:
 
 
 def explain(args: argparse.Namespace) -> int:
-    """``symgrad explain``: write the report of one training step to ``--out`` (.md or .html)."""
+    """``symgrad explain``: write the report of one training step to ``--out`` (.md or .html).
+
+    A saved model given to ``--weights`` says the network (sizes, activation, output, cost); the
+    flags that say it too must agree with it (the library refuses a contradiction).
+    """
     html = report_format(args.out) == "html"
-    sizes, activation = list(args.sizes), args.activation
-    if args.weights is not None:
-        spec, _ = load_weights(args.weights)
-        if spec is not None:
-            if sizes != [2, 2, 2] and sizes != list(spec["sizes"]):
-                raise UsageError(
-                    f"--sizes {','.join(map(str, sizes))} does not match --weights {args.weights!r} "
-                    f"(a {'-'.join(map(str, spec['sizes']))} network)"
-                )
-            sizes = list(spec["sizes"])
-            activation = spec.get("activation", activation)
-    report = explain_step(sizes, activation, args.weights, _csv("--input", args.input), _csv("--target", args.target),
-                          args.lr, figure=html)
+    report = explain_step(args.sizes, args.activation, args.weights, _csv("--input", args.input),
+                          _csv("--target", args.target), args.lr, cost=args.cost, output=args.output, figure=html)
     path = report.save(args.out)
     print(f"wrote {path}: {report.title.lower()}; E = {fmt(report.error)} → {fmt(report.error_after)} after the step")
     return 0
+
+
+# -------------------------------------------------------------------- data
+def _folder(args: argparse.Namespace) -> Path:
+    return Path(args.dir).expanduser() if args.dir else default_data_dir()
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    folder = _folder(args)
+    console = None if args.quiet else ConsoleProgress(sys.stderr)
+    try:
+        fetched = fetch_mnist(folder, mirrors=args.mirror or MIRRORS, files=FETCHABLE[args.name],
+                              progress=console, log=console.log if console else None)
+    finally:
+        if console is not None:
+            console.close()
+    new = sum(f.status == "downloaded" for f in fetched)
+    print(f"{args.name}: {len(fetched)} files in {folder} ({new} downloaded, {len(fetched) - new} already there; "
+          "each checked against its published sha256)")
+    print(f"next: symgrad train --mnist {shlex.quote(str(folder))}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    print("built-in datasets (symgrad train --dataset NAME; symgrad.store.data.dataset(NAME)):")
+    for name, (n, k) in data.DATASETS.items():
+        if name == "mnist":
+            hold = data.HOLDOUT[name]
+            kind = (f"the real MNIST test set shipped with symgrad, {n:,} digits (28×28), {k} classes; "
+                    f"trains on the first {n - hold:,}, holds out the last {hold:,}")
+        else:
+            kind = f"generated from --seed, {n:,} examples by default, {k} classes"
+        print(f"  {name:8s} {kind}")
+    folder = _folder(args)
+    print(f"the full MNIST set (symgrad data fetch mnist{f' --dir {shlex.quote(args.dir)}' if args.dir else ''}): "
+          f"{folder}")
+    found = data.find_mnist(folder) if folder.is_dir() else dict.fromkeys(
+        name for pair in data.MNIST_FILES.values() for name in pair)
+    for name, path in found.items():
+        if path is None:
+            shown, state = f"{name}[.gz]", "missing"
+        elif path.name in data.MNIST_GZ:
+            problem = check_file(path, *data.MNIST_GZ[path.name])
+            shown, state = path.name, "verified" if problem is None else f"damaged ({problem})"
+        else:
+            shown, state = path.name, "present (not the published .gz file, so not checked by sha256)"
+        print(f"  {shown:30s} {state}")
+    if all(found.values()):
+        print(f"next: symgrad train --mnist {shlex.quote(str(folder))}")
+    return 0
+
+
+def data_command(args: argparse.Namespace) -> int:
+    """``symgrad data fetch NAME`` / ``symgrad data list``: the datasets, and downloading the full MNIST set."""
+    if args.data_command == "fetch":
+        return _fetch(args)
+    if args.data_command == "list":
+        return _list(args)
+    raise UsageError("give an action: fetch or list (symgrad data --help)")

@@ -1,15 +1,21 @@
 """The ``symgrad`` command line: the flags of every subcommand, and the dispatch to its work.
 
 The work is done by a function of :mod:`symgrad.cli.commands` (derive, verify, train,
-graph, explain) or :mod:`symgrad.cli.demo`. The choices of the flags are the library's own
-tables (activations, costs, levels, formats, optimizers, inits, dtypes). A user error prints
-one line on stderr and exits 2; the library names its arguments in Python (``lr must be …``),
-and this module spells them as the command's flags (``--lr must be …``).
+graph, explain, data) or :mod:`symgrad.cli.demo`. The choices of the flags are the library's own
+tables (activations, outputs, costs, levels, formats, forms, optimizers, inits, dtypes); each
+is also accepted with hyphens for underscores (``--cost cross-entropy``) and stands for the
+library's name. ``--sizes`` takes ``784,30,10``, ``784-30-10`` or ``"784 30 10"``.
+
+A user error prints one line on stderr and exits 2; the library names its arguments in Python
+(``lr must be …``, ```output='sigmoid'```), and this module spells them as the command's flags
+(``--lr must be …``, ``--output sigmoid``). ``symgrad`` without a command prints the help
+(the command list) and exits 2, as nothing was done; ``symgrad --help`` exits 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -19,44 +25,96 @@ from ..core.functions import ACTIVATIONS
 from ..derivation.derive import FORMATS as DERIVE_FORMATS
 from ..derivation.verify import FORMATS as VERIFY_FORMATS
 from ..errors import UsageError
-from ..networks import COSTS, INITS, LEVELS, check_sizes
+from ..networks import COSTS, INITS, LEVELS, OUTPUTS, check_sizes
 from ..numeric.backend import BACKENDS
 from ..numeric.compile import DTYPES
 from ..numeric.optim import OPTIMIZERS
 from ..numeric.train import NONFINITE
-from ..store.data import DATASETS
+from ..printing.latex import FORMS
+from ..store.data import DATASETS, EVALUATIONS, HOLDOUT, NIELSEN_VALIDATION
+from ..store.fetch import FETCHABLE, MIRRORS
 from . import commands
 from .demo import demo
 
+#: Each subcommand's example, as its --help shows it, and after ``# →`` what it prints: the
+#: tests run every example and find that text in its output (the last epoch's line, for train).
 EXAMPLES = {
-    "demo": "symgrad demo",
-    "derive": "symgrad derive --sizes 2,3,2 --activation sigmoid --cost quadratic --level layer --format latex",
-    "verify": "symgrad verify --sizes 2,3,2 --activation sigmoid --cost quadratic",
-    "train": "symgrad train --dataset xor --sizes 2,4,1 --epochs 200 --lr 3.0",
-    "graph": "symgrad graph --sizes 2,2,2 --with-derivatives --out graph.svg",
-    "explain": "symgrad explain --sizes 2,2,2 --out step.html",
+    "demo": "symgrad demo  # → held-out accuracy 100.0%",
+    "derive": "symgrad derive --sizes 2,3,2 --level layer  # → BP2  δ^2 = ((W^3)ᵀ δ^3) ⊙ σ'(z^2)",
+    "verify": "symgrad verify --sizes 2,3,2 --activation tanh --output sigmoid --cost cross_entropy  # → ALL HOLD",
+    "train": "symgrad train --dataset xor --sizes 2,4,1 --epochs 500 --batch-size 1 --lr 3.0"
+             "  # → train accuracy 1.0000",
+    "graph": "symgrad graph --sizes 2,2,2 --with-derivatives --out graph.svg  # → wrote graph.svg (45 nodes, 68 edges)",
+    "explain": "symgrad explain --sizes 2,2,2 --out step.html  # → E = 0.298371109 → 0.291027774 after the step",
+    "data": "symgrad data list  # → the real MNIST test set shipped with symgrad",
 }
+#: The examples of ``symgrad data ACTION --help``.
+DATA_EXAMPLES = {
+    "fetch": "symgrad data fetch mnist --dir ~/mnist && symgrad train --mnist ~/mnist",
+    "list": "symgrad data list",
+}
+
+#: Where ``symgrad data fetch`` puts the files when no --dir is given, as --help says it.
+DATA_DIR_HELP = ("$SYMGRAD_DATA_DIR/mnist if set, else the user's cache folder: ~/.cache/symgrad/mnist "
+                 "($XDG_CACHE_HOME) on Linux, ~/Library/Caches/symgrad/mnist on macOS, "
+                 "%%LOCALAPPDATA%%\\symgrad\\mnist on Windows")
+
+_SEPARATORS = re.compile(r"\s*[,-]\s*|\s+")
 
 
 def sizes_arg(text: str) -> list[int]:
-    """``"784,30,10"`` -> ``[784, 30, 10]`` (each a positive whole number, at least two)."""
-    parts = text.replace(" ", "").split(",")
+    """``"784,30,10"``, ``"784-30-10"``, ``"784, 30, 10"`` or ``"784 30 10"`` -> ``[784, 30, 10]``
+    (each a positive whole number, at least two)."""
+    parts = _SEPARATORS.split(text.strip())
     if any(not s for s in parts) and len(parts) > 1:
         raise argparse.ArgumentTypeError(f"--sizes has an empty entry in {text!r} (write e.g. 784,30,10)")
     try:
         sizes = [int(s) for s in parts if s]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--sizes must be whole numbers separated by commas, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"--sizes must be whole numbers separated by commas, hyphens or spaces, got {text!r}") from None
     try:
         return list(check_sizes(sizes))
     except UsageError as e:  # "sizes needs at least two layers …": the flag's spelling
         raise argparse.ArgumentTypeError(f"--{e}") from None
 
 
-def _network_flags(p: argparse.ArgumentParser, sizes: str = "2,3,2") -> None:
-    p.add_argument("--sizes", type=sizes_arg, default=sizes_arg(sizes), help=f"layer sizes, input first (default {sizes})")
-    p.add_argument("--activation", default="sigmoid", choices=list(ACTIVATIONS), help="hidden (and output) activation σ")
-    p.add_argument("--cost", default="quadratic", choices=list(COSTS), help="cost C (log_likelihood means a softmax output)")
+def seed_arg(text: str) -> int:
+    """A seed: a whole number ≥ 0 (what NumPy's generators take)."""
+    try:
+        seed = int(text)
+    except ValueError:
+        seed = -1
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"--seed must be a whole number ≥ 0, got {text!r}")
+    return seed
+
+
+def _choice(p: argparse.ArgumentParser, flag: str, choices: Sequence[str], **kw: object) -> None:
+    """A flag whose value is one of the library's ``choices``, also spelled with hyphens for underscores."""
+    names = list(choices)
+
+    def spelling(text: str) -> str:
+        alias = text.replace("-", "_")
+        return alias if text not in names and alias in names else text
+
+    p.add_argument(flag, type=spelling, choices=names, **kw)
+
+
+def _network_flags(p: argparse.ArgumentParser, sizes: str | None = "2,3,2") -> None:
+    """--sizes, --activation, --output and --cost; ``sizes=None``: defaults of None, so that a command can tell
+    what the user gave (explain takes the rest from a saved model)."""
+    default = (lambda value: None) if sizes is None else (lambda value: value)
+    p.add_argument("--sizes", type=sizes_arg, default=None if sizes is None else sizes_arg(sizes),
+                   help="layer sizes, input first" + ("" if sizes is None else f" (default {sizes})"))
+    _choice(p, "--activation", ACTIVATIONS, default=default("sigmoid"),
+            help="the hidden layers' activation σ, and the output layer's unless --output says otherwise"
+                 + ("" if sizes is None else " (default sigmoid)"))
+    _choice(p, "--output", OUTPUTS, default=None,
+            help="the output layer's activation (default: softmax for log_likelihood, else --activation); "
+                 "cross_entropy needs sigmoid")
+    _choice(p, "--cost", COSTS, default=default("quadratic"),
+            help="cost C (log_likelihood goes with a softmax output)" + ("" if sizes is None else "; default quadratic"))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -66,23 +124,34 @@ class _Parser(argparse.ArgumentParser):
 
 def _train_flags(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--mnist", metavar="DIR", help="folder with the four standard MNIST files")
+    src.add_argument("--mnist", metavar="DIR", nargs="?", const="",
+                     help="folder with the four MNIST files (symgrad data fetch mnist gets them; without DIR, "
+                          f"the folder it uses): train on the first 50,000, validate on the last "
+                          f"{NIELSEN_VALIDATION:,} (Nielsen's split)")
     src.add_argument("--images", metavar="FILE", help="IDX images file (with --labels)")
-    src.add_argument("--dataset", metavar="NAME", help=f"built-in dataset: {', '.join(DATASETS)}")
+    src.add_argument("--dataset", metavar="NAME",
+                     help=f"built-in dataset: {', '.join(DATASETS)} (mnist: the 10,000 real digits shipped with "
+                          f"symgrad; the last {HOLDOUT['mnist']:,} held out)")
     p.add_argument("--labels", metavar="FILE", help="IDX labels file (with --images)")
-    p.add_argument("--holdout", type=int, default=None, help="keep the last N examples for evaluation")
+    p.add_argument("--holdout", type=int, default=None, metavar="N",
+                   help=f"hold out the last N examples (not trained on) and evaluate on them; 0 holds out none "
+                        f"(default: {NIELSEN_VALIDATION:,} for --mnist, {HOLDOUT['mnist']:,} for --dataset mnist, "
+                        "else none)")
+    _choice(p, "--eval", EVALUATIONS, default=None,
+            help="what to evaluate after each epoch: the held-out examples (validation, the default) or "
+                 "the MNIST test set (test, with --mnist; the held-out examples stay unused)")
     _network_flags(p, "784,30,10")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=10)
     p.add_argument("--lr", type=float, default=3.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--optimizer", choices=list(OPTIMIZERS), default="sgd")
+    p.add_argument("--seed", type=seed_arg, default=0)
+    _choice(p, "--optimizer", OPTIMIZERS, default="sgd")
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--weight-decay", type=float, default=0.0, help="L2 λ (adds λ Σ‖W‖² to C)")
-    p.add_argument("--init", choices=list(INITS), default="normal")
-    p.add_argument("--dtype", choices=list(DTYPES), default="float64")
-    p.add_argument("--backend", choices=list(BACKENDS), default="numpy",
-                   help="numpy (default) or jax (the jax extra: the whole epoch is one compiled lax.scan)")
+    _choice(p, "--init", INITS, default="normal")
+    _choice(p, "--dtype", DTYPES, default="float64")
+    _choice(p, "--backend", BACKENDS, default="numpy",
+            help="numpy (default) or jax (the jax extra: the whole epoch is one compiled lax.scan)")
     p.add_argument("--devices", type=int, default=None, metavar="N",
                    help="JAX: split every mini-batch over N devices (default 1; --batch-size must divide by N)")
     p.add_argument("--save", metavar="PATH", help="save the trained model (.npz + JSON spec)")
@@ -91,9 +160,15 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plot", metavar="FILE.png", help="write training curves")
     p.add_argument("--json", action="store_true", help="last line of stdout: the history as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--on-nonfinite", choices=list(NONFINITE), default="raise",
-                   help="when training diverges to NaN/Inf: raise an error naming the epoch, step and parameter "
+    _choice(p, "--on-nonfinite", NONFINITE, default="raise",
+            help="when training diverges to NaN/Inf: raise an error naming the epoch, step and parameter "
                         "(default), stop and keep the last finite parameters, or ignore it")
+
+
+def example_epilog(command: str) -> str:
+    """The end of a subcommand's --help: its example, and on the next line what it prints."""
+    line, _, promise = EXAMPLES[command].partition("  # → ")
+    return f"example:\n  {line}" + (f"\n  # → {promise}" if promise else "")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,27 +182,28 @@ def build_parser() -> argparse.ArgumentParser:
             name,
             help=help,
             description=help,
-            epilog=f"example:\n  {EXAMPLES[name]}",
+            epilog=example_epilog(name),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
     p = add("demo", "derive, verify and print BP1–BP4, then train a compiled model on a built-in dataset")
     p.add_argument("--out", default="symgrad-demo", help="folder for the pictures (default ./symgrad-demo)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the demo's own)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_arg, default=0)
 
     p = add("derive", "print the derivative formulas of a network")
     _network_flags(p)
-    p.add_argument("--level", choices=list(LEVELS), default="layer")
-    p.add_argument("--format", choices=list(DERIVE_FORMATS), default="text")
-    p.add_argument("--form", choices=["factored", "expanded"], default="factored")
+    _choice(p, "--level", LEVELS, default="layer")
+    _choice(p, "--format", DERIVE_FORMATS, default="text")
+    _choice(p, "--form", FORMS, default="factored",
+            help="factored in δ (default), expanded to the leaves, or node by node in its neighbours' symbols")
     p.add_argument("--param", action="append", default=None, help="only the derivative of this parameter (e.g. W2, w2_1_1); repeatable")
     p.add_argument("--max-formulas", type=int, default=2000, help="refuse to print more formulas than this (default 2000)")
 
     p = add("verify", "prove BP1–BP4 symbolically and check them numerically")
     _network_flags(p)
-    p.add_argument("--format", choices=list(VERIFY_FORMATS), default="text")
-    p.add_argument("--seed", type=int, default=0)
+    _choice(p, "--format", VERIFY_FORMATS, default="text")
+    p.add_argument("--seed", type=seed_arg, default=0)
     p.add_argument("--points", type=int, default=3, help="random points for the numeric check")
     p.add_argument("--batch", type=int, default=1, help="examples per batch m in the proof (default 1)")
     p.add_argument("--max-params", type=int, default=1000, help="refuse networks with more parameters (default 1000)")
@@ -135,18 +211,38 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("train", "train a compiled network on MNIST, IDX files or a built-in dataset")
     _train_flags(p)
 
+    p = add("data", "list the built-in datasets and the fetched files, or download the full MNIST set")
+    data_sub = p.add_subparsers(dest="data_command", metavar="ACTION", parser_class=_Parser)
+
+    def add_data(name: str, help: str) -> argparse.ArgumentParser:
+        return data_sub.add_parser(
+            name, help=help, description=help, epilog=f"example:\n  {DATA_EXAMPLES[name]}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    f = add_data("fetch", "download the four MNIST files (60,000 + 10,000 digits), each checked by its sha256")
+    _choice(f, "name", FETCHABLE, help="the dataset")
+    f.add_argument("--dir", metavar="DIR", help=f"where to put the files (default: {DATA_DIR_HELP})")
+    f.add_argument("--mirror", metavar="URL", action="append",
+                   help=f"a mirror to try instead of the public ones, repeatable (default, in order: {', '.join(MIRRORS)})")
+    f.add_argument("--quiet", action="store_true", help="no progress; print only where the files are")
+    f = add_data("list", "show the built-in datasets and whether the MNIST files are fetched")
+    f.add_argument("--dir", metavar="DIR", help="the folder to look in (default: where symgrad data fetch puts them)")
+
     p = add("graph", "draw the computational graph (forward and derivative nodes)")
-    p.add_argument("--sizes", type=sizes_arg, default=sizes_arg("2,2,2"))
-    p.add_argument("--activation", default="sigmoid", choices=list(ACTIVATIONS))
-    p.add_argument("--cost", default="quadratic", choices=list(COSTS))
-    p.add_argument("--level", choices=list(LEVELS), default="neuron")
+    _network_flags(p, "2,2,2")
+    _choice(p, "--level", LEVELS, default="neuron")
     p.add_argument("--with-derivatives", action="store_true")
     p.add_argument("--out", required=True, help="FILE.svg, FILE.png or FILE.dot")
 
     p = add("explain", "a derivation report of one training step (forward, error, chain rule, update)")
-    p.add_argument("--sizes", type=sizes_arg, default=sizes_arg("2,2,2"))
-    p.add_argument("--activation", default="sigmoid", choices=list(ACTIVATIONS))
-    p.add_argument("--weights", metavar="FILE", help="saved model or weights (.npz); default: text 003's weights for 2-2-2")
+    p.add_argument("--weights", metavar="FILE",
+                   help="saved model (its sizes, activation, output and cost are used) or plain .npz of W2, b2, …; "
+                        "default: text 003's weights for 2-2-2, else drawn with seed 0")
+    _network_flags(p, None)
+    p.epilog = ("without --weights: --sizes 2,2,2, --activation sigmoid and --cost quadratic unless given;\n"
+                "with a saved model: its sizes, activation, output and cost, and a flag that says\n"
+                f"otherwise is refused\n\n{p.epilog}")
     p.add_argument("--input", metavar="X", help="comma-separated input values")
     p.add_argument("--target", metavar="Y", help="comma-separated target values")
     p.add_argument("--lr", type=float, default=0.5)
@@ -161,6 +257,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": commands.train,
     "graph": commands.graph,
     "explain": commands.explain,
+    "data": commands.data_command,
 }
 
 #: Library argument names spelled otherwise on a command's line (the rest: lr → --lr, batch_size → --batch-size).
@@ -168,27 +265,44 @@ FLAGS = {
     "derive": {"params": "--param"},
     "explain": {"x": "--input", "y": "--target", "path": "--out"},
     "graph": {"path": "--out"},
-    "train": {"path": "--plot", "output": "--cost"},
+    "train": {"path": "--plot"},
+    "data": {"directory": "--dir", "mirrors": "--mirror"},
 }
 
 
 def spelled(command: str, error: UsageError) -> str:
     """The error's message with the Python names of arguments spelled as the command's flags.
 
-    The argument at fault (``error.arg``) where the message starts with it, and names in backquotes.
+    The argument at fault (``error.arg``) where the message starts with it, and names in backquotes:
+    ```lr``` -> ``--lr``, ```output='sigmoid'``` -> ``--output sigmoid``.
     """
 
     def flag(name: str) -> str:
         return FLAGS.get(command, {}).get(name, "--" + name.replace("_", "-"))
 
+    def named(m: re.Match) -> str:
+        value = m.group(3)
+        return flag(m.group(1)) + ("" if value is None else f" {value}")
+
     message = str(error)
     if error.arg and re.match(rf"{re.escape(error.arg)}\b", message):
         message = flag(error.arg) + message[len(error.arg):]
-    return re.sub(r"`(\w+)`", lambda m: flag(m.group(1)), message)
+    return re.sub(r"`(\w+)(?:=(['\"]?)([^`'\"]*)\2)?`", named, message)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``symgrad`` console script; returns the exit status."""
+    try:
+        return _run(argv)
+    except BrokenPipeError:  # `symgrad derive | head`: the reader is gone; stop quietly, as `cat` does
+        try:  # the interpreter's last flush of stdout would fail again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):  # not a real file (main() called in-process)
+            pass
+        return 141  # 128 + SIGPIPE, what a shell reports for a process killed by a closed pipe
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args, extra = parser.parse_known_args(argv)
@@ -198,9 +312,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog = f"symgrad {args.command}" if args.command else "symgrad"
         print(f"{prog}: error: unrecognized arguments: {' '.join(extra)}", file=sys.stderr)
         return 2
-    if args.command is None:
-        print("symgrad: error: give a command: demo, derive, verify, train, graph or explain (symgrad --help)",
-              file=sys.stderr)
+    if args.command is None:  # like git: the command list, and a status that says nothing was done
+        parser.print_help()
         return 2
     try:
         return int(COMMANDS[args.command](args) or 0)

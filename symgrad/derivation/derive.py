@@ -63,7 +63,7 @@ def bp_label(net: Network, name: str) -> str:
 def render(net: Network, fmt: str = "text", params: list[str] | None = None, form: str = "factored") -> str:
     """The derivation as ``text`` (for terminals), ``latex`` (an ``aligned`` block) or ``markdown`` (a table)."""
     rows = derivation(net, params, form)
-    title = f"{'-'.join(map(str, net.sizes))} {net.activation} network, {net.cost} cost ({net.level} level)"
+    title = f"{net.describe()} ({net.level} level)"
     if fmt == "latex":
         body = " \\\\\n".join(f"{tex.replace(' = ', ' &= ', 1)} && \\text{{{label}}}" for label, _, tex in rows)
         return f"% {title}\n\\begin{{aligned}}\n{body}\n\\end{{aligned}}"

@@ -4,7 +4,8 @@ For a network of neurons (net input ``net``/z, output ``out``/a = σ(z)) the
 report writes
 
 1. the forward pass — every z and a, as a formula and with the numbers in it;
-2. the error E (quadratic: E = Σ_o ½(target_o − out_o)²);
+2. the error E (quadratic: E = Σ_o ½(target_o − out_o)²; or the cross-entropy of a
+   sigmoid output, or the log-likelihood of a softmax output);
 3. the backward pass — for each neuron ∂E/∂out, ∂out/∂net and
    δ = ∂E/∂net = ∂E/∂out · ∂out/∂net, where a hidden neuron collects
    ∂E/∂out_h = Σ_k δ_k ∂net_k/∂out_h from the neurons it feeds; and for every
@@ -16,6 +17,11 @@ report writes
 4. the update w⁺ = w − η ∂E/∂w of every trained parameter, and the error after it;
 5. a check: the same gradients from the derivative nodes :func:`symgrad.backprop`
    adds to the graph (symbol to symbol), evaluated.
+
+A softmax output neuron depends on every net input of its layer, so its
+δ_j = Σ_i ∂E/∂out_i · ∂out_i/∂net_j is written as that sum (for the log-likelihood it
+is out_j Σ_i y_i − y_j). A saved model says the network (sizes, activation, output, cost,
+weight decay); arguments that say it too must agree with the file.
 
 With ``sizes=(2, 2, 2)`` and no weights the network is text 003's (w1…w8, the
 shared biases b1 = 0.35 and b2 = 0.60 which are not updated, inputs 0.05/0.10,
@@ -42,17 +48,15 @@ from typing import Any
 
 import numpy as np
 
-from ..core.functions import activation as activation_head
 from ..core.functions import sigmoid_prime, tanh_prime
 from ..core.graph import Graph
 from ..errors import UsageError
-from ..networks import check_sizes, count_params, init_params
+from ..networks import check_sizes, check_spec, count_params, describe, init_params
 from ..printing.drawing import svg
 from ..printing.latex import BookLatexPrinter
 from ..printing.report import Equation, Figure, Paragraph, Report, Section, Table
 from ..store.model_file import load_model
 from .steps import (
-    COSTS,
     TEXT003,
     Neuron,
     Neurons,
@@ -154,51 +158,89 @@ def _check_finite(where: str, params: Mapping[str, Any]) -> None:
             raise UsageError(f"{where}: parameter {key!r} holds {arr[idx]} at index {idx}", arg="weights")
 
 
-def _weights(sizes: tuple[int, ...], weights: Any, seed: int) -> tuple[Mapping[str, Any], str]:
-    """The layer arrays W^l, b^l to explain a step of, and where they come from (for the report)."""
-    if weights is None:
-        return init_params(sizes, "normal", seed), f"drawn from N(0, 1) with seed {seed}"
-    if not isinstance(weights, (str, os.PathLike)):
-        _check_finite("weights", weights if isinstance(weights, Mapping) else {})
-        return weights, "given"
-    spec, params = load_weights(weights)
-    if spec is not None and tuple(spec["sizes"]) != sizes:
-        raise UsageError(
-            f"weights {str(weights)!r} holds a {'-'.join(map(str, spec['sizes']))} network, "
-            f"not {'-'.join(map(str, sizes))} (give `sizes` {','.join(map(str, spec['sizes']))})", arg="weights"
-        )
-    _check_finite(f"weights {str(weights)!r}", params)
-    return params, f"loaded from {Path(weights).name}"
+def _sizes_of(params: Mapping[str, Any]) -> tuple[int, ...] | None:
+    """[n_1, ..., n_L] read off the shapes of W^2, ..., W^L (n_l × n_{l−1}); None if they do not say."""
+    n = sum(1 for k in params if isinstance(k, str) and re.fullmatch(r"W[0-9]+", k))
+    try:
+        shapes = [np.shape(params[f"W{l}"]) for l in range(2, 2 + n)]
+    except (KeyError, ValueError):
+        return None
+    if not shapes or any(len(s) != 2 for s in shapes):
+        return None
+    return (int(shapes[0][1]), *(int(s[0]) for s in shapes))
+
+
+def _show(key: str, value: Any) -> str:
+    return ",".join(map(str, value)) if key == "sizes" else str(value)
+
+
+def _network(sizes: Any, activation: str | None, cost: str | None, output: str | None,
+             weights: Any) -> tuple[dict[str, Any], Mapping[str, Any] | None, str]:
+    """The network to explain (a checked spec), its parameters (None: text 003's or drawn) and their source.
+
+    A saved model's spec is used whole; an argument that says otherwise is refused, by name.
+    """
+    given: dict[str, Any] = {"sizes": None if sizes is None else check_sizes(sizes), "activation": activation,
+                             "output": output, "cost": cost}
+    params: Mapping[str, Any] | None = None
+    source, file_spec = "", None
+    if isinstance(weights, (str, os.PathLike)):
+        file_spec, params = load_weights(weights)
+        _check_finite(f"weights {str(weights)!r}", params)
+        source = f"loaded from {Path(weights).name}"
+    elif weights is not None:
+        if not isinstance(weights, Mapping):
+            raise UsageError(f"weights must be a dictionary {{'W2': array, ...}} or the path of a saved model, got "
+                             f"{type(weights).__name__}", arg="weights")
+        _check_finite("weights", weights)
+        params, source = weights, "given"
+    if file_spec is not None:
+        for key, mine in given.items():
+            theirs = tuple(file_spec[key]) if key == "sizes" else file_spec[key]
+            if mine is not None and mine != theirs:
+                saved = describe(file_spec["sizes"], file_spec["activation"], file_spec["cost"], file_spec["output"])
+                raise UsageError(
+                    f"{key} {_show(key, mine)} contradicts `weights` {str(weights)!r}, a saved {saved}; leave "
+                    f"`{key}` out to use the file's ({_show(key, theirs)})", arg=key
+                )
+        return check_spec({k: file_spec[k] for k in ("sizes", "activation", "cost", "output", "weight_decay")}), \
+            params, source
+    if given["sizes"] is None:
+        given["sizes"] = (params is not None and _sizes_of(params)) or (2, 2, 2)
+    return check_spec({**given, "activation": activation or "sigmoid", "cost": cost or "quadratic"}), params, source
 
 
 def explain(
-    sizes: Sequence[int] = (2, 2, 2),
-    activation: str = "sigmoid",
+    sizes: Sequence[int] | None = None,
+    activation: str | None = None,
     weights: Mapping[str, Any] | str | os.PathLike | None = None,
     x: Sequence[float] | None = None,
     y: Sequence[float] | None = None,
     lr: float = 0.5,
     *,
-    cost: str = "quadratic",
+    cost: str | None = None,
+    output: str | None = None,
     seed: int = 0,
     figure: bool = True,
 ) -> StepReport:
     """A :class:`StepReport` of one gradient-descent step ``p ← p − lr · ∂E/∂p`` of a small network.
 
-    ``sizes=(2, 2, 2)`` with no ``weights`` is text 003's network (its weights,
-    shared biases left fixed, and by default its inputs and targets). Otherwise
-    a neuron-level MLP with ``weights`` (layer arrays ``{"W2": …, "b2": …}`` or
-    the path of a saved model) or, without them, :func:`symgrad.init_params`
-    drawn with ``seed``; ``x`` defaults to 0.05, 0.10, 0.15, … and ``y`` to
-    0.01, 0.99, 0.01, …. ``figure`` puts the graph's picture in the HTML (needs
-    matplotlib; skipped without it).
+    ``weights`` are layer arrays ``{"W2": …, "b2": …}`` (the sizes follow from their shapes) or
+    the path of a saved model, whose spec says the network: its sizes, ``activation``,
+    ``output``, ``cost`` and weight decay are used, and an argument that contradicts them is
+    refused. Otherwise ``sizes`` defaults to (2, 2, 2), ``activation`` to sigmoid, ``cost``
+    to quadratic and ``output`` as in :func:`symgrad.mlp` (softmax for the log-likelihood).
+    ``sizes=(2, 2, 2)`` with no ``weights`` is text 003's network (its weights, shared biases
+    left fixed, and by default its inputs and targets); any other network is a neuron-level
+    MLP with the ``weights`` or, without them, :func:`symgrad.init_params` drawn with
+    ``seed``. ``x`` defaults to 0.05, 0.10, 0.15, … and ``y`` to 0.01, 0.99, 0.01, … (for the
+    log-likelihood the one-hot 0, 1, 0, …). ``figure`` puts the graph's picture in the HTML
+    (needs matplotlib; skipped without it).
     """
-    sizes = check_sizes(sizes)
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise UsageError(f"lr must be a positive number, got {lr!r}", arg="lr")
-    activation_head(activation)
-    if cost not in COSTS:
-        raise UsageError(f"unknown cost {cost!r} for explain; choose one of {', '.join(COSTS)}", arg="cost")
+    spec, params, source = _network(sizes, activation, cost, output, weights)
+    sizes = tuple(spec["sizes"])
     n_params = count_params(sizes)
     if n_params > MAX_PARAMS:
         raise UsageError(
@@ -207,21 +249,18 @@ def explain(
         )
     xs = None if x is None else _floats("x", x, sizes[0])
     ys = None if y is None else _floats("y", y, sizes[-1])
-    source = ""
-    if weights is None and sizes == (2, 2, 2):
-        net = text003_network(activation, xs, ys, cost)
+    act, cost, out = spec["activation"], spec["cost"], spec["output"]
+    if params is None and sizes == (2, 2, 2):
+        net = text003_network(act, xs, ys, cost, out)
     else:
-        params, source = _weights(sizes, weights, seed)
+        if params is None:
+            params, source = init_params(sizes, "normal", seed), f"drawn from N(0, 1) with seed {seed}"
         if xs is None:
             xs = [round(0.05 * (k + 1), 10) for k in range(sizes[0])]
         if ys is None:
-            ys = [0.01 if j % 2 == 0 else 0.99 for j in range(sizes[-1])]
-        try:
-            net = mlp_network(sizes, activation, params, xs, ys, cost)
-        except UsageError:
-            raise
-        except ValueError as e:  # shape problems of the arrays name the parameter
-            raise UsageError(str(e)) from None
+            hot = cost == "log_likelihood"
+            ys = [(0.0 if hot else 0.01) if j % 2 == 0 else (1.0 if hot else 0.99) for j in range(sizes[-1])]
+        net = mlp_network(sizes, act, params, xs, ys, cost, out, spec["weight_decay"])
     return _report(net, take_step(net, float(lr)), source, figure)
 
 
@@ -244,13 +283,32 @@ class _Names:
         return rf"\frac{{\partial {self(top)}}}{{\partial {self(bottom)}}}"
 
 
-def _sizes(net: Neurons) -> str:
-    return "-".join(str(len(u)) for u in [net.inputs, *net.layers])
+_SIGMA = {"sigmoid": r"\sigma", "tanh": r"\tanh", "relu": r"\operatorname{ReLU}", "identity": "f",
+          "softmax": r"\operatorname{softmax}"}
 
 
-def _sigma(net: Neurons) -> str:
-    act = net.activation
-    return r"\sigma" if act == "sigmoid" else {"tanh": r"\tanh", "relu": r"\operatorname{ReLU}", "identity": "f"}[act]
+def _sigma(name: str) -> str:
+    """The LaTeX of an activation's name (σ, tanh, ReLU, f for the identity, softmax)."""
+    return _SIGMA.get(name, rf"\operatorname{{{name}}}")
+
+
+def _is_output(net: Neurons, depth: int) -> bool:
+    return depth == len(net.layers) - 1
+
+
+def _act_of(net: Neurons, depth: int) -> str:
+    """The activation of ``net.layers[depth]``: the output layer's is ``net.output``."""
+    return net.output if _is_output(net, depth) else net.activation
+
+
+def _kind(net: Neurons) -> str:
+    """``2-3-2 tanh network with a sigmoid output, cross_entropy cost`` (text 003's: its own words)."""
+    if net.text003:
+        plain = net.activation == net.output == "sigmoid" and net.cost_name == "quadratic"
+        return "text 003's 2-2-2 network" + ("" if plain else (
+            f" ({net.activation}{'' if net.output == net.activation else f', {net.output} output'}, "
+            f"{net.cost_name} cost)"))
+    return describe([len(net.inputs), *map(len, net.layers)], net.activation, net.cost_name, net.output)
 
 
 def _figure(g: Graph) -> list[Figure]:
@@ -265,17 +323,29 @@ def _figure(g: Graph) -> list[Figure]:
 def _network_section(net: Neurons, step: Step, T: _Names, source: str) -> Section:
     sec = Section("The network")
     if net.text003:
+        acts = (f"all {net.activation}" if net.output == net.activation else
+                f"the hidden ones {net.activation}, the outputs {net.output}")
         sec.blocks.append(Paragraph(
             "Text 003's network: two inputs, two hidden neurons h1, h2 and two output neurons o1, o2, "
-            f"all {net.activation}; the hidden neurons share the bias $b_{{1}}$ and the outputs share $b_{{2}}$. "
+            f"{acts}; the hidden neurons share the bias $b_{{1}}$ and the outputs share $b_{{2}}$. "
             "The biases are not updated, as in the text."
         ))
     else:
+        L = len(net.layers) + 1
+        hidden = f"$a^{{l}}_{{j}} = {_sigma(net.activation)}(z^{{l}}_{{j}})$"
+        if net.softmax:
+            top = rf"the softmax $a^{{{L}}}_{{j}} = e^{{z^{{{L}}}_{{j}}}} / \sum_k e^{{z^{{{L}}}_{{k}}}}$"
+        else:
+            top = f"$a^{{{L}}}_{{j}} = {_sigma(net.output)}(z^{{{L}}}_{{j}})$"
+        acts = (hidden if net.output == net.activation else
+                f"{hidden} in the hidden layers and {top} in the output layer" if L > 2 else top)
+        decay = "" if not net.decay else (
+            rf" The cost has weight decay $\lambda \sum w^{{2}}$ over the weights, $\lambda = {fmt(net.decay)}$.")
         sec.blocks.append(Paragraph(
-            f"A {_sizes(net)} {net.activation} network in Nielsen's notation: "
+            f"A {_kind(net)}, in Nielsen's notation: "
             "$w^{l}_{jk}$ is the weight from neuron $k$ of layer $l-1$ to neuron $j$ of layer $l$, "
-            "$z^{l}_{j} = \\sum_k w^{l}_{jk} a^{l-1}_{k} + b^{l}_{j}$ and $a^{l}_{j} = "
-            f"{_sigma(net)}(z^{{l}}_{{j}})$ (layer 1 is the input, $a^{{1}} = x$). Weights and biases {source}."
+            f"$z^{{l}}_{{j}} = \\sum_k w^{{l}}_{{jk}} a^{{l-1}}_{{k}} + b^{{l}}_{{j}}$ and {acts} "
+            f"(layer 1 is the input, $a^{{1}} = x$). Weights and biases {source}.{decay}"
         ))
     g, values = net.graph, step.values
     sec.blocks.append(Table(
@@ -287,24 +357,40 @@ def _network_section(net: Neurons, step: Step, T: _Names, source: str) -> Sectio
     return sec
 
 
+def _act_phrase(name: str) -> str:
+    if name == "sigmoid":
+        return r"$\sigma(x) = 1/(1 + e^{-x})$"
+    if name == "softmax":
+        return r"the softmax $\mathrm{out}_j = e^{\mathrm{net}_j} / \sum_i e^{\mathrm{net}_i}$ over the layer"
+    return f"${_sigma(name)}$"
+
+
 def _forward_section(net: Neurons, step: Step, T: _Names) -> Section:
-    sig, values = _sigma(net), step.values
+    values = step.values
     sec = Section("Forward pass")
     sec.blocks.append(Paragraph(
         "Each neuron adds up its weighted inputs and its bias (the net input), then applies the activation "
-        + (r"$\sigma(x) = 1/(1 + e^{-x})$" if net.activation == "sigmoid" else f"${sig}$") + "."
+        + _act_phrase(net.activation)
+        + ("" if net.output == net.activation else f"; the output layer applies {_act_phrase(net.output)}") + "."
     ))
-    for layer in net.layers:
+    for depth, layer in enumerate(net.layers):
+        act = _act_of(net, depth)
+        sig = _sigma(act)
         for u in layer:
             sym = " + ".join([f"{T(w)} {T(s)}" for w, s in u.terms] + [T(b) for b in u.biases])
             nums = " + ".join([rf"{_num(values[w])} \times {_num(values[s])}" for w, s in u.terms]
                               + [_num(values[b]) for b in u.biases])
             sec.blocks.append(Equation(T(u.net), [sym, nums, fmt(values[u.net])]))
-            rows = [rf"{sig}\left({T(u.net)}\right)"]
-            if net.activation == "sigmoid":
-                rows.append(rf"\frac{{1}}{{1 + e^{{-{_num(values[u.net])}}}}}")
+            if act == "softmax":
+                rows = [rf"\frac{{e^{{{T(u.net)}}}}}{{{' + '.join(f'e^{{{T(v.net)}}}' for v in layer)}}}",
+                        rf"\frac{{e^{{{_num(values[u.net])}}}}}"
+                        rf"{{{' + '.join(f'e^{{{_num(values[v.net])}}}' for v in layer)}}}"]
             else:
-                rows.append(rf"{sig}\left({_num(values[u.net])}\right)")
+                rows = [rf"{sig}\left({T(u.net)}\right)"]
+                if act == "sigmoid":
+                    rows.append(rf"\frac{{1}}{{1 + e^{{-{_num(values[u.net])}}}}}")
+                else:
+                    rows.append(rf"{sig}\left({_num(values[u.net])}\right)")
             rows.append(fmt(values[u.out]))
             sec.blocks.append(Equation(T(u.out), rows))
     return sec
@@ -347,6 +433,41 @@ def _activation_rows(step: Step, T: _Names, u: Neuron) -> tuple[list[str], str]:
     return [*rows, fmt(step.d_act[u.out])], factor
 
 
+def _decay_rows(net: Neurons, step: Step, T: _Names, w: str) -> list[str]:
+    """The weight-decay term 2λw of ∂C/∂w, as a formula and with the numbers ([] without decay)."""
+    if w not in step.decay_terms:
+        return ["", "", ""]
+    return [rf" + 2 \lambda {T(w)}", rf" + 2 \lambda {T(w)}", rf" + 2 \times {fmt(net.decay)} \times {_num(step.values[w])}"]
+
+
+def _softmax_blocks(net: Neurons, step: Step, T: _Names, u: Neuron) -> list:
+    """δ_j of a softmax output neuron: Σ_i ∂E/∂out_i ∂out_i/∂net_j, with ∂out_i/∂net_j = out_i(1[i = j] − out_j)."""
+    C, values, blocks = net.cost, step.values, []
+    layer = net.layers[-1]
+    out_j = T(u.out)
+    for v in layer:
+        out_i, a_i, a_j = T(v.out), values[v.out], values[u.out]
+        if v is u:
+            rows = [rf"{out_i}\left(1 - {out_i}\right)", rf"{_num(a_i)}\left(1 - {_num(a_i)}\right)"]
+        else:
+            rows = [rf"-{out_i} {out_j}", rf"-{_num(a_i)} \times {_num(a_j)}"]
+        blocks.append(Equation(T.d(v.out, u.net), [*rows, fmt(step.jacobian[(v.out, u.net)])]))
+    dt = _delta_tex(net.graph, u)
+    blocks.append(Equation(rf"{dt} = {T.d(C, u.net)}", [
+        " + ".join(rf"{T.d(C, v.out)} {T.d(v.out, u.net)}" for v in layer),
+        " + ".join(rf"{_num(step.d_out[v.out])} \times {_num(step.jacobian[(v.out, u.net)])}" for v in layer),
+        fmt(step.delta[u.net])]))
+    if net.cost_name == "log_likelihood":
+        t_j = net.targets[layer.index(u)]
+        closed = values[u.out] * sum(values[t] for t in net.targets) - values[t_j]
+        out_i, y_i = (re.sub(r"_\{[^{}]*\}$", "_{i}", T(n)) for n in (u.out, t_j))
+        blocks.append(Paragraph(
+            f"With the log-likelihood every $\\frac{{\\partial {T(C)}}}{{\\partial {out_i}}} = -{y_i} / {out_i}$, "
+            f"so the sum is ${dt} = {out_j}\\left({' + '.join(T(t) for t in net.targets)}\\right) - {T(t_j)} = "
+            f"{fmt(closed)}$: the output minus its target, for targets that sum to 1."))
+    return blocks
+
+
 def _neuron_blocks(net: Neurons, step: Step, T: _Names, depth: int, u: Neuron, delta_tex: dict[str, str]) -> list:
     """∂E/∂out, ∂out/∂net and δ of neuron ``u``, then ∂E/∂p of its trained weights and biases."""
     values, C, blocks = step.values, net.cost, []
@@ -360,6 +481,20 @@ def _neuron_blocks(net: Neurons, step: Step, T: _Names, depth: int, u: Neuron, d
         d_out_tex = " + ".join(rf"{delta_tex[k.net]} {T(w)}" for k, w in fed)
         nums = " + ".join(rf"{_num(step.delta[k.net])} \times {_num(values[w])}" for k, w in fed)
         blocks.append(Equation(T.d(C, u.out), [fr, d_out_tex, nums, fmt(d_out)]))
+    if _is_output(net, depth) and net.softmax:
+        blocks += _softmax_blocks(net, step, T, u)
+        dt = delta_tex[u.net] = _delta_tex(net.graph, u)
+        for w, s in u.terms:
+            if w in net.trained:
+                dec = _decay_rows(net, step, T, w)
+                blocks.append(Equation(T.d(C, w), [
+                    rf"{T.d(C, u.net)} {T.d(u.net, w)}{dec[0]}", rf"{dt} {T(s)}{dec[1]}",
+                    rf"{_num(step.delta[u.net])} \times {_num(values[s])}{dec[2]}", fmt(step.gradients[w])]))
+        for b in u.biases:
+            if b in net.trained:
+                blocks.append(Equation(T.d(C, b), [
+                    rf"{T.d(C, u.net)} {T.d(u.net, b)}", rf"{dt} \cdot 1", fmt(step.delta[u.net])]))
+        return blocks
     rows, d_act_tex = _activation_rows(step, T, u)
     blocks.append(Equation(T.d(u.out, u.net), rows))
     dt = delta_tex[u.net] = _delta_tex(net.graph, u)
@@ -367,10 +502,11 @@ def _neuron_blocks(net: Neurons, step: Step, T: _Names, depth: int, u: Neuron, d
         rf"{T.d(C, u.out)} {T.d(u.out, u.net)}", rf"{_num(d_out)} \times {_num(d_act)}", fmt(step.delta[u.net])]))
     for w, s in u.terms:
         if w in net.trained:
+            dec = _decay_rows(net, step, T, w)
             blocks.append(Equation(T.d(C, w), [
-                rf"{T.d(C, u.out)} {T.d(u.out, u.net)} {T.d(u.net, w)}",
-                rf"{_bracket(d_out_tex)} {_bracket(d_act_tex)} {T(s)}",
-                rf"{_num(d_out)} \times {_num(d_act)} \times {_num(values[s])}",
+                rf"{T.d(C, u.out)} {T.d(u.out, u.net)} {T.d(u.net, w)}{dec[0]}",
+                rf"{_bracket(d_out_tex)} {_bracket(d_act_tex)} {T(s)}{dec[1]}",
+                rf"{_num(d_out)} \times {_num(d_act)} \times {_num(values[s])}{dec[2]}",
                 fmt(step.gradients[w]),
             ]))
     for b in u.biases:
@@ -392,6 +528,11 @@ def _backward_section(net: Neurons, step: Step, T: _Names) -> Section:
         f"$\\frac{{\\partial {E}}}{{\\partial \\mathrm{{out}}_h}} = \\sum_k \\delta_k "
         f"\\frac{{\\partial \\mathrm{{net}}_k}}{{\\partial \\mathrm{{out}}_h}}$ from the neurons $k$ it feeds, "
         "so the layers are done from the output back."
+        + (" A softmax output depends on every net input of its layer, so an output neuron's "
+           f"$\\delta_j = \\sum_i \\frac{{\\partial {E}}}{{\\partial \\mathrm{{out}}_i}} "
+           "\\frac{\\partial \\mathrm{out}_i}{\\partial \\mathrm{net}_j}$ collects every output $i$."
+           if net.softmax else "")
+        + (" Weight decay adds $2 \\lambda w$ to each weight's gradient (not to δ)." if net.decay else "")
     ))
     delta_tex: dict[str, str] = {}
     for depth in range(len(net.layers) - 1, -1, -1):
@@ -456,8 +597,7 @@ def _report(net: Neurons, step: Step, source: str, want_figure: bool) -> StepRep
     ]
     if want_figure:
         sections[0].blocks[:0] = _figure(net.graph)
-    title = ("One training step of text 003's 2-2-2 network, explained" if net.text003 else
-             f"One training step of a {_sizes(net)} {net.activation} network, explained")
+    title = f"One training step of {'' if net.text003 else 'a '}{_kind(net)}, explained"
     intro = (
         f"The forward pass, the error ${T(net.cost)}$, the chain rule for every "
         f"{'weight' if net.text003 else 'weight and bias'} (as fractions, as formulas, then with the numbers), "

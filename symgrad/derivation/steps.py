@@ -2,15 +2,16 @@ r"""One gradient-descent step of a small network, neuron by neuron: what text 00
 
 :class:`Neurons` sees a graph neuron by neuron, layer by layer: each :class:`Neuron` adds up
 its weighted inputs and biases, net_j = Σ_k w_jk out_k + b_j, and applies the activation,
-out_j = f(net_j); the error E is a node of the same graph. :func:`take_step` then works out,
-by the chain rule,
+out_j = f(net_j) (a softmax output layer: out_j = e^{net_j} / Σ_i e^{net_i}); the error E is a
+node of the same graph. :func:`take_step` then works out, by the chain rule,
 
     ∂E/∂out_j    (an output neuron: from E itself; a hidden one: Σ_k δ_k w_kj over the neurons k it feeds),
     ∂out_j/∂net_j = f′(net_j),    δ_j = ∂E/∂net_j = ∂E/∂out_j · ∂out_j/∂net_j,
-    ∂E/∂w_jk = δ_j out_k,    ∂E/∂b_j = δ_j,    p⁺ = p − η ∂E/∂p,
+    ∂E/∂w_jk = δ_j out_k (+ 2λ w_jk with weight decay λ Σ w²),    ∂E/∂b_j = δ_j,    p⁺ = p − η ∂E/∂p,
 
-and checks the gradients against the derivative nodes :func:`symgrad.backprop` adds.
-:mod:`symgrad.derivation.explain` writes all of it out.
+where a softmax output neuron's δ_j = Σ_i ∂E/∂out_i · ∂out_i/∂net_j collects every output i,
+with ∂out_i/∂net_j = out_i (1[i = j] − out_j). The gradients are checked against the
+derivative nodes :func:`symgrad.backprop` adds. :mod:`symgrad.derivation.explain` writes all of it out.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ..core.functions import activation
 from ..core.graph import Graph
 from ..core.rules import local_partial
 from ..errors import UsageError
-from ..networks import mlp
+from ..networks import COSTS, mlp
 
 #: Text 003's starting point (copied here: the product never reads the reference texts).
 TEXT003 = {
@@ -36,8 +37,6 @@ TEXT003 = {
     "biases": {"b1": 0.35, "b2": 0.60},
     "lr": 0.5,
 }
-#: The errors a step can be explained for.
-COSTS = ("quadratic", "cross_entropy")
 
 
 # ------------------------------------------------------------- the network
@@ -64,15 +63,34 @@ class Neurons:
     trained: list[str]
     activation: str
     text003: bool = False
+    #: the output layer's activation (``None``: ``activation``), e.g. ``"softmax"``
+    output: str | None = None
+    #: the name of the cost function (:data:`symgrad.networks.COSTS`)
+    cost_name: str = "quadratic"
+    #: weight decay λ: the error has λ Σ w² over the weights (not the biases)
+    decay: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.output is None:
+            self.output = self.activation
+
+    @property
+    def softmax(self) -> bool:
+        """Whether the output layer is a softmax (each output depends on every net input of the layer)."""
+        return self.output == "softmax"
 
 
 def cost_expr(cost: str, outs: list[sp.Basic], ys: list[sp.Basic]) -> sp.Basic:
-    """E = Σ_o ½(target_o − out_o)² (quadratic) or the cross-entropy −Σ_o [y ln a + (1 − y) ln(1 − a)]."""
+    """E = Σ_o ½(target_o − out_o)² (quadratic), the cross-entropy −Σ_o [y ln a + (1 − y) ln(1 − a)],
+    or the log-likelihood −Σ_o y ln a (of a softmax output)."""
+    pairs = list(zip(outs, ys, strict=False))
     if cost == "quadratic":
-        return sp.Rational(1, 2) * sp.Add(*[(y - a) ** 2 for a, y in zip(outs, ys, strict=False)])
+        return sp.Rational(1, 2) * sp.Add(*[(y - a) ** 2 for a, y in pairs])
     if cost == "cross_entropy":
-        return -sp.Add(*[y * sp.log(a) + (1 - y) * sp.log(1 - a) for a, y in zip(outs, ys, strict=False)])
-    raise UsageError(f"unknown cost {cost!r} for explain; choose one of {', '.join(COSTS)}", arg="cost")
+        return -sp.Add(*[y * sp.log(a) + (1 - y) * sp.log(1 - a) for a, y in pairs])
+    if cost == "log_likelihood":
+        return -sp.Add(*[y * sp.log(a) for a, y in pairs])
+    raise UsageError(f"unknown cost {cost!r}; choose one of {', '.join(COSTS)}", arg="cost")
 
 
 def is_quadratic(net: Neurons) -> bool:
@@ -83,9 +101,12 @@ def is_quadratic(net: Neurons) -> bool:
 
 
 def text003_network(activation_name: str = "sigmoid", x: Sequence[float] | None = None,
-                    y: Sequence[float] | None = None, cost: str = "quadratic") -> Neurons:
-    """Text 003's 2-2-2 network in its own names (net_{h1}, out_{h1}, …, E_{total})."""
+                    y: Sequence[float] | None = None, cost: str = "quadratic", output: str | None = None) -> Neurons:
+    """Text 003's 2-2-2 network in its own names (net_{h1}, out_{h1}, …, E_{total}); ``output`` is the
+    output layer's activation (default ``activation_name``; ``"softmax"`` for the log-likelihood)."""
     f = activation(activation_name)
+    output = output or activation_name
+    f_out = None if output == "softmax" else activation(output)
     g = Graph("text 003's 2-2-2 network")
     xs = dict(zip(TEXT003["inputs"], x, strict=False)) if x is not None else TEXT003["inputs"]
     ts = dict(zip(TEXT003["targets"], y, strict=False)) if y is not None else TEXT003["targets"]
@@ -101,21 +122,28 @@ def text003_network(activation_name: str = "sigmoid", x: Sequence[float] | None 
               "o1": (("w5", "out_h1"), ("w6", "out_h2"), "b2"), "o2": (("w7", "out_h1"), ("w8", "out_h2"), "b2")}
     layers: list[list[Neuron]] = [[], []]
     for k, (unit, (t1, t2, b)) in enumerate(wiring.items()):
-        terms = [t1, t2]
-        g.add(f"net_{unit}", sp.Add(*[g[w] * g[s] for w, s in terms], g[b]), tex=rf"\mathrm{{net}}_{{{unit}}}",
-              kind="z")
-        g.add(f"out_{unit}", f(g[f"net_{unit}"]), tex=rf"\mathrm{{out}}_{{{unit}}}", kind="a")
-        layers[k // 2].append(Neuron(f"net_{unit}", f"out_{unit}", terms, [b]))
+        layers[k // 2].append(Neuron(f"net_{unit}", f"out_{unit}", [t1, t2], [b]))
+    for depth, layer in enumerate(layers):
+        nets = [g.add(u.net, sp.Add(*[g[w] * g[s] for w, s in u.terms], *[g[b] for b in u.biases]),
+                      tex=rf"\mathrm{{net}}_{{{u.net[4:]}}}", kind="z") for u in layer]
+        for u, z in zip(layer, nets, strict=False):
+            if depth == 1 and f_out is None:
+                expr = sp.exp(z) / sp.Add(*[sp.exp(zk) for zk in nets])
+            else:
+                expr = (f if depth == 0 else f_out)(z)
+            g.add(u.out, expr, tex=rf"\mathrm{{out}}_{{{u.out[4:]}}}", kind="a")
     outs = [g["out_o1"], g["out_o2"]]
     ys = [g["target_o1"], g["target_o2"]]
     g.add("E_total", cost_expr(cost, outs, ys), role="cost", tex=r"E_{\mathrm{total}}")
-    return Neurons(g, layers, list(xs), list(ts), "E_total", list(TEXT003["weights"]), activation_name, text003=True)
+    return Neurons(g, layers, list(xs), list(ts), "E_total", list(TEXT003["weights"]), activation_name, text003=True,
+                   output=output, cost_name=cost)
 
 
 def mlp_network(sizes: Sequence[int], activation_name: str, params: Mapping[str, Any], x: Sequence[float],
-                y: Sequence[float], cost: str = "quadratic") -> Neurons:
+                y: Sequence[float], cost: str = "quadratic", output: str | None = None,
+                weight_decay: float | None = None) -> Neurons:
     """A neuron-level MLP in Nielsen's notation (x_k, w^l_{jk}, b^l_j, z^l_j, a^l_j, y_j, C)."""
-    net = mlp(sizes, activation_name, cost, level="neuron", params=params)
+    net = mlp(sizes, activation_name, cost, level="neuron", params=params, output=output, weight_decay=weight_decay)
     g = net.graph
     for name, v in zip(net.names["x"], x, strict=False):
         g.node(name).value = float(v)
@@ -130,7 +158,8 @@ def mlp_network(sizes: Sequence[int], activation_name: str, params: Mapping[str,
             for j in range(1, net.sizes[l - 1] + 1)
         ])
     trained = [n.name for n in g.parameters]
-    return Neurons(g, layers, list(net.names["x"]), list(net.names["y"]), "C", trained, activation_name)
+    return Neurons(g, layers, list(net.names["x"]), list(net.names["y"]), "C", trained, activation_name,
+                   output=net.output, cost_name=cost, decay=None if weight_decay is None else float(weight_decay))
 
 
 # ---------------------------------------------------------------- the step
@@ -141,7 +170,9 @@ class Step:
     ``values`` holds every forward node's value and the error; per neuron ``d_out`` is
     ∂E/∂out, ``d_act`` ∂out/∂net (by output name) and ``delta`` δ = ∂E/∂net (by net name),
     with ``d_out_expr``/``d_act_expr`` the local partials they come from (the output layer's
-    ∂E/∂out, every ∂out/∂net); ``gradients`` ∂E/∂p and ``updated`` p⁺ for every trained
+    ∂E/∂out, every ∂out/∂net); for a softmax output ``jacobian[(out_i, net_j)]`` holds every
+    ∂out_i/∂net_j of the layer; ``decay_terms`` 2λw for each weight with weight decay;
+    ``gradients`` ∂E/∂p and ``updated`` p⁺ for every trained
     parameter (``order``: in the graph's order); ``error_after`` the error with p⁺;
     ``backprop_gap`` the largest difference from the gradients of the derivative nodes
     :func:`symgrad.backprop` adds (``derivative_nodes`` of them).
@@ -154,6 +185,8 @@ class Step:
     delta: dict[str, float] = field(default_factory=dict)
     d_out_expr: dict[str, sp.Basic] = field(default_factory=dict)
     d_act_expr: dict[str, sp.Basic] = field(default_factory=dict)
+    jacobian: dict[tuple[str, str], float] = field(default_factory=dict)
+    decay_terms: dict[str, float] = field(default_factory=dict)
     gradients: dict[str, float] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
     updated: dict[str, float] = field(default_factory=dict)
@@ -176,19 +209,28 @@ def _backward(net: Neurons, step: Step) -> None:
     g, values = net.graph, step.values
     subs = {g.node(k).symbol: sp.Float(v, 30) for k, v in values.items()}
     cost = g.node(net.cost)
-    for depth in range(len(net.layers) - 1, -1, -1):
+    last = len(net.layers) - 1
+    for u in net.layers[last]:  # every output's ∂E/∂out first: a softmax neuron's δ needs them all
+        step.d_out_expr[u.out] = local_partial(cost.expr, g[u.out])
+        step.d_out[u.out] = _value(step.d_out_expr[u.out], subs)
+    for depth in range(last, -1, -1):
         for u in net.layers[depth]:
-            if depth == len(net.layers) - 1:
-                step.d_out_expr[u.out] = local_partial(cost.expr, g[u.out])
-                step.d_out[u.out] = _value(step.d_out_expr[u.out], subs)
-            else:
+            if depth < last:
                 step.d_out[u.out] = sum(step.delta[k.net] * values[w] for k, w in feeds(net, depth, u))
             step.d_act_expr[u.out] = local_partial(g.node(u.out).expr, g[u.net])
             step.d_act[u.out] = _value(step.d_act_expr[u.out], subs)
-            step.delta[u.net] = step.d_out[u.out] * step.d_act[u.out]
+            if depth == last and net.softmax:
+                for v in net.layers[last]:
+                    step.jacobian[(v.out, u.net)] = _value(local_partial(g.node(v.out).expr, g[u.net]), subs)
+                step.delta[u.net] = sum(step.d_out[v.out] * step.jacobian[(v.out, u.net)] for v in net.layers[last])
+            else:
+                step.delta[u.net] = step.d_out[u.out] * step.d_act[u.out]
             for w, s in u.terms:
                 if w in net.trained:
-                    step.gradients[w] = step.d_out[u.out] * step.d_act[u.out] * values[s]
+                    step.gradients[w] = step.delta[u.net] * values[s]
+                    if net.decay and g.node(w).kind == "w":
+                        step.decay_terms[w] = 2 * net.decay * values[w]
+                        step.gradients[w] += step.decay_terms[w]
             for b in u.biases:
                 if b in net.trained:
                     step.gradients[b] = step.gradients.get(b, 0.0) + step.delta[u.net]
@@ -210,5 +252,5 @@ def take_step(net: Neurons, lr: float) -> Step:
     return step
 
 
-__all__ = ["COSTS", "TEXT003", "Neuron", "Neurons", "Step", "cost_expr", "feeds", "is_quadratic", "mlp_network",
+__all__ = ["TEXT003", "Neuron", "Neurons", "Step", "cost_expr", "feeds", "is_quadratic", "mlp_network",
            "take_step", "text003_network"]

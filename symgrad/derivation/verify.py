@@ -21,8 +21,8 @@ a 30-digit evaluation at a random point decides "≠ 0"; otherwise the closed
 form (``rewrite(exp)``) goes through ``simplify``.
 
 **Numeric check.** At ``points`` seeded random points (leaves ~ N(0, 1), targets
-~ U(0, 1); points where the cost is undefined, e.g. ln a^L_j with a tanh output
-a^L_j ≤ 0, are redrawn) each entry is compared with a central difference of the
+~ U(0, 1); points where the cost is undefined, e.g. ln(1 − a^L_j) with a sigmoid
+a^L_j that rounds to 1, are redrawn) each entry is compared with a central difference of the
 cost, extrapolated to h → 0 by Ridders' method (from h = 10⁻², in float64). The
 error is |g − ĝ| / max(|g|, |ĝ|, 10⁻⁶) (relative, absolute for entries below
 10⁻⁶); it must be ≤ 10⁻⁶.
@@ -40,7 +40,7 @@ import sympy as sp
 
 from ..core.functions import closed_form, sigmoid, sigmoid_prime, tanh_prime
 from ..errors import UsageError
-from ..networks import Network, mlp
+from ..networks import Network, describe, mlp
 from ..printing.latex import equation
 from ..printing.report import Paragraph, Report, Section, Table
 from .derive import bp_label
@@ -172,6 +172,8 @@ class Verification:
     points: int
     checks: list[Check] = field(default_factory=list)
     seconds: float = 0.0
+    #: the output layer's activation (``None``: the same as ``activation``)
+    output: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -180,10 +182,7 @@ class Verification:
 
     @property
     def title(self) -> str:
-        return (
-            f"BP1–BP4 for the {'-'.join(map(str, self.sizes))} {self.activation} network, "
-            f"{self.cost} cost, batch m = {self.batch}"
-        )
+        return f"BP1–BP4 for the {describe(self.sizes, self.activation, self.cost, self.output)}, batch m = {self.batch}"
 
     def by_equation(self) -> dict[str, list[Check]]:
         out: dict[str, list[Check]] = {}
@@ -406,7 +405,7 @@ def verify_network(net: Network, *, batch: int = 1, seed: int = 0, points: int =
     if not net.graph.derivatives.get(net.cost_node):
         net.backprop()
     checker = _Checker(net, batch, seed, points)
-    report = Verification(tuple(net.sizes), net.activation, net.cost, batch, seed, points)
+    report = Verification(tuple(net.sizes), net.activation, net.cost, batch, seed, points, output=net.output)
     wanted = [n.name for n in net.graph.nodes("derivative") if bp_label(net, n.name)]
     for name in sorted(wanted, key=lambda n: (bp_label(net, n), -net.graph.node(n).meta.get("layer", 0))):
         report.checks.append(checker.check(name))
@@ -423,14 +422,17 @@ def verify_bp(
     *,
     batch: int = 1,
     weight_decay: Any = None,
+    output: str | None = None,
 ) -> Verification:
     """Prove BP1–BP4 exactly and check them numerically for the network ``sizes``.
 
-    Builds ``mlp(sizes, activation, cost, level="layer", batch=batch)``, runs
-    backprop, and checks every δ^l, ∂C/∂b^l, ∂C/∂W^l (see the module docstring).
-    ``Verification.ok`` is true when all hold.
+    Builds ``mlp(sizes, activation, cost, level="layer", batch=batch, output=output)``
+    (``output``: the output layer's activation, e.g. a sigmoid output for the
+    cross-entropy after tanh hidden layers), runs backprop, and checks every
+    δ^l, ∂C/∂b^l, ∂C/∂W^l (see the module docstring). ``Verification.ok`` is
+    true when all hold.
     """
-    net = mlp(sizes, activation, cost, level="layer", batch=batch, weight_decay=weight_decay)
+    net = mlp(sizes, activation, cost, level="layer", batch=batch, weight_decay=weight_decay, output=output)
     return verify_network(net, batch=batch, seed=seed, points=points)
 
 

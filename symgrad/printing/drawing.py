@@ -440,7 +440,8 @@ def _node_count(sizes: Sequence[int], level: str) -> int:
     return n
 
 
-def network_for(sizes: Sequence[int], level: str, activation: str, cost: str, with_derivatives: bool) -> Any:
+def network_for(sizes: Sequence[int], level: str, activation: str, cost: str, with_derivatives: bool,
+                output: str | None = None) -> Any:
     """The :func:`~symgrad.networks.mlp` for the picture (refusing one too big to read)."""
     n = _node_count(sizes, level) * (2 if with_derivatives else 1)
     if n > MAX_NODES:
@@ -448,7 +449,7 @@ def network_for(sizes: Sequence[int], level: str, activation: str, cost: str, wi
             f"sizes {','.join(map(str, sizes))} at the {level} level gives about {n} nodes, too many "
             f"to draw (at most {MAX_NODES}); use `level` layer or a smaller network", arg="sizes"
         )
-    net = mlp(sizes, activation, cost, level=level)
+    net = mlp(sizes, activation, cost, level=level, output=output)
     if with_derivatives:
         net.backprop()
     return net

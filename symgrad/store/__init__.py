@@ -1,10 +1,24 @@
 """The store: files written atomically, data sets (IDX/MNIST, built-in), and model files.
 
-``files`` is the leaf; ``data`` reads and generates training data; ``model_file`` saves and
-loads a network's specification and parameters (and training checkpoints) without pickle.
+``files`` is the leaf; ``data`` reads and generates training data (and holds the real MNIST
+test set shipped in ``datasets/mnist/``); ``fetch`` downloads the full MNIST set, verified;
+``model_file`` saves and loads a network's specification and parameters (and training
+checkpoints) without pickle.
 """
 
-from .data import as_arrays, dataset, load_idx, load_mnist, one_hot, read_idx, split, to_columns
+from .data import (
+    as_arrays,
+    dataset,
+    find_mnist,
+    load_idx,
+    load_mnist,
+    one_hot,
+    packaged_mnist,
+    read_idx,
+    split,
+    to_columns,
+)
+from .fetch import default_data_dir, fetch_mnist
 from .files import atomic_open, atomic_write, atomic_write_bytes, atomic_write_text
 from .model_file import load_checkpoint, load_model, save_model
 
@@ -15,11 +29,15 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "dataset",
+    "default_data_dir",
+    "fetch_mnist",
+    "find_mnist",
     "load_checkpoint",
     "load_idx",
     "load_mnist",
     "load_model",
     "one_hot",
+    "packaged_mnist",
     "read_idx",
     "save_model",
     "split",

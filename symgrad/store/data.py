@@ -19,32 +19,46 @@ labels 2049 (uint8, 1-D). Files may be gzip-compressed (detected by the
 gzip magic bytes, not the name).
 
 Nothing here unpickles, and nothing needs files outside the package: the demo
-sets are generated from a seed.
+sets are generated from a seed, and the real MNIST test set (10,000 digits) ships
+inside it (``symgrad/store/datasets/mnist/``, checked against its pinned sha256
+whenever it is loaded). The full training set is fetched by
+:func:`symgrad.store.fetch.fetch_mnist` (``symgrad data fetch mnist``).
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import zlib
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import DataError, UsageError
 
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
 __all__ = [
     "DATASETS",
+    "HOLDOUT",
     "IDX_IMAGES",
     "IDX_LABELS",
     "MNIST_FILES",
+    "MNIST_GZ",
+    "NIELSEN_VALIDATION",
+    "PACKAGED_MNIST",
     "as_arrays",
     "check_finite",
     "dataset",
+    "find_mnist",
     "load_idx",
     "load_mnist",
     "one_hot",
+    "packaged_mnist",
     "read_idx",
     "split",
     "to_columns",
@@ -69,12 +83,35 @@ MNIST_FILES: dict[str, tuple[str, str]] = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 
-#: Built-in generated datasets: name → (default n, number of classes).
+#: The official gzip files of MNIST: name → (size in bytes, sha256), as published by
+#: Y. LeCun, C. Cortes and C. J. C. Burges (the mirrors serve these same bytes).
+MNIST_GZ: dict[str, tuple[int, str]] = {
+    "train-images-idx3-ubyte.gz": (9912422, "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"),
+    "train-labels-idx1-ubyte.gz": (28881, "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"),
+    "t10k-images-idx3-ubyte.gz": (1648877, "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"),
+    "t10k-labels-idx1-ubyte.gz": (4542, "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
+}
+
+#: The MNIST test set shipped inside the package (images, labels), in ``datasets/mnist/``.
+PACKAGED_MNIST: tuple[str, str] = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+
+#: What ``symgrad train --eval`` evaluates after each epoch: the held-out examples, or the MNIST test set.
+EVALUATIONS = ("validation", "test")
+#: Nielsen's split of the 60,000 training images: the last 10,000 are the validation set.
+NIELSEN_VALIDATION = 10000
+
+#: Built-in datasets: name → (default n, number of classes). ``mnist`` is the packaged
+#: test set (real digits); the others are generated from a seed.
 DATASETS: dict[str, tuple[int, int]] = {
     "xor": (4, 2),
     "spirals": (200, 2),
     "blobs": (300, 3),
+    "mnist": (10000, 10),
 }
+
+#: The examples a built-in dataset holds out by default (``symgrad train --dataset NAME``):
+#: the packaged MNIST trains on examples 0..7,999 and evaluates on 8,000..9,999.
+HOLDOUT: dict[str, int] = {"mnist": 2000}
 
 
 # --------------------------------------------------------------------------- IDX
@@ -96,6 +133,11 @@ def _read_bytes(path: Path) -> bytes:
         raw = path.read_bytes()
     except OSError as e:
         raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
+    return _gunzip(path, raw)
+
+
+def _gunzip(path: Path | Traversable, raw: bytes) -> bytes:
+    """``raw`` gunzipped if it starts with the gzip magic, else as it is."""
     if raw[:2] != _GZIP_MAGIC:
         return raw
     try:
@@ -116,7 +158,11 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     The result is a writable array in native byte order (uint8 for MNIST).
     """
     path = Path(os.fspath(path))
-    data = _read_bytes(path)
+    return _parse_idx(path, _read_bytes(path))
+
+
+def _parse_idx(path: Path | Traversable, data: bytes) -> np.ndarray:
+    """The IDX array held by ``data`` (the bytes of ``path``, gunzipped), checked as :func:`read_idx` says."""
     if len(data) < 4:
         raise DataError(f"{path}: not an IDX file: {len(data)} bytes, too short for the 4-byte magic number")
     if data[0] != 0 or data[1] != 0:
@@ -158,7 +204,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     return arr.astype(dtype.newbyteorder("="), copy=True)
 
 
-def _expect_magic(path: Path, arr: np.ndarray, magic: int, what: str) -> None:
+def _expect_magic(path: Path | Traversable, arr: np.ndarray, magic: int, what: str) -> None:
     code = {t.newbyteorder("="): c for c, t in IDX_TYPES.items()}[arr.dtype]
     found = (code << 8) | arr.ndim
     if found != magic:
@@ -183,9 +229,15 @@ def load_idx(
     that every label lies in ``0..max_label``.
     """
     ipath, lpath = Path(os.fspath(images_path)), Path(os.fspath(labels_path))
-    images = read_idx(ipath)
+    return _examples(ipath, read_idx(ipath), lpath, read_idx(lpath), max_label, dtype)
+
+
+def _examples(
+    ipath: Path | Traversable, images: np.ndarray, lpath: Path | Traversable, labels: np.ndarray,
+    max_label: int, dtype: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(X, labels)`` from the arrays of an images and a labels file, checked as :func:`load_idx` says."""
     _expect_magic(ipath, images, IDX_IMAGES, "an images file")
-    labels = read_idx(lpath)
     _expect_magic(lpath, labels, IDX_LABELS, "a labels file")
     n, m = images.shape[0], labels.shape[0]
     if n != m:
@@ -206,11 +258,25 @@ def load_idx(
     return X, labels.astype(np.int64)
 
 
-def _find(folder: Path, name: str) -> Path | None:
-    for candidate in (folder / name, folder / (name + ".gz")):
-        if candidate.is_file():
-            return candidate
-    return None
+def _variants(name: str) -> list[str]:
+    """The names a distribution may give one MNIST file: ``train-images-idx3-ubyte``, the
+    ``train-images.idx3-ubyte`` of some archives, each plain or gzip (``.gz``)."""
+    names = [name, name.replace("-idx", ".idx")]
+    return [n + ext for n in names for ext in ("", ".gz")]
+
+
+def find_mnist(folder: str | os.PathLike[str]) -> dict[str, Path | None]:
+    """Where each of the four MNIST files is in ``folder`` (``None`` when absent), by its standard name.
+
+    Tried for each: the name as it is, with ``.gz``, and with a dot before ``idx``, plain or
+    ``.gz`` (``train-images-idx3-ubyte``, ``train-images.idx3-ubyte.gz``, …); the first found wins.
+    """
+    root = Path(os.fspath(folder))
+    found: dict[str, Path | None] = {}
+    for pair in MNIST_FILES.values():
+        for name in pair:
+            found[name] = next((root / c for c in _variants(name) if (root / c).is_file()), None)
+    return found
 
 
 def load_mnist(
@@ -219,26 +285,66 @@ def load_mnist(
     """Load the four standard MNIST files from ``folder``.
 
     Looks for ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
-    ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte``, each plain or with
-    ``.gz``. Returns ``{"train": (X, labels), "test": (X, labels)}`` as
-    :func:`load_idx` does. A missing file is an error listing what was looked for.
+    ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte`` — each also spelled
+    with a dot before ``idx`` (``train-images.idx3-ubyte``), plain or with ``.gz``.
+    Returns ``{"train": (X, labels), "test": (X, labels)}`` as :func:`load_idx`
+    does: 60,000 and 10,000 examples for the real set (Nielsen trains on the first
+    50,000 and validates on the last :data:`NIELSEN_VALIDATION`). A missing file is
+    an error listing what was looked for and how to get it (``symgrad data fetch mnist``).
     """
     root = Path(os.fspath(folder))
+    get = f"download the four files with: symgrad data fetch mnist --dir {root}"
     if not root.is_dir():
-        raise DataError(f"{root}: no such directory (expected a folder with the four MNIST files)")
-    found: dict[str, Path] = {}
-    missing: list[str] = []
-    for pair in MNIST_FILES.values():
-        for name in pair:
-            p = _find(root, name)
-            if p is None:
-                missing.append(f"{name}[.gz]")
-            else:
-                found[name] = p
+        raise DataError(f"{root}: no such directory (expected a folder with the four MNIST files; {get})")
+    found = find_mnist(root)
+    missing = [f"{name}[.gz]" for name, p in found.items() if p is None]
     if missing:
         wanted = ", ".join(f"{n}[.gz]" for pair in MNIST_FILES.values() for n in pair)
-        raise DataError(f"{root}: missing MNIST file(s) {', '.join(missing)} (looked for {wanted})")
-    return {split_: load_idx(found[i], found[lab], dtype=dtype) for split_, (i, lab) in MNIST_FILES.items()}
+        raise DataError(
+            f"{root}: missing MNIST file(s) {', '.join(missing)} (looked for {wanted}, also spelled like "
+            f"{_variants(MNIST_FILES['train'][0])[2]}); {get}"
+        )
+    return {split_: load_idx(found[i], found[lab], dtype=dtype)  # type: ignore[arg-type]
+            for split_, (i, lab) in MNIST_FILES.items()}
+
+
+def _packaged(name: str) -> Traversable:
+    return resources.files(__package__).joinpath("datasets", "mnist", name)
+
+
+def packaged_mnist(
+    *, dtype: Any = np.float64, folder: str | os.PathLike[str] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The real MNIST test set shipped inside the package: ``X`` (10000, 784) in [0, 1], ``labels`` (10000,).
+
+    The two files (``t10k-images-idx3-ubyte.gz``, ``t10k-labels-idx1-ubyte.gz``,
+    CC BY-SA 3.0, Y. LeCun, C. Cortes, C. J. C. Burges; see the ``README.md`` beside
+    them) are checked against their pinned size and sha256 (:data:`MNIST_GZ`) each
+    time they are read, before they are parsed: a truncated or altered copy is a
+    :class:`DataError` naming the file and both hashes. ``folder`` reads the two
+    files from another folder instead, under the same check.
+    """
+    root = None if folder is None else Path(os.fspath(folder))
+    arrays = []
+    for name in PACKAGED_MNIST:
+        path: Path | Traversable = _packaged(name) if root is None else root / name
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            where = "the installed package lacks it; reinstall symgrad" if root is None else "no such file"
+            raise DataError(f"{path}: {where}") from None
+        except OSError as e:
+            raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
+        size, want = MNIST_GZ[name]
+        got = hashlib.sha256(raw).hexdigest()
+        if got != want:
+            raise DataError(
+                f"{path}: sha256 {got} does not match the published {want} ({len(raw)} bytes, expected {size}): "
+                f"the file is damaged or altered{'; reinstall symgrad' if root is None else ''}"
+            )
+        arrays.append((path, _parse_idx(path, _gunzip(path, raw))))
+    (ipath, images), (lpath, labels) = arrays
+    return _examples(ipath, images, lpath, labels, 9, dtype)
 
 
 # ----------------------------------------------------------------- arrays & checks
@@ -428,7 +534,7 @@ def _blobs(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
 
 
 def dataset(name: str, n: int | None = None, seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A built-in generated dataset ``(X (n, d) float64, labels (n,) int64)``.
+    """A built-in dataset ``(X (n, d) float64, labels (n,) int64)``.
 
     * ``xor``: the four points of {0,1}² with label x₁ XOR x₂; with ``n``, n noisy
       copies (Gaussian noise σ = 0.1) of the corners in a seeded order.
@@ -436,12 +542,24 @@ def dataset(name: str, n: int | None = None, seed: int | None = 0) -> tuple[np.n
       noise σ = 0.02), labels 0 and 1; default n = 200.
     * ``blobs``: three Gaussian blobs (σ = 0.3) around the unit circle, labels 0..2;
       default n = 300.
+    * ``mnist``: the real MNIST test set shipped with the package
+      (:func:`packaged_mnist`): 28×28 digits as 784 pixels x = p / 255 in [0, 1],
+      labels 0..9; default (and at most) n = 10,000, the first n in the file's
+      order. ``seed`` is ignored: the data are the file's.
 
-    The same ``seed`` gives the same data; examples come in a shuffled order, so
-    :func:`split` holds out a mix of classes.
+    For the generated sets the same ``seed`` gives the same data, and examples come
+    in a shuffled order, so :func:`split` holds out a mix of classes (the MNIST
+    test set is mixed already; :data:`HOLDOUT` gives its default split, 8,000 + 2,000).
     """
     if name not in DATASETS:
         raise UsageError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    if name == "mnist":
+        count = _check_n(n, name)
+        if count > DATASETS[name][0]:
+            raise UsageError(f"dataset 'mnist': n must be at most {DATASETS[name][0]} (the packaged test set), "
+                             f"got {count}; the full set: symgrad data fetch mnist, then load_mnist(folder)")
+        X, labels = packaged_mnist()
+        return (X, labels) if count == X.shape[0] else (X[:count].copy(), labels[:count].copy())
     rng = np.random.default_rng(seed)
     if name == "xor":
         return _xor(None if n is None else _check_n(n, name), rng)
