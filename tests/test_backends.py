@@ -290,6 +290,11 @@ for dtype in ("float32", "float64"):   # float32 first: JAX's 64-bit mode still 
         for p in perms:
             t.run_epoch(p)
         runs.append(t.host_params())
+        if devices == 2:  # the batch really is split: XLA reduces the gradients across the devices
+            idx = jax.device_put(perms[0][:300].reshape(-1, 10), jax.sharding.NamedSharding(
+                t.mesh, jax.sharding.PartitionSpec(None, "batch")))
+            hlo = t.program.namespace["epoch_fn"](t.mesh).lower(t.params, t.state, t.rows, idx).compile().as_text()
+            out[dtype + " all-reduce"] = "all-reduce" in hlo
     out[dtype] = max(float(np.max(np.abs(a.astype(float) - b))) for a, b in zip(*runs))
     out[dtype + " dtypes"] = sorted({str(a.dtype) for r in runs for a in r})
 try:
@@ -308,6 +313,7 @@ def test_two_host_devices_shard_the_batch_and_equal_one_device():
     assert out["devices"] == 2 and out["x64_before"] is False
     assert out["float64"] < 1e-12 and out["float64 dtypes"] == ["float64"]
     assert out["float32"] < 1e-4 and out["float32 dtypes"] == ["float32"]
+    assert out["float64 all-reduce"] and out["float32 all-reduce"]
     assert out["indivisible"].startswith("batch_size 5 does not divide over 2 devices")
     assert "switched on JAX's 64-bit mode" in res.stderr
 

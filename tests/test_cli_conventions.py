@@ -13,6 +13,7 @@ from symgrad.core.functions import ACTIVATIONS
 from symgrad.derivation.derive import FORMATS as DERIVE_FORMATS
 from symgrad.derivation.verify import FORMATS as VERIFY_FORMATS
 from symgrad.networks import COSTS, INITS, LEVELS, OUTPUTS
+from symgrad.numeric.backend import BACKENDS
 from symgrad.numeric.compile import DTYPES
 from symgrad.numeric.optim import OPTIMIZERS
 from symgrad.numeric.train import NONFINITE
@@ -24,7 +25,7 @@ from symgrad.store.fetch import FETCHABLE
 TABLES = {
     "--activation": ACTIVATIONS, "--output": OUTPUTS, "--cost": COSTS, "--level": LEVELS, "--form": FORMS,
     "--optimizer": OPTIMIZERS, "--init": INITS, "--dtype": DTYPES, "--on-nonfinite": NONFINITE,
-    "--eval": EVALUATIONS, ("data fetch", "name"): FETCHABLE,
+    "--eval": EVALUATIONS, "--backend": BACKENDS, ("data fetch", "name"): FETCHABLE,
     ("derive", "--format"): DERIVE_FORMATS, ("verify", "--format"): VERIFY_FORMATS,
 }
 
