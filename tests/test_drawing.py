@@ -96,6 +96,8 @@ def test_svg_title_names_network_activation_cost_and_level():
     assert title_of(softmax) == ("2-2-2 relu network, softmax output, log-likelihood cost — layer level, "
                                  "with derivatives")
     assert title_of(sg.mlp([2, 3, 1], level="layer"), with_derivatives=False).endswith("layer level, forward graph")
+    assert title_of(softmax.graph) == "2-2-2 network — layer level, with derivatives"  # a graph knows less
+    assert title_of(_fff()) == "graph z — with derivatives"
     texts = [text_of(t) for t in root.iter(f"{SVG}text")]
     assert texts[0] == "2-2-2 sigmoid network, quadratic cost — neuron level, with derivatives"  # drawn, too
 

@@ -18,8 +18,9 @@ from symgrad.derivation.explain import explain
 
 JUPYTERLAB_RANK = {"text/html": 50, "text/markdown": 60, "text/latex": 70, "image/svg+xml": 80, "image/png": 90,
                    "text/plain": 120}
-NBCONVERT_HTML_PRIORITY = ["text/html", "application/pdf", "text/latex", "image/svg+xml", "image/png",
-                           "image/jpeg", "text/markdown", "text/plain"]
+NBCONVERT_HTML_PRIORITY = ["application/vnd.jupyter.widget-view+json", "application/javascript", "text/html",
+                           "text/markdown", "image/svg+xml", "text/vnd.mermaid", "text/latex", "image/png",
+                           "image/jpeg", "text/plain"]  # nbconvert 7.17, HTMLExporter.default_config
 
 
 def bundle_of(obj):
@@ -73,7 +74,7 @@ def test_graph_and_node_displays():
     net = sg.mlp([2, 2, 2], level="layer")
     net.backprop()
     g_bundle = bundle_of(net.graph)
-    assert shown_by_jupyterlab(g_bundle) == "image/svg+xml"
+    assert shown_by_jupyterlab(g_bundle) == "image/svg+xml" == shown_by_nbconvert(g_bundle)
     assert ET.fromstring(g_bundle["image/svg+xml"].encode()).get("viewBox")
     n_bundle = bundle_of(net.graph.node("dC/dz2"))
     assert shown_by_jupyterlab(n_bundle) == "text/latex"

@@ -19,6 +19,7 @@ SVG needs nothing beyond the core; a PNG is painted by matplotlib (the optional 
 
 from __future__ import annotations
 
+import html
 import io
 import math
 import os
@@ -411,8 +412,10 @@ def title_of(obj: Any, with_derivatives: bool = True) -> str:
         if output != obj.activation:
             net += f", {output} output"
         return f"{net}, {COST_NAMES.get(obj.cost, obj.cost)} cost — {getattr(obj, 'level', '?')} level, {tail}"
-    level = g.meta.get("level")
-    return f"graph {g.name} — {f'{level} level, ' if level else ''}{tail}"
+    level, sizes = g.meta.get("level"), g.meta.get("sizes")
+    if level and sizes:  # an mlp's graph without its network: sizes and level are all it knows
+        return f"{'-'.join(map(str, sizes))} network — {level} level, {tail}"
+    return f"graph {g.name} — {tail}"
 
 
 def _scene(obj: Any, with_derivatives: bool, title: str | None, hover: bool = True) -> tuple[_Scene, Layout]:
@@ -683,8 +686,6 @@ def notebook_svg(graph: Any) -> str | None:
 def notebook_html(obj: Any) -> str:
     """A network's notebook display: its picture (inline SVG, as wide as the output at most)
     above its formulas (``$$…$$``, typeset by the notebook's MathJax)."""
-    import html
-
     parts = ['<div class="symgrad-network">']
     picture = notebook_svg(obj)
     if picture is not None:
