@@ -5,7 +5,7 @@
 import system that refuses the extras' packages with ``ModuleNotFoundError``, exactly what
 ``import matplotlib`` raises after a plain ``pip install -e .``.
 
-`needs(module, extra)` skips a test, naming the extra to install, when its package is missing.
+``@needs(module)`` skips a test, naming the extra to install, when its package is missing.
 """
 
 from __future__ import annotations
@@ -65,9 +65,9 @@ def python_without(code: str, cwd: Path, timeout: float = 120) -> subprocess.Com
                           cwd=cwd, env=environment(cwd), stdin=subprocess.DEVNULL)
 
 
-def needs(module: str) -> None:
-    """Skip the calling test, naming the extra to install, when ``module`` is not installed."""
+def needs(module: str) -> pytest.MarkDecorator:
+    """A mark that skips a test, naming the extra to install, when ``module`` is not installed."""
     extra = EXTRAS.get(module)
-    if importlib.util.find_spec(module) is None:
-        how = f"pip install -e '.[{extra}]'" if extra else f"pip install {module}"
-        pytest.skip(f"needs the {extra or module} extra ({module}): {how}")
+    how = f"pip install -e '.[{extra}]'" if extra else f"pip install {module}"
+    return pytest.mark.skipif(importlib.util.find_spec(module) is None,
+                              reason=f"needs the {extra or module} extra ({module}): {how}")

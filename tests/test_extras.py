@@ -118,9 +118,9 @@ def test_training_on_a_terminal_without_tqdm_has_no_bar_and_no_noise(tmp_path):
     assert err == b"", err  # no bar, no warning, no traceback
 
 
+@needs("tqdm")
 def test_training_on_a_terminal_with_tqdm_draws_a_bar(tmp_path):
     """The control of the test above: with the progress extra the same run draws a bar."""
-    needs("tqdm")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONPATH"] = str(ROOT)
     proc, err = _train_on_a_terminal(tmp_path, env)

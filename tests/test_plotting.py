@@ -25,8 +25,8 @@ def history(n=12):
     ]
 
 
+@needs("matplotlib")
 def test_cost_and_accuracy_panels(tmp_path):
-    needs("matplotlib")
     path = training_curves(history(), tmp_path / "curves.png", title="xor")
     w, h = png_size(path.read_bytes())
     assert 900 <= w <= 2000 and 300 <= h <= 800
@@ -37,8 +37,8 @@ def test_cost_and_accuracy_panels(tmp_path):
     assert acc.get_ylabel() == "accuracy" and "held out" in acc.get_title()
 
 
+@needs("matplotlib")
 def test_missing_keys_and_bad_values_are_skipped(tmp_path):
-    needs("matplotlib")
     rows = history(6)
     rows[2].pop("holdout_cost")
     rows[3]["train_cost"] = float("nan")
@@ -60,8 +60,8 @@ def test_missing_keys_and_bad_values_are_skipped(tmp_path):
     ([{"epoch": 1}], "c.png", "no epoch has"),
     (history(2), "c.svg", r"\.png"),
 ])
+@needs("matplotlib")
 def test_user_errors(tmp_path, rows, path, match):
-    needs("matplotlib")
     with pytest.raises(UsageError, match=match):
         training_curves(rows, tmp_path / path)
 
@@ -86,14 +86,14 @@ def test_run_title_names_data_network_and_optimizer():
     assert "(identity output)" in run_title("xor", [2, 1], "tanh", "quadratic", "sgd", 1, 4, output="identity")
 
 
+@needs("matplotlib")
 def test_curves_carry_the_title(tmp_path):
-    needs("matplotlib")
     fig = figure(history(), title="xor (4 train) — 2-4-1 sigmoid, quadratic — sgd, η = 3, batch 4")
     assert fig._suptitle.get_text().startswith("xor (4 train)")
 
 
+@needs("matplotlib")
 def test_train_and_demo_title_their_curves(tmp_path, monkeypatch):
-    needs("matplotlib")
     import symgrad.cli.commands as commands
     import symgrad.cli.demo as demo
 
