@@ -301,9 +301,22 @@ class Network:
         tex = display.show("latex", self)
         return None if tex is None else f"$${tex}$$"
 
-    def _repr_svg_(self) -> str | None:
-        """The graph's picture in a notebook (:func:`symgrad.printing.drawing.svg`); ``None`` without matplotlib."""
-        return display.show("svg", self.graph)
+    def _repr_html_(self) -> str | None:
+        """The picture of the graph above the formulas: what a notebook shows."""
+        return display.show("html", self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """What a notebook is offered: HTML with the picture and the formulas (JupyterLab, the
+        classic notebook and nbconvert's HTML all prefer it), LaTeX (for LaTeX/PDF export), text.
+
+        No separate SVG: the HTML holds it, and a notebook would store the picture twice.
+        """
+        bundle = {"text/plain": repr(self)}
+        for mime, make in (("text/html", self._repr_html_), ("text/latex", self._repr_latex_)):
+            data = make()
+            if data is not None:
+                bundle[mime] = data
+        return bundle
 
 
 def neuron_params(net: Network, params: Mapping[str, Any], dtype: Any = None) -> dict[str, Any]:

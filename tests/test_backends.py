@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy as sp
+from extras_hidden import needs
 
 import symgrad as sg
 from symgrad import Graph
@@ -150,6 +151,7 @@ def test_training_program_errors_name_the_culprit():
 
 
 # ------------------------------------------------------------------ JAX
+@needs("jax")
 @pytest.mark.parametrize("optimizer,wd,bs", [("sgd", 0.0, 10), ("momentum", 1e-3, 100), ("adam", 1e-3, 100)])
 def test_jax_equals_numpy_and_the_per_batch_path(optimizer, wd, bs):
     jx = _trainer(optimizer, LR[optimizer], bs, wd, backend="jax")
@@ -163,6 +165,7 @@ def test_jax_equals_numpy_and_the_per_batch_path(optimizer, wd, bs):
     assert int(jx.opt_state()["t"]) == int(ref.opt_state()["t"])
 
 
+@needs("jax")
 def test_jax_is_bit_reproducible_and_float32_stays_float32():
     runs = []
     for _ in range(2):
@@ -180,6 +183,7 @@ def test_jax_is_bit_reproducible_and_float32_stays_float32():
     assert _maxdiff(p1, ref.host_params()) < 1e-3  # float32 rounding, amplified by Adam at batch 10
 
 
+@needs("jax")
 def test_jax_gradient_function_equals_numpy():
     net = sg.mlp([5, 4, 3], "relu", "log_likelihood", level="layer", seed=2, init="he")
     x, y = np.random.default_rng(1).normal(size=(5, 9)), np.eye(3)[:, [0, 1, 2, 0, 1, 2, 0, 1, 2]]
@@ -190,6 +194,7 @@ def test_jax_gradient_function_equals_numpy():
     assert "jnp.maximum" in compile(net, backend="jax").source
 
 
+@needs("jax")
 @pytest.mark.parametrize("first,second", [("numpy", "jax"), ("jax", "numpy")])
 def test_resume_across_backends_is_exact_in_float64(tmp_path, first, second):
     X, labels = _data()
@@ -206,6 +211,7 @@ def test_resume_across_backends_is_exact_in_float64(tmp_path, first, second):
     assert abs(h[-1]["train_cost"] - h_full[-1]["train_cost"]) < 1e-12
 
 
+@needs("jax")
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_jax_divergence_is_named_by_a_replay_on_the_host():
     X, labels = _data(60)
@@ -218,6 +224,7 @@ def test_jax_divergence_is_named_by_a_replay_on_the_host():
     assert h.stopped and len(h) == 0 and all(np.isfinite(v).all() for v in net.params().values())
 
 
+@needs("jax")
 def test_cli_jax_records_backend_dtype_devices(capsys):
     status = cli_main(["train", "--dataset", "xor", "--sizes", "2,4,1", "--epochs", "2", "--backend", "jax",
                        "--dtype", "float32", "--json", "--quiet"])
@@ -305,6 +312,7 @@ print(json.dumps(out))
 """
 
 
+@needs("jax")
 def test_two_host_devices_shard_the_batch_and_equal_one_device():
     res = subprocess.run([sys.executable, "-c", _TWO_DEVICES], capture_output=True, text=True, timeout=300,
                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -413,11 +421,13 @@ def test_any_unicode_names_compile_safely_and_equal_plain_names(names, capfd):
     _check_names(tuple(names), "numpy", capfd)
 
 
+@needs("jax")
 def test_hostile_names_are_safe_in_the_jax_program_too(capfd):
     names = (_PAYLOADS[0], _PAYLOADS[-1], _PAYLOADS[-2], _PAYLOADS[2], "ﬁ", "fi", r"\upsilon", _PAYLOADS[3])
     _check_names(names, "jax", capfd)
 
 
+@needs("jax")
 def test_sigterm_with_jax_keeps_the_last_complete_checkpoint(tmp_path):
     ck = tmp_path / "ck.npz"
     code = (

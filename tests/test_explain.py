@@ -59,7 +59,7 @@ def test_html_is_self_contained_mathml(tmp_path):
     for bad in ("<script", "<link", "src=", "http://", "https://", "@import"):
         assert bad not in lowered, bad
     assert not re.search(r"url\((?!#)", lowered)  # only references inside the page
-    assert "<svg" in html and "<title>E_total (cost)" in html  # the network's picture, inline
+    assert "<svg" in html and "node E_total (cost)" in html  # the network's picture, inline, with tooltips
     # every <math> element is well-formed XML
     for m in re.findall(r"<math.*?</math>", html, flags=re.S):
         ET.fromstring(m)

@@ -175,5 +175,5 @@ def test_tanh_hidden_sigmoid_output_cross_entropy_works_in_derive_verify_and_tra
 
 def test_graph_draws_the_output_the_flag_names(tmp_path, capsys):
     assert main(["graph", "--sizes", "2,2", "--output", "tanh", "--out", str(tmp_path / "g.dot")]) == 0
-    assert 'tooltip="a2_1 = tanh(z2_1)"' in (tmp_path / "g.dot").read_text()
+    assert 'tooltip="a²₁ = tanh(z²₁' in (tmp_path / "g.dot").read_text()
     assert capsys.readouterr().out.startswith("wrote ")

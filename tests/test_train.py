@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from extras_hidden import run_without
 
 from symgrad import mlp
 from symgrad.cli import main as cli_main
@@ -209,31 +210,10 @@ def test_progress_bar_quiet_without_a_terminal():
     assert _progress(10, 0, False) is None
 
 
-# A child without matplotlib: a meta-path finder refuses it, as an environment without the plot extra would.
-_NO_MATPLOTLIB = """
-import sys
-
-class NoMatplotlib:
-    def find_spec(self, name, path=None, target=None):
-        if name == "matplotlib" or name.startswith("matplotlib."):
-            raise ModuleNotFoundError(f"No module named {name!r}")
-        return None
-
-sys.meta_path.insert(0, NoMatplotlib())
-for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
-    del sys.modules[name]
-from symgrad.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
-
-
 def test_cli_plot_without_matplotlib_fails_before_training(tmp_path):
     png = tmp_path / "curves.png"
-    res = subprocess.run(
-        [sys.executable, "-c", _NO_MATPLOTLIB, "train", "--dataset", "xor", "--sizes", "2,4,1", "--epochs", "3",
-         "--quiet", "--plot", str(png)],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    res = run_without(["train", "--dataset", "xor", "--sizes", "2,4,1", "--epochs", "3", "--quiet", "--plot",
+                       str(png)], tmp_path)
     assert res.returncode == 2, res.stderr
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("symgrad train: error: --plot needs matplotlib"), res.stderr

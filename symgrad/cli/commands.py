@@ -26,8 +26,8 @@ from ..errors import UsageError, require
 from ..networks import check_spec, count_params, mlp
 from ..numeric.train import Stop, check_settings
 from ..numeric.train import train as train_network
-from ..printing.drawing import check_format, draw, network_for
-from ..printing.plotting import check_path, training_curves
+from ..printing.drawing import check_extra, draw, network_for, title_of
+from ..printing.plotting import check_path, run_title, training_curves
 from ..printing.report import report_format
 from ..store import data
 from ..store.fetch import FETCHABLE, MIRRORS, ConsoleProgress, check_file, default_data_dir, fetch_mnist
@@ -230,7 +230,11 @@ def train(args: Any) -> int:
         save_model(args.save, net.spec(), net.params())
         print(f"saved {args.save}")
     if args.plot and history:
-        training_curves(history, args.plot)
+        data_name = args.dataset or (f"MNIST ({args.mnist})" if args.mnist else Path(args.images).name)
+        training_curves(history, args.plot, title=run_title(
+            data_name, net.sizes, net.activation, net.cost, args.optimizer, args.lr, args.batch_size,
+            n_train=len(X), n_holdout=len(hold[0]) if hold is not None else None, output=net.output,
+            momentum=args.momentum, weight_decay=args.weight_decay))
     if args.json:
         print(history.to_json(), flush=True)
     if history.interrupted:
@@ -240,14 +244,17 @@ def train(args: Any) -> int:
 
 # ------------------------------------------------------------------- graph
 def graph(args: argparse.Namespace) -> int:
-    """``symgrad graph``: draw an MLP's computational graph to ``--out``."""
-    check_format(args.out)
-    net = network_for(args.sizes, args.level, args.activation, args.cost, args.with_derivatives, output=args.output)
+    """``symgrad graph``: draw an MLP's computational graph to ``--out`` (.svg and .dot need no extra)."""
+    check_extra(args.out)  # a .png needs matplotlib: say so before building anything
+    try:
+        check_writable(args.out)
+    except UsageError as e:
+        raise UsageError(f"--out {args.out}: {e}") from None
+    net = network_for(args.sizes, args.level, args.activation, args.cost, args.with_derivatives,
+                      output=args.output)
     g = net.graph
-    what = "forward and derivative nodes" if args.with_derivatives else "forward nodes"
-    title = f"{net.describe()} ({net.level} level): {what}"
-    path = draw(net, args.out, args.with_derivatives, title=title)
-    print(f"wrote {path} ({len(g)} nodes, {g.nx.number_of_edges()} edges)")
+    path = draw(net, args.out, args.with_derivatives)
+    print(f"wrote {path}: {title_of(net, args.with_derivatives)} ({len(g)} nodes, {g.nx.number_of_edges()} edges)")
     return 0
 
 

@@ -4,7 +4,8 @@
 1. derive BP1–BP4 for a 2-3-2 sigmoid network and print them;
 2. prove them (symbolically) and check them numerically;
 3. compile a 2-32-32-2 ReLU network and train it on the built-in two-spirals data;
-4. draw the derivative graph and the training curves, and say where they are.
+4. draw the derivative graph (SVG, no extra needed) and the training curves (PNG, with
+   matplotlib, the ``plot`` extra; without it the demo says so and skips only them).
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import time
 from ..derivation.derive import render
 from ..derivation.explain import explain
 from ..derivation.verify import verify_bp
-from ..errors import UsageError
+from ..errors import UsageError, require
 from ..networks import mlp
 from ..numeric.train import train
 from ..printing.drawing import draw
-from ..printing.plotting import training_curves
+from ..printing.plotting import run_title, training_curves
 from ..store.data import dataset, split
 
 
@@ -59,18 +60,11 @@ def run(out: str = "symgrad-demo", epochs: int | None = None, seed: int = 0, pro
     X, labels = dataset("spirals", n=600, seed=seed)
     (Xtr, ytr), (Xho, yho) = split(X, labels, 200)
     model = mlp([2, 32, 32, 2], "relu", "log_likelihood", level="layer", seed=seed, init="he")
-    history = train(
-        model,
-        Xtr,
-        ytr,
-        epochs=epochs or 100,
-        batch_size=10,
-        lr=0.01,
-        optimizer="adam",
-        seed=seed,
-        holdout=(Xho, yho),
-        progress=progress,
-    )
+    settings = {"batch_size": 10, "lr": 0.01, "optimizer": "adam"}
+    history = train(model, Xtr, ytr, epochs=epochs or 100, seed=seed, holdout=(Xho, yho), progress=progress,
+                    **settings)
+    curves_title = run_title("spirals", model.sizes, model.activation, model.cost, n_train=len(Xtr),
+                             n_holdout=len(Xho), output=model.output, **settings)
     last = history[-1]
     acc = last.get("holdout_accuracy")
     figures["holdout_accuracy"] = acc
@@ -78,18 +72,21 @@ def run(out: str = "symgrad-demo", epochs: int | None = None, seed: int = 0, pro
 
     _rule("4. Pictures and reports")
     print(f"wrote {report_path} (the worked example, every weight's chain rule)")
+    small = mlp([2, 2, 2], "sigmoid", "quadratic", level="neuron")
+    small.backprop()
+    graph_path = os.path.join(out, "graph-2-2-2.svg")
+    draw(small, graph_path, with_derivatives=True)  # SVG: written by symgrad itself, no extra needed
+    figures["files"].append(graph_path)
+    print(f"wrote {graph_path} (the 2-2-2 network's graph, derivative nodes below the forward ones)")
+    curves_path = os.path.join(out, "training.png")
     try:
-        small = mlp([2, 2, 2], "sigmoid", "quadratic", level="neuron")
-        small.backprop()
-        for path, make in (
-            (os.path.join(out, "graph-2-2-2.svg"), lambda p: draw(small.graph, p, with_derivatives=True)),
-            (os.path.join(out, "training.png"), lambda p: training_curves(history, p)),
-        ):
-            make(path)
-            figures["files"].append(path)
-            print(f"wrote {path}")
-    except UsageError as e:  # matplotlib (the plot extra) is not installed
-        print(f"no pictures: {e}")
+        require("matplotlib", extra="plot", what="drawing them")
+    except UsageError as e:
+        print(f"skipped {curves_path} (the training curves): {e}")
+    else:
+        training_curves(history, curves_path, title=curves_title)
+        figures["files"].append(curves_path)
+        print(f"wrote {curves_path} (cost and accuracy per epoch)")
     print(f"\ndone in {time.perf_counter() - t0:.1f} s")
     return figures
 

@@ -44,7 +44,7 @@ EXAMPLES = {
     "verify": "symgrad verify --sizes 2,3,2 --activation tanh --output sigmoid --cost cross_entropy  # → ALL HOLD",
     "train": "symgrad train --dataset xor --sizes 2,4,1 --epochs 500 --batch-size 1 --lr 3.0"
              "  # → train accuracy 1.0000",
-    "graph": "symgrad graph --sizes 2,2,2 --with-derivatives --out graph.svg  # → wrote graph.svg (45 nodes, 68 edges)",
+    "graph": "symgrad graph --sizes 2,2,2 --with-derivatives --out graph.svg  # → (45 nodes, 68 edges)",
     "explain": "symgrad explain --sizes 2,2,2 --out step.html  # → E = 0.298371109 → 0.291027774 after the step",
     "data": "symgrad data list  # → the real MNIST test set shipped with symgrad",
 }

@@ -1,14 +1,15 @@
 """Notebook displays of the core's objects, supplied from above.
 
-A :class:`~symgrad.core.graph.Graph`, a :class:`~symgrad.core.node.Node` and a
-:class:`~symgrad.networks.Network` show themselves in a notebook as LaTeX and as a picture,
+A :class:`~symgrad.core.graph.Graph` shows itself in a notebook as a picture, a
+:class:`~symgrad.core.node.Node` as LaTeX, and a :class:`~symgrad.networks.Network` as both,
 but printing and drawing sit in a layer above the core. So the core keeps this small table
 of display hooks, and :mod:`symgrad.printing` fills it when it is imported (``import
 symgrad`` imports it), the way an extension registers itself. This is the one deliberate
 upward hook of the package; the core never names printing or drawing.
 
-Kinds: ``"latex"`` (an object's LaTeX, as :func:`symgrad.latex` writes it) and ``"svg"``
-(a graph's picture, or ``None`` when it cannot be drawn).
+Kinds: ``"latex"`` (an object's LaTeX, as :func:`symgrad.latex` writes it), ``"svg"``
+(a graph's picture, or ``None`` when it is too big to draw) and ``"html"`` (a network's
+picture and formulas together, the one display a notebook picks).
 """
 
 from __future__ import annotations

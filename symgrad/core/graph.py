@@ -300,7 +300,7 @@ class Graph:
         return f"<Graph {self.name!r}: {len(self)} nodes ({detail})>"
 
     def _repr_svg_(self) -> str | None:
-        """The picture in a notebook (:func:`symgrad.printing.drawing.svg`); ``None`` without matplotlib."""
+        """The picture in a notebook (:func:`symgrad.printing.drawing.svg`); ``None`` when too big to draw."""
         return display.show("svg", self)
 
     # ------------------------------------------------------------- from_expr

@@ -207,6 +207,10 @@ class Verification:
         return "\n".join(lines)
 
     def to_markdown(self) -> str:
+        return self.document().to_markdown().rstrip("\n")
+
+    def document(self) -> Report:
+        """The report as a document (one table per equation), for Markdown and HTML."""
         doc = Report(self.title, [Paragraph(
             f"Numeric check at {self.points} random points (seed {self.seed}), tolerance {TOLERANCE:g}.")], level=2)
         head = ["node", "formula", "entries", "exact", "max rel. error", "time", ""]
@@ -217,7 +221,7 @@ class Verification:
                 rows.append([f"`{node}`", f"${c.formula}$", n, sym, err, t, ok])
             doc.sections.append(Section(f"{eq}: ${EQUATIONS[eq]}$", [Table(head, rows, "llrlrrl")]))
         doc.sections.append(Section("", [Paragraph(f"**{'All hold' if self.ok else 'FAILED'}** ({self.seconds:.2f} s)")]))
-        return doc.to_markdown().rstrip("\n")
+        return doc
 
     def to_latex(self) -> str:
         lines = [f"% {self.title}"]
@@ -247,6 +251,10 @@ class Verification:
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
+
+    def _repr_html_(self) -> str:
+        """The same rich display as an explain report: HTML tables with MathML (notebooks prefer it)."""
+        return self.document().to_html(full=False)
 
     def __str__(self) -> str:
         return self.to_text()

@@ -2,12 +2,12 @@
 
 ``latex`` writes formulas (Nielsen's notation, factored in δ or expanded); ``text`` turns
 them into terminal text and ``mathml`` into MathML; ``report`` is the one document model
-(Markdown and HTML); ``drawing`` draws computational graphs and ``plotting`` training curves
-(both with matplotlib, the ``plot`` extra).
+(Markdown and HTML); ``drawing`` draws computational graphs (SVG and DOT written here, PNG
+with matplotlib, the ``plot`` extra) and ``plotting`` training curves (matplotlib).
 """
 
 from ..core import display
-from .drawing import draw, notebook_svg, svg
+from .drawing import draw, notebook_html, notebook_svg, svg
 from .latex import (
     FORMS,
     BookLatexPrinter,
@@ -28,6 +28,7 @@ from .text import to_text
 # keeps a table of display hooks and this layer fills it, so the core never imports upwards.
 display.register("latex", latex)
 display.register("svg", notebook_svg)
+display.register("html", notebook_html)
 
 __all__ = [
     "FORMS",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,44 @@ SERIES = {
     "accuracy": (("train_accuracy", "training"), ("holdout_accuracy", "held out")),
 }
 COLORS = {"training": "#3b6fb6", "held out": "#d9772b"}
+COST_NAMES = {"quadratic": "quadratic", "cross_entropy": "cross-entropy", "log_likelihood": "log-likelihood"}
+
+
+def _number(v: float) -> str:
+    return f"{v:g}"
+
+
+def run_title(
+    data: str,
+    sizes: Sequence[int],
+    activation: str,
+    cost: str,
+    optimizer: str,
+    lr: float,
+    batch_size: int,
+    *,
+    n_train: int | None = None,
+    n_holdout: int | None = None,
+    output: str | None = None,
+    momentum: float | None = None,
+    weight_decay: float | None = None,
+) -> str:
+    """The title of a run's curves, naming the data, the network and the optimizer, e.g.
+    ``spirals (400 train / 200 held out) — 2-32-32-2 relu, log-likelihood — adam, η = 0.01, batch 10``."""
+    counts = []
+    if n_train is not None:
+        counts.append(f"{n_train:,} train")
+    if n_holdout:
+        counts.append(f"{n_holdout:,} held out")
+    where = f"{data} ({' / '.join(counts)})" if counts else data
+    net = f"{'-'.join(map(str, sizes))} {activation}"
+    if output and output != activation and not (cost == "log_likelihood" and output == "softmax"):
+        net += f" ({output} output)"
+    net += f", {COST_NAMES.get(cost, cost)}"
+    if weight_decay:
+        net += f" + λ = {_number(weight_decay)} weight decay"
+    opt = optimizer + (f" (μ = {_number(momentum)})" if optimizer == "momentum" and momentum is not None else "")
+    return f"{where} — {net} — {opt}, η = {_number(lr)}, batch {batch_size}"
 
 
 def _points(history: list[Mapping[str, Any]], key: str) -> tuple[list[float], list[float]]:
@@ -91,7 +129,7 @@ def figure(history: Iterable[Mapping[str, Any]], title: str | None = None):
                 ax.yaxis.set_major_formatter(_percent())
         ax.legend(frameon=False)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -111,7 +149,10 @@ def check_path(path: str | os.PathLike) -> Path:
 
 
 def training_curves(history: Iterable[Mapping[str, Any]], path: str | os.PathLike, title: str | None = None) -> Path:
-    """Write the cost (and accuracy) per epoch as a PNG to ``path`` atomically; returns the path."""
+    """Write the cost (and accuracy) per epoch as a PNG to ``path`` atomically; returns the path.
+
+    ``title`` names the run above both panels; `run_title` writes one from the run's settings.
+    """
     p = check_path(path)
     fig = figure(history, title)
     buf = io.BytesIO()
@@ -119,4 +160,4 @@ def training_curves(history: Iterable[Mapping[str, Any]], path: str | os.PathLik
     return atomic_write(p, buf.getvalue())
 
 
-__all__ = ["check_path", "figure", "training_curves"]
+__all__ = ["check_path", "figure", "run_title", "training_curves"]

@@ -94,6 +94,13 @@ _CSS = """
 """
 
 
+def _marked(text: str) -> str:
+    """Prose as HTML, with the Markdown a report's prose uses: ``**bold**`` and ```code```."""
+    out = html.escape(text)
+    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
+    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", out)
+
+
 def _inline_html(text: str) -> str:
     parts = re.split(r"(\$[^$]+\$)", text)
     out = []
@@ -101,7 +108,7 @@ def _inline_html(text: str) -> str:
         if len(p) > 1 and p.startswith("$") and p.endswith("$"):
             out.append(tex_to_mathml(p[1:-1], display=False))
         else:
-            out.append(html.escape(p))
+            out.append(_marked(p))
     return "".join(out)
 
 
@@ -191,7 +198,7 @@ class Report:
         out = []
         for level, title, blocks in self._parts():
             if title:
-                out.append(f"<h{level}>{html.escape(title)}</h{level}>")
+                out.append(f"<h{level}>{_inline_html(title)}</h{level}>")
             out += [_html(b) for b in blocks]
         return "\n".join(out)
 
