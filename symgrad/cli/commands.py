@@ -10,6 +10,7 @@ these commands' flags.
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import signal
 import sys
@@ -24,6 +25,7 @@ from ..derivation.explain import fmt
 from ..derivation.verify import verify_bp
 from ..errors import UsageError, require
 from ..networks import check_spec, count_params, mlp
+from ..numeric.memory import check_memory, default_limit, human, parse_size
 from ..numeric.train import Stop, check_settings
 from ..numeric.train import train as train_network
 from ..printing.drawing import check_extra, draw, network_for, title_of
@@ -154,6 +156,7 @@ def _check_train_flags(args: Any) -> None:
     check_settings(args.epochs, args.batch_size, args.lr, args.momentum, args.weight_decay,
                    args.on_nonfinite, args.dtype, args.backend, args.devices)
     check_spec({"sizes": args.sizes, "activation": args.activation, "cost": args.cost, "output": args.output})
+    _check_memory(args)  # the network alone, before any data are read
     if args.plot is not None:
         check_path(args.plot)
     check_outputs("train", (("--save", args.save), ("--checkpoint", args.checkpoint), ("--plot", args.plot)))
@@ -197,6 +200,22 @@ def check_outputs(command: str, outputs: Any) -> None:
                                  "other; give two files")
 
 
+def spelled_flags(text: str) -> str:
+    """A library message's ```epochs``` as the command's ``--epochs``."""
+    return re.sub(r"`(\w+)`", lambda m: "--" + m.group(1).replace("_", "-"), text)
+
+
+def _check_memory(args: Any, n_examples: int = 0) -> None:
+    """Refuse a run whose estimated memory (:func:`symgrad.numeric.memory.estimate`) exceeds ``--max-memory``."""
+    if args.max_memory is None:
+        limit = default_limit()
+        words = f"--max-memory {human(limit)} (the default: half of this machine's {human(2 * limit)})"
+    else:
+        limit, words = parse_size(args.max_memory), f"--max-memory {args.max_memory}"
+    check_memory(list(args.sizes), args.batch_size, args.optimizer, args.dtype, limit, n_examples,
+                 checkpoint=args.checkpoint is not None, limit_text=words)
+
+
 def _check_data(args: Any, X: np.ndarray, labels: np.ndarray, source: str) -> None:
     """The data fit the network the flags describe (named by the flags and the data's shape)."""
     sizes = list(args.sizes)
@@ -215,6 +234,7 @@ def train(args: Any) -> int:
     d = _load_data(args)
     X, labels, hold = d.X, d.labels, d.evaluation
     _check_data(args, X, labels, d.source)
+    _check_memory(args, X.shape[0] + (0 if hold is None else hold[0].shape[0]))
     net = mlp(list(args.sizes), args.activation, args.cost, level="layer", output=args.output,
               weight_decay=args.weight_decay or None, seed=args.seed, init=args.init)
     stop = Stop()
@@ -240,11 +260,14 @@ def train(args: Any) -> int:
             optimizer=args.optimizer, momentum=args.momentum, seed=args.seed, dtype=args.dtype,
             holdout=hold, progress=not args.quiet, callback=report, init=args.init,
             checkpoint=args.checkpoint, resume=args.resume, stop=stop, on_nonfinite=args.on_nonfinite,
-            backend=args.backend, devices=args.devices,
+            backend=args.backend, devices=args.devices, force=args.force_resume,
         )
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+    for notice in history.notices:
+        if "nothing to train" in notice:
+            print(f"symgrad train: {spelled_flags(notice)}", file=sys.stderr)
     if history.interrupted:
         done = history[-1]["epoch"] if history else 0
         if args.checkpoint and history:

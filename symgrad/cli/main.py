@@ -30,6 +30,7 @@ from ..errors import UsageError
 from ..numeric.names import BACKENDS, DTYPES, NONFINITE, OPTIMIZERS
 from ..printing.names import FORMS
 from ..store.names import DATASETS, EVALUATIONS, FETCHABLE, HOLDOUT, MIRRORS, NIELSEN_VALIDATION
+from .encoding import ascii_fallback
 
 if TYPE_CHECKING:  # imported when a command runs (COMMANDS), so that --help and --version need no SymPy
     from . import commands, demo  # noqa: F401
@@ -152,9 +153,14 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
             help="numpy (default) or jax (the jax extra: the whole epoch is one compiled lax.scan)")
     p.add_argument("--devices", type=int, default=None, metavar="N",
                    help="JAX: split every mini-batch over N devices (default 1; --batch-size must divide by N)")
+    p.add_argument("--max-memory", metavar="SIZE", default=None,
+                   help="refuse a run whose estimated memory exceeds SIZE, e.g. 4G or 512M (default: half of "
+                        "this machine's memory)")
     p.add_argument("--save", metavar="PATH", help="save the trained model (.npz + JSON spec)")
     p.add_argument("--checkpoint", metavar="PATH", help="write a checkpoint after every epoch")
     p.add_argument("--resume", metavar="PATH", help="continue from a checkpoint")
+    p.add_argument("--force-resume", action="store_true",
+                   help="resume even when the checkpoint was made on other training data (its fingerprint differs)")
     p.add_argument("--plot", metavar="FILE.png", help="write training curves")
     p.add_argument("--json", action="store_true", help="last line of stdout: the history as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -272,7 +278,7 @@ FLAGS = {
     "derive": {"params": "--param"},
     "explain": {"x": "--input", "y": "--target", "path": "--out"},
     "graph": {"path": "--out"},
-    "train": {"path": "--plot"},
+    "train": {"path": "--plot", "force": "--force-resume"},
     "data": {"directory": "--dir", "mirrors": "--mirror"},
 }
 
@@ -310,6 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: Sequence[str] | None) -> int:
+    ascii_fallback()  # σ, δ, ⊙ spelled sigma, delta, (.) where the stream's encoding (cp1252) cannot hold them
     parser = build_parser()
     try:
         args, extra = parser.parse_known_args(argv)

@@ -12,6 +12,7 @@ memory, taken at the start of an epoch, to go back to when the epoch diverges.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -26,7 +27,7 @@ KIND = "symgrad-checkpoint"
 SETTINGS = ("batch_size", "optimizer", "seed", "dtype", "lr", "weight_decay")
 Snapshot = tuple[list[np.ndarray], dict[str, Any], dict[str, Any]]
 
-__all__ = ["KIND", "SETTINGS", "restore", "resume", "save_checkpoint", "snapshot"]
+__all__ = ["KIND", "MAX_EPOCH", "SETTINGS", "fingerprint", "restore", "resume", "save_checkpoint", "snapshot"]
 
 
 def save_checkpoint(path: Any, spec: Mapping[str, Any], params: Mapping[str, np.ndarray], opt_state: Mapping[str, Any],
@@ -67,20 +68,123 @@ def _check_same_run(path: Any, spec: Mapping[str, Any], config: Mapping[str, Any
                              f"has {config[key]!r}", arg="resume")
 
 
+#: The most epochs a checkpoint may claim (a bound on hostile numbers, far beyond any real run).
+MAX_EPOCH = 10**9
+#: How deep JSON inside a checkpoint may nest (the generator's state nests 2 levels, history records 1).
+_MAX_DEPTH = 8
+_RECORD_NUMBERS = ("seconds", "train_cost", "train_accuracy", "holdout_cost", "holdout_accuracy")
+
+
+def fingerprint(X: np.ndarray, Y: np.ndarray) -> str:
+    """The training data's fingerprint: sha256 of their shapes, dtypes and bytes (``sha256:…``, 16 hex digits)."""
+    h = hashlib.sha256()
+    for a in (X, Y):
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.shape}{a.dtype.str};".encode())
+        h.update(memoryview(a).cast("B"))
+    return "sha256:" + h.hexdigest()[:16]
+
+
+def _json_field(path: Any, field: str, text: Any) -> Any:
+    """JSON text of a checkpoint's field, parsed with its nesting bounded (no RecursionError on ``[[[…``)."""
+    if not isinstance(text, str):
+        raise UsageError(f"resume {path}: corrupt checkpoint: field {field!r} is {type(text).__name__}, "
+                         "expected JSON text", arg="resume")
+    depth = 0
+    for ch in text:  # brackets inside strings count too: an over-estimate, and a real state has no brackets there
+        if ch in "[{":
+            depth += 1
+            if depth > _MAX_DEPTH:
+                raise UsageError(f"resume {path}: corrupt checkpoint: field {field!r} nests deeper than "
+                                 f"{_MAX_DEPTH} levels", arg="resume")
+        elif ch in "]}":
+            depth -= 1
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as e:
+        raise UsageError(f"resume {path}: corrupt checkpoint: field {field!r} is not valid JSON ({e})",
+                         arg="resume") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
+def _check_history(path: Any, past: Any, epoch: int) -> list[dict[str, Any]]:
+    """The history records: a list of ``epoch`` dictionaries, record i for epoch i + 1, their figures numbers."""
+    def bad(what: str) -> UsageError:
+        return UsageError(f"resume {path}: corrupt checkpoint: field 'history' {what}", arg="resume")
+
+    if not isinstance(past, list):
+        raise bad(f"is {type(past).__name__}, expected a list of epoch records")
+    if len(past) != epoch:
+        raise bad(f"holds {len(past)} records but field 'epoch' is {epoch}")
+    for i, record in enumerate(past):
+        if not isinstance(record, dict):
+            raise bad(f"record {i} is {type(record).__name__} {_short(record)}, expected a dictionary")
+        if record.get("epoch") != i + 1 or not _is_int(record.get("epoch")):
+            raise bad(f"record {i} is for epoch {_short(record.get('epoch'))}, expected {i + 1}")
+        for key in _RECORD_NUMBERS:
+            v = record.get(key)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise bad(f"record {i} has {key} {_short(v)}, expected a number")
+    return past
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _check_epoch(path: Any, epoch: Any) -> int:
+    if not _is_int(epoch) or not 0 <= epoch <= MAX_EPOCH:
+        raise UsageError(f"resume {path}: corrupt checkpoint: field 'epoch' is {_short(epoch)}, expected a whole "
+                         f"number from 0 to {MAX_EPOCH:,}", arg="resume")
+    return int(epoch)
+
+
+def _check_rng(path: Any, state: Any, rng: np.random.Generator) -> None:
+    """The shuffling generator's saved state: the same kind of bit generator, integer fields, accepted by NumPy."""
+    kind = rng.bit_generator.state["bit_generator"]
+    ok = (isinstance(state, dict) and state.get("bit_generator") == kind and isinstance(state.get("state"), dict)
+          and all(_is_int(v) for v in state["state"].values())
+          and all(_is_int(state.get(k)) for k in ("has_uint32", "uinteger")))
+    if not ok:
+        raise UsageError(f"resume {path}: corrupt checkpoint: field 'rng' is not a {kind} generator state",
+                         arg="resume")
+    try:
+        rng.bit_generator.state = state
+    except (TypeError, ValueError, OverflowError) as e:
+        raise UsageError(f"resume {path}: corrupt checkpoint: field 'rng' ({e})", arg="resume") from None
+
+
 def resume(path: Any, spec: Mapping[str, Any], config: Mapping[str, Any], pnames: list[str],
            shapes: Mapping[str, tuple], rng: np.random.Generator,
-           history: list) -> tuple[int, list[np.ndarray], dict[str, Any]]:
+           history: list, data: str | None = None, force: bool = False) -> tuple[int, list[np.ndarray], dict[str, Any]]:
     """Read the checkpoint at ``path`` back: ``(its epoch, the parameters, the optimizer state)``; the shuffling
-    generator and the history are put back in place."""
+    generator and the history are put back in place.
+
+    Every field is checked before it is used (a tampered file is a :class:`UsageError` naming the file and the
+    field). ``data`` is this run's :func:`fingerprint`: a checkpoint made on other data is refused unless
+    ``force``.
+    """
     try:
         cspec, cparams, extra = load_checkpoint(path)
     except UsageError as e:
         raise UsageError(f"resume {e}", arg="resume") from None
     _check_same_run(path, spec, config, cspec, extra)
+    saved = extra["config"].get("data")
+    if data is not None and saved is not None and saved != data and not force:
+        raise UsageError(f"resume {path}: the checkpoint was made on other training data (fingerprint {saved!r}, "
+                         f"these data {data!r}); `force` resumes anyway", arg="resume")
+    epoch = _check_epoch(path, extra.get("epoch"))
+    rng_state = _json_field(path, "rng", extra.get("rng"))
+    past = _check_history(path, _json_field(path, "history", extra.get("history", "[]")), epoch)
     try:
-        epoch = int(extra["epoch"])
-        rng_state = json.loads(extra["rng"])
-        past = json.loads(extra.get("history", "[]"))
         params = [np.asarray(cparams[name]) for name in pnames]
         opt_state = extra.get("optimizer", {})
         if not isinstance(opt_state, Mapping):
@@ -90,13 +194,13 @@ def resume(path: Any, spec: Mapping[str, Any], config: Mapping[str, Any], pnames
             if group is not None and (not isinstance(group, Mapping) or any(
                     np.shape(group.get(n)) != tuple(shapes[n]) for n in pnames)):
                 raise ValueError(f"optimizer state {key!r} does not fit the parameters")
-        rng.bit_generator.state = rng_state
-    except UsageError:
-        raise
+        t = opt_state.get("t")
+        if t is not None and not (_is_int(t) or (isinstance(t, np.ndarray) and t.shape == () and t.dtype.kind in "iu"
+                                                 and 0 <= int(t) <= 2**62)):
+            raise ValueError(f"optimizer state 't' is {_short(t)}, expected a step count")
     except (KeyError, TypeError, ValueError) as e:
         raise UsageError(f"resume {path}: corrupt checkpoint ({type(e).__name__}: {e})", arg="resume") from None
-    if not isinstance(past, list) or len(past) != epoch:
-        raise UsageError(f"resume {path}: corrupt checkpoint: its history does not match epoch {epoch}", arg="resume")
+    _check_rng(path, rng_state, rng)
     history.extend(past)
     return epoch, params, dict(opt_state)
 

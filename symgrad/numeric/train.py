@@ -36,7 +36,7 @@ from ..errors import TrainingError, UsageError
 from ..networks import Network, init_params, mlp
 from ..store.data import check_finite
 from .backend import check_backend, check_devices, jax_modules, mesh
-from .checkpoint import Snapshot, restore, save_checkpoint, snapshot
+from .checkpoint import Snapshot, fingerprint, restore, save_checkpoint, snapshot
 from .checkpoint import resume as resume_from
 from .compile import DTYPES, compile_graph
 from .names import NONFINITE
@@ -363,6 +363,7 @@ def train(
     on_nonfinite: str = "raise",
     backend: str = "numpy",
     devices: int | None = None,
+    force: bool = False,
 ) -> History:
     """Train ``net`` on examples ``X`` (n, d) with labels (n,) or targets (n, k); return the :class:`History`.
 
@@ -372,7 +373,9 @@ def train(
     epoch. ``callback(record)`` is called after every epoch; returning ``False``
     stops training. ``checkpoint=PATH`` saves parameters, optimizer state,
     epoch and the shuffling generator's state after every epoch (atomically);
-    ``resume=PATH`` continues such a run exactly. A signal (``stop``) ends the run after the current
+    ``resume=PATH`` continues such a run exactly; the checkpoint records a fingerprint of the training
+    data (:func:`~symgrad.numeric.checkpoint.fingerprint`), and resuming on other data is refused unless
+    ``force``. A checkpoint already at or past ``epochs`` trains nothing, and ``history.notices`` says so. A signal (``stop``) ends the run after the current
     mini-batch with the network back at the parameters of the last completed epoch.
 
     ``on_nonfinite`` says what happens when the parameters or the cost become
@@ -405,11 +408,16 @@ def train(
     config = {"batch_size": int(batch_size), "lr": float(lr), "optimizer": optimizer, "momentum": float(momentum),
               "weight_decay": float(weight_decay), "seed": seed, "dtype": dtype, "backend": backend,
               "devices": trainer.devices}
+    config["data"] = fingerprint(data.X, data.Y)
     first_epoch = 1
     if resume is not None:
-        done, params, opt_state = resume_from(resume, spec, config, pnames, trainer.shapes, rng, history)
+        done, params, opt_state = resume_from(resume, spec, config, pnames, trainer.shapes, rng, history,
+                                              data=config["data"], force=force)
         trainer.load(params, opt_state)
         first_epoch = done + 1
+        if done >= epochs:
+            history.notices.append(f"the checkpoint {resume} is at epoch {done}, already past `epochs` {epochs}: "
+                                   f"nothing to train (give `epochs` above {done} to continue)")
     trainer.set_data(data.X, data.Y)
     flag = (stop or Stop()).flag
     bar = _progress(epochs, first_epoch - 1, progress)
