@@ -34,17 +34,14 @@ TIMEOUT = 60
 
 def _limited(code: str, cwd: Path) -> subprocess.CompletedProcess:
     """Run ``code`` in a fresh Python under the address-space limit; print its peak RSS (VmHWM) last on stderr."""
-    import resource
-
-    def cap() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (LIMIT, LIMIT))
-
-    tail = ("\nimport atexit, sys\n"
+    # The cap is set by the child itself, first: a preexec_fn would fork a (JAX-)threaded test process.
+    tail = (f"import resource\nresource.setrlimit(resource.RLIMIT_AS, ({LIMIT}, {LIMIT}))\n"
+            "import atexit, sys\n"
             "atexit.register(lambda: sys.stderr.write('peak ' + [l.split()[1] for l in open('/proc/self/status') "
             "if l.startswith('VmHWM')][0] + ' kB\\n'))\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     return subprocess.run([sys.executable, "-c", tail + code], capture_output=True, text=True, timeout=TIMEOUT,
-                          cwd=cwd, env=env, preexec_fn=cap)
+                          cwd=cwd, env=env, )
 
 
 def _cli(argv: list[str], cwd: Path) -> tuple[int, list[str], int]:

@@ -25,14 +25,11 @@ LIMIT = 1 << 30
 
 
 def _limited(code: str, cwd: Path) -> subprocess.CompletedProcess:
-    import resource
-
-    def cap() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (LIMIT, LIMIT))
-
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    # The cap is set by the child itself, first: a preexec_fn would fork a (JAX-)threaded test process.
+    code = f"import resource\nresource.setrlimit(resource.RLIMIT_AS, ({LIMIT}, {LIMIT}))\n" + code
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=cwd,
-                          env=env, preexec_fn=cap)
+                          env=env, )
 
 
 @pytest.mark.parametrize("sizes, figure", [("784,20000,20000,10", "14.8 GiB"), ("784,100000,100000,10", "312.4 GiB")])
