@@ -1,7 +1,7 @@
-"""The errors symgrad raises, all in one place, and :func:`require` for the optional extras.
+"""The errors symgrad raises, all in one place, and `require` for the optional extras.
 
-Every user mistake is a :class:`UsageError` (a ``ValueError``) or a subclass; the command
-line prints its message as one line and exits with status 2. :class:`RuleError` is the
+Every user mistake is a `UsageError` (a `ValueError`) or a subclass; the command
+line prints its message as one line and exits with status 2. `RuleError` is the
 exception: a missing differentiation rule is a gap in symgrad, not a user's mistake.
 """
 
@@ -15,9 +15,9 @@ class UsageError(ValueError):
     """A user error (bad argument value, missing or malformed file, unknown name).
 
     Messages name the culprit: the argument, file, node or shape at fault, arguments by their
-    Python names. ``arg``, when given, names the argument at fault; a message that starts with
-    it (``lr must be a positive number``) has it spelled as the flag on the command line
-    (``--lr must be …``), and so has another argument a message names in backquotes
+    Python names. `arg`, when given, names the argument at fault; a message that starts with
+    it (`lr must be a positive number`) has it spelled as the flag on the command line
+    (`--lr must be …`), and so has another argument a message names in backquotes
     (``try a smaller `lr```).
     """
 
@@ -51,8 +51,8 @@ class RuleError(NotImplementedError):
 
 
 def require(module: str, *, extra: str, what: str) -> ModuleType:
-    """Import the optional package ``module``, or raise a one-line :class:`UsageError` naming the
-    extra that installs it: ``drawing needs matplotlib: install symgrad[plot] (…)``."""
+    """Import the optional package `module`, or raise a one-line `UsageError` naming the
+    extra that installs it: `drawing needs matplotlib: install symgrad[plot] (…)`."""
     try:
         return importlib.import_module(module)
     except ImportError:

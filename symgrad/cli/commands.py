@@ -3,7 +3,7 @@ data).
 
 What is only the command line's lives here: reading the data a flag names, checking
 that output paths can be written before minutes of training, signals, what is printed.
-The library's own errors name Python arguments; :mod:`symgrad.cli.main` spells them as
+The library's own errors name Python arguments; `symgrad.cli.main` spells them as
 these commands' flags.
 """
 
@@ -39,7 +39,7 @@ __all__ = ["data_command", "derive", "explain", "graph", "train", "verify"]
 
 # ------------------------------------------------------------------ derive
 def derive(args: argparse.Namespace) -> int:
-    """``symgrad derive``: print a network's derivative formulas."""
+    """`symgrad derive`: print a network's derivative formulas."""
     if args.level == "neuron" and not args.param:
         n_params = count_params(args.sizes)
         if n_params > args.max_formulas:
@@ -54,7 +54,7 @@ def derive(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ verify
 def verify(args: argparse.Namespace) -> int:
-    """``symgrad verify``: print the report; 0 when everything holds, 1 otherwise."""
+    """`symgrad verify`: print the report; 0 when everything holds, 1 otherwise."""
     if args.points < 1 or args.batch < 1:
         raise UsageError("--points and --batch must be at least 1")
     check_spec({"sizes": args.sizes, "activation": args.activation, "cost": args.cost, "output": args.output})
@@ -74,7 +74,7 @@ def verify(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------- train
 class _Data(NamedTuple):
-    """The data a ``train`` command line names: what to train on, what to evaluate on, and in words."""
+    """The data a `train` command line names: what to train on, what to evaluate on, and in words."""
 
     X: np.ndarray
     labels: np.ndarray
@@ -84,11 +84,11 @@ class _Data(NamedTuple):
 
 
 def _load_data(args: Any) -> _Data:
-    """The training examples and the evaluation set as the flags say (``--holdout``, ``--eval``).
+    """The training examples and the evaluation set as the flags say (`--holdout`, `--eval`).
 
-    ``--holdout N`` keeps the last N examples out of training (default: Nielsen's 10,000 validation
-    images for ``--mnist``, the last 2,000 of the packaged set for ``--dataset mnist``, else none);
-    ``--eval`` evaluates them (``validation``, the default) or the MNIST test set (``test``).
+    `--holdout N` keeps the last N examples out of training (default: Nielsen's 10,000 validation
+    images for `--mnist`, the last 2,000 of the packaged set for `--dataset mnist`, else none);
+    `--eval` evaluates them (`validation`, the default) or the MNIST test set (`test`).
     """
     holdout, evaluate = args.holdout, args.eval
     if args.labels and not args.images:
@@ -185,7 +185,7 @@ def _check_data(args: Any, X: np.ndarray, labels: np.ndarray, source: str) -> No
 
 
 def train(args: Any) -> int:
-    """``symgrad train``: train on MNIST / IDX files / a built-in dataset; print per-epoch lines (and JSON)."""
+    """`symgrad train`: train on MNIST / IDX files / a built-in dataset; print per-epoch lines (and JSON)."""
     _check_train_flags(args)
     d = _load_data(args)
     X, labels, hold = d.X, d.labels, d.evaluation
@@ -244,7 +244,7 @@ def train(args: Any) -> int:
 
 # ------------------------------------------------------------------- graph
 def graph(args: argparse.Namespace) -> int:
-    """``symgrad graph``: draw an MLP's computational graph to ``--out`` (.svg and .dot need no extra)."""
+    """`symgrad graph`: draw an MLP's computational graph to `--out` (.svg and .dot need no extra)."""
     check_extra(args.out)  # a .png needs matplotlib: say so before building anything
     try:
         check_writable(args.out)
@@ -270,9 +270,9 @@ def _csv(flag: str, text: str | None) -> list[float] | None:
 
 
 def explain(args: argparse.Namespace) -> int:
-    """``symgrad explain``: write the report of one training step to ``--out`` (.md or .html).
+    """`symgrad explain`: write the report of one training step to `--out` (.md or .html).
 
-    A saved model given to ``--weights`` says the network (sizes, activation, output, cost); the
+    A saved model given to `--weights` says the network (sizes, activation, output, cost); the
     flags that say it too must agree with it (the library refuses a contradiction).
     """
     html = report_format(args.out) == "html"
@@ -334,7 +334,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def data_command(args: argparse.Namespace) -> int:
-    """``symgrad data fetch NAME`` / ``symgrad data list``: the datasets, and downloading the full MNIST set."""
+    """`symgrad data fetch NAME` / `symgrad data list`: the datasets, and downloading the full MNIST set."""
     if args.data_command == "fetch":
         return _fetch(args)
     if args.data_command == "list":

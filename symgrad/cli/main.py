@@ -1,15 +1,15 @@
-"""The ``symgrad`` command line: the flags of every subcommand, and the dispatch to its work.
+"""The `symgrad` command line: the flags of every subcommand, and the dispatch to its work.
 
-The work is done by a function of :mod:`symgrad.cli.commands` (derive, verify, train,
-graph, explain, data) or :mod:`symgrad.cli.demo`. The choices of the flags are the library's own
+The work is done by a function of `symgrad.cli.commands` (derive, verify, train,
+graph, explain, data) or `symgrad.cli.demo`. The choices of the flags are the library's own
 tables (activations, outputs, costs, levels, formats, forms, optimizers, inits, dtypes); each
-is also accepted with hyphens for underscores (``--cost cross-entropy``) and stands for the
-library's name. ``--sizes`` takes ``784,30,10``, ``784-30-10`` or ``"784 30 10"``.
+is also accepted with hyphens for underscores (`--cost cross-entropy`) and stands for the
+library's name. `--sizes` takes `784,30,10`, `784-30-10` or `"784 30 10"`.
 
 A user error prints one line on stderr and exits 2; the library names its arguments in Python
-(``lr must be …``, ```output='sigmoid'```), and this module spells them as the command's flags
-(``--lr must be …``, ``--output sigmoid``). ``symgrad`` without a command prints the help
-(the command list) and exits 2, as nothing was done; ``symgrad --help`` exits 0.
+(`lr must be …`, `output='sigmoid'`), and this module spells them as the command's flags
+(`--lr must be …`, `--output sigmoid`). `symgrad` without a command prints the help
+(the command list) and exits 2, as nothing was done; `symgrad --help` exits 0.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from ..store.fetch import FETCHABLE, MIRRORS
 from . import commands
 from .demo import demo
 
-#: Each subcommand's example, as its --help shows it, and after ``# →`` what it prints: the
+#: Each subcommand's example, as its --help shows it, and after `# →` what it prints: the
 #: tests run every example and find that text in its output (the last epoch's line, for train).
 EXAMPLES = {
     "demo": "symgrad demo  # → held-out accuracy 100.0%",
@@ -48,13 +48,13 @@ EXAMPLES = {
     "explain": "symgrad explain --sizes 2,2,2 --out step.html  # → E = 0.298371109 → 0.291027774 after the step",
     "data": "symgrad data list  # → the real MNIST test set shipped with symgrad",
 }
-#: The examples of ``symgrad data ACTION --help``.
+#: The examples of `symgrad data ACTION --help`.
 DATA_EXAMPLES = {
     "fetch": "symgrad data fetch mnist --dir ~/mnist && symgrad train --mnist ~/mnist",
     "list": "symgrad data list",
 }
 
-#: Where ``symgrad data fetch`` puts the files when no --dir is given, as --help says it.
+#: Where `symgrad data fetch` puts the files when no --dir is given, as --help says it.
 DATA_DIR_HELP = ("$SYMGRAD_DATA_DIR/mnist if set, else the user's cache folder: ~/.cache/symgrad/mnist "
                  "($XDG_CACHE_HOME) on Linux, ~/Library/Caches/symgrad/mnist on macOS, "
                  "%%LOCALAPPDATA%%\\symgrad\\mnist on Windows")
@@ -63,7 +63,7 @@ _SEPARATORS = re.compile(r"\s*[,-]\s*|\s+")
 
 
 def sizes_arg(text: str) -> list[int]:
-    """``"784,30,10"``, ``"784-30-10"``, ``"784, 30, 10"`` or ``"784 30 10"`` -> ``[784, 30, 10]``
+    """`"784,30,10"`, `"784-30-10"`, `"784, 30, 10"` or `"784 30 10"` -> `[784, 30, 10]`
     (each a positive whole number, at least two)."""
     parts = _SEPARATORS.split(text.strip())
     if any(not s for s in parts) and len(parts) > 1:
@@ -91,7 +91,7 @@ def seed_arg(text: str) -> int:
 
 
 def _choice(p: argparse.ArgumentParser, flag: str, choices: Sequence[str], **kw: object) -> None:
-    """A flag whose value is one of the library's ``choices``, also spelled with hyphens for underscores."""
+    """A flag whose value is one of the library's `choices`, also spelled with hyphens for underscores."""
     names = list(choices)
 
     def spelling(text: str) -> str:
@@ -102,7 +102,7 @@ def _choice(p: argparse.ArgumentParser, flag: str, choices: Sequence[str], **kw:
 
 
 def _network_flags(p: argparse.ArgumentParser, sizes: str | None = "2,3,2") -> None:
-    """--sizes, --activation, --output and --cost; ``sizes=None``: defaults of None, so that a command can tell
+    """--sizes, --activation, --output and --cost; `sizes=None`: defaults of None, so that a command can tell
     what the user gave (explain takes the rest from a saved model)."""
     default = (lambda value: None) if sizes is None else (lambda value: value)
     p.add_argument("--sizes", type=sizes_arg, default=None if sizes is None else sizes_arg(sizes),
@@ -172,7 +172,7 @@ def example_epilog(command: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser of ``symgrad`` and its subcommands' flags (each ``--help`` shows an example)."""
+    """The parser of `symgrad` and its subcommands' flags (each `--help` shows an example)."""
     parser = _Parser(prog="symgrad", description="Symbol-to-symbol differentiation of neural networks.")
     parser.add_argument("--version", action="version", version=f"symgrad {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -273,8 +273,8 @@ FLAGS = {
 def spelled(command: str, error: UsageError) -> str:
     """The error's message with the Python names of arguments spelled as the command's flags.
 
-    The argument at fault (``error.arg``) where the message starts with it, and names in backquotes:
-    ```lr``` -> ``--lr``, ```output='sigmoid'``` -> ``--output sigmoid``.
+    The argument at fault (`error.arg`) where the message starts with it, and names in backquotes:
+    `lr` -> `--lr`, `output='sigmoid'` -> `--output sigmoid`.
     """
 
     def flag(name: str) -> str:
@@ -291,7 +291,7 @@ def spelled(command: str, error: UsageError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``symgrad`` console script; returns the exit status."""
+    """Entry point of the `symgrad` console script; returns the exit status."""
     try:
         return _run(argv)
     except BrokenPipeError:  # `symgrad derive | head`: the reader is gone; stop quietly, as `cat` does

@@ -1,8 +1,8 @@
 """Numbers from a graph: substitute leaf values and evaluate node by node.
 
 This is the plain, exact-ish path (SymPy floats and explicit matrices) behind
-:meth:`Graph.evaluate <symgrad.core.graph.Graph.evaluate>`, used for small worked
-examples and checks; training uses :mod:`symgrad.numeric.compile`.
+`Graph.evaluate <symgrad.core.graph.Graph.evaluate>`, used for small worked
+examples and checks; training uses `symgrad.numeric.compile`.
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ def _to_sympy(node_name: str, value: Any, shape: tuple | None) -> sp.Basic:
 
 
 def evaluate(nodes: Iterable[Node], given: Mapping[str, Any]) -> dict[str, Any]:
-    """``{name: value}`` of ``nodes`` (in topological order): floats for scalars, NumPy arrays for matrices.
+    """`{name: value}` of `nodes` (in topological order): floats for scalars, NumPy arrays for matrices.
 
-    A leaf's value comes from ``given`` or from its stored ``value``; a leaf with
+    A leaf's value comes from `given` or from its stored `value`; a leaf with
     neither is an error that names it.
     """
     subs: dict[sp.Basic, sp.Basic] = {}

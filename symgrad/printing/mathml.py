@@ -1,7 +1,7 @@
 r"""LaTeX → MathML for the LaTeX subset symgrad writes, so a report's maths renders natively.
 
 Browsers render presentation MathML (MathML Core) without a script or a network; an HTML
-report (:mod:`symgrad.printing.report`) writes its formulas through :func:`tex_to_mathml`.
+report (`symgrad.printing.report`) writes its formulas through `tex_to_mathml`.
 """
 
 from __future__ import annotations
@@ -181,10 +181,10 @@ class _TexToMathML:
 def tex_to_mathml(tex: str, display: bool = True, strict: bool = False) -> str:
     r"""MathML (presentation, MathML Core) for the LaTeX symgrad writes.
 
-    Covers ``\frac``, scripts, ``\left(…\right)``, ``\mathrm``/``\operatorname``/``\text``,
+    Covers `\frac`, scripts, `\left(…\right)`, `\mathrm`/`\operatorname`/`\text`,
     Greek letters, ∂, ∇, ⊙, ×, ⋅ and the like. An unknown command is kept as
-    text (``strict=True`` raises :class:`ValueError` instead). The LaTeX is kept
-    in an ``annotation`` for copying.
+    text (`strict=True` raises `ValueError` instead). The LaTeX is kept
+    in an `annotation` for copying.
     """
     conv = _TexToMathML(tex, strict)
     body = conv.seq()
