@@ -12,8 +12,9 @@ from ..networks import Network
 from ..printing.latex import equation, passes_along
 from ..printing.report import Report, Table
 from ..printing.text import to_text
+from .names import DERIVE_FORMATS
 
-FORMATS = ("text", "latex", "markdown")
+FORMATS = DERIVE_FORMATS
 
 
 def derivation(net: Network, params: list[str] | None = None, form: str = "factored") -> list[tuple[str, str, str]]:

@@ -24,8 +24,7 @@ from ..store.model_file import load_checkpoint, save_model
 KIND = "symgrad-checkpoint"
 #: The training settings a resumed run must share with its checkpoint (momentum only for that optimizer).
 SETTINGS = ("batch_size", "optimizer", "seed", "dtype", "lr", "weight_decay")
-#: the settings a resumed run may change when asked (``override``); and the schedule of an older checkpoint
-CHANGEABLE = ("lr", "schedule")
+#: the schedule of a checkpoint written before schedules
 CONSTANT = {"kind": "constant"}
 Snapshot = tuple[list[np.ndarray], dict[str, Any], dict[str, Any]]
 

@@ -24,16 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError
-
-#: The schedules, by name, and the settings each one reads (the CLI's ``--schedule`` choices).
-SCHEDULES: dict[str, tuple[str, ...]] = {
-    "constant": (),
-    "step": ("step_size", "gamma"),
-    "exponential": ("gamma",),
-    "cosine": ("min_lr", "period"),
-}
-#: γ when none is given: PyTorch's StepLR default for ``step``; a gentle decay for ``exponential``
-DEFAULT_GAMMA = {"step": 0.1, "exponential": 0.95}
+from .names import DEFAULT_GAMMA, SCHEDULES
 
 __all__ = ["DEFAULT_GAMMA", "SCHEDULES", "Schedule", "as_schedule"]
 

@@ -23,11 +23,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError
+from .names import AUTO_THREADS, THREAD_CHOICES
 
-#: ``threads="auto"`` (the default): this many BLAS threads, measured in docs/benchmarks.md.
-AUTO_THREADS = 1
-#: what ``threads`` takes besides a whole number ≥ 1: the measured default, or the BLAS library's own default
-THREAD_CHOICES = ("auto", "default")
 #: the notice when threadpoolctl is missing (one line, naming the extra)
 MISSING = ("threads={n}: limiting BLAS threads needs threadpoolctl: install symgrad[threads] "
            "(pip install 'symgrad[threads]'); BLAS keeps its default thread count")

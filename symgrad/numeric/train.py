@@ -37,15 +37,14 @@ from ..networks import Network, init_params, mlp, param_shapes
 from ..store.data import check_finite
 from ..store.model_file import load_model
 from .backend import check_backend, check_devices, jax_modules, mesh
-from .checkpoint import CHANGEABLE, Snapshot, restore, save_checkpoint, snapshot
+from .checkpoint import Snapshot, restore, save_checkpoint, snapshot
 from .checkpoint import resume as resume_from
 from .compile import DTYPES, compile_graph
+from .names import MONITORS, NONFINITE, OVERRIDABLE
 from .optim import OPTIMIZERS, Optimizer, OptimizerConfig
 from .program import compile_training
 from .schedule import SCHEDULES, Schedule, as_schedule
 from .threads import THREAD_CHOICES, blas_threads, check_threads, choose_threads
-
-NONFINITE = ("raise", "stop", "ignore")
 
 __all__ = ["MONITORS", "NONFINITE", "OPTIMIZERS", "OVERRIDABLE", "SCHEDULES", "History", "Schedule", "Stop", "Trainer",
            "TrainingError", "check_settings", "train"]
@@ -574,12 +573,6 @@ class _Best:
             notices.append(f"keep_best: the checkpoint does not hold epoch {self.epoch}'s parameters; "
                            "the best epoch from the resumed run on is kept")
             self.value, self.epoch = None, None
-
-
-#: what early stopping and keep-best measure on the held-out set
-MONITORS = ("cost", "accuracy")
-#: the settings a resumed run may change from its checkpoint's when asked (``override=``, ``--override``)
-OVERRIDABLE = CHANGEABLE
 
 
 def _tracker(early_stop: str | None, patience: Any, min_delta: Any, keep_best: bool | str,

@@ -23,8 +23,7 @@ from sympy.printing.latex import LatexPrinter
 from ..core.backprop import expand
 from ..core.graph import Graph, Node, as_graph
 from ..errors import GraphError, UsageError
-
-FORMS = ("factored", "expanded", "node")
+from .names import FORMS
 
 
 class BookLatexPrinter(LatexPrinter):
