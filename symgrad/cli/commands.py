@@ -24,6 +24,9 @@ from ..derivation.explain import fmt
 from ..derivation.verify import verify_bp
 from ..errors import UsageError, require
 from ..networks import check_spec, count_params, mlp
+from ..numeric.schedule import Schedule
+from ..numeric.threads import MISSING as THREADS_MISSING
+from ..numeric.threads import THREAD_CHOICES, blas_info
 from ..numeric.train import Stop, check_settings
 from ..numeric.train import train as train_network
 from ..printing.drawing import check_extra, draw, network_for, title_of
@@ -152,7 +155,13 @@ def _check_train_flags(args: Any) -> None:
     if args.backend == "jax":  # the optional extra, before anything is read or trained
         require("jax", extra="jax", what="--backend jax")
     check_settings(args.epochs, args.batch_size, args.lr, args.momentum, args.weight_decay,
-                   args.on_nonfinite, args.dtype, args.backend, args.devices)
+                   args.on_nonfinite, args.dtype, args.backend, args.devices, threads=args.threads)
+    schedule = _schedule(args)
+    schedule.check(args.lr)
+    if args.override and not args.resume:
+        raise UsageError(f"--override {args.override[0]} changes a resumed run's settings: it needs --resume PATH")
+    if args.init_from and args.resume:
+        raise UsageError("--init-from and --resume both say where the parameters come from: give one")
     check_spec({"sizes": args.sizes, "activation": args.activation, "cost": args.cost, "output": args.output})
     if args.plot is not None:
         check_path(args.plot)
@@ -162,12 +171,19 @@ def _check_train_flags(args: Any) -> None:
                          "another file")
     if args.plot:  # the curves are drawn after training: find out now that they can be
         require("matplotlib", extra="plot", what="--plot")
-    if args.resume is not None:
-        p = Path(args.resume)
-        if not p.exists():
-            raise UsageError(f"--resume {args.resume}: no such file")
-        if not p.is_file():
-            raise UsageError(f"--resume {args.resume}: not a file")
+    for flag, path in (("--resume", args.resume), ("--init-from", args.init_from)):
+        if path is not None:
+            p = Path(path)
+            if not p.exists():
+                raise UsageError(f"{flag} {path}: no such file")
+            if not p.is_file():
+                raise UsageError(f"{flag} {path}: not a file")
+
+
+def _schedule(args: Any) -> Schedule:
+    """The ``--schedule`` flag and its settings (a setting the schedule does not read is refused, named)."""
+    return Schedule(args.schedule, step_size=args.step_size, gamma=args.gamma, min_lr=args.min_lr,
+                    period=args.period)
 
 
 def check_outputs(command: str, outputs: Any) -> None:
@@ -215,6 +231,10 @@ def train(args: Any) -> int:
     d = _load_data(args)
     X, labels, hold = d.X, d.labels, d.evaluation
     _check_data(args, X, labels, d.source)
+    if (args.early_stop or args.keep_best) and hold is None:
+        flag = "--early-stop" if args.early_stop else "--keep-best"
+        raise UsageError(f"{flag} measures the held-out examples, and this run has none: hold some out with "
+                         "--holdout N (or --eval test with --mnist)")
     net = mlp(list(args.sizes), args.activation, args.cost, level="layer", output=args.output,
               weight_decay=args.weight_decay or None, seed=args.seed, init=args.init)
     stop = Stop()
@@ -227,12 +247,21 @@ def train(args: Any) -> int:
 
     evaluated = "test" if args.eval == "test" else "holdout"
 
+    scheduled = args.schedule != "constant" or bool(args.override)  # η varies, or differs from the checkpoint's
+
     def report(r: dict[str, Any]) -> None:
         hold_txt = "" if r["holdout_accuracy"] is None else f", {evaluated} accuracy {r['holdout_accuracy']:.4f}"
-        print(f"epoch {r['epoch']}/{args.epochs}: train cost {r['train_cost']:.5g}, train accuracy "
+        lr_txt = f"lr {r['lr']:.4g}, " if scheduled else ""
+        print(f"epoch {r['epoch']}/{args.epochs}: {lr_txt}train cost {r['train_cost']:.5g}, train accuracy "
               f"{r['train_accuracy']:.4f}{hold_txt} ({r['seconds']:.3f} s)", flush=True)
 
     print(f"data: {d.summary}", flush=True)
+    if args.threads not in THREAD_CHOICES and args.backend == "numpy" and not blas_info():
+        print(f"symgrad train: {THREADS_MISSING.format(n=args.threads)}".replace("threads=", "--threads "),
+              file=sys.stderr)
+    for key in args.override or ():
+        print(f"symgrad train: --override {key}: this run's {'--lr' if key == 'lr' else '--schedule'} replaces "
+              f"the checkpoint's", file=sys.stderr)
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         history = train_network(
@@ -240,7 +269,9 @@ def train(args: Any) -> int:
             optimizer=args.optimizer, momentum=args.momentum, seed=args.seed, dtype=args.dtype,
             holdout=hold, progress=not args.quiet, callback=report, init=args.init,
             checkpoint=args.checkpoint, resume=args.resume, stop=stop, on_nonfinite=args.on_nonfinite,
-            backend=args.backend, devices=args.devices,
+            backend=args.backend, devices=args.devices, threads=args.threads, schedule=_schedule(args),
+            early_stop=args.early_stop, patience=args.patience, min_delta=args.min_delta, keep_best=args.keep_best,
+            init_from=args.init_from, override=tuple(args.override or ()),
         )
     finally:
         for s, h in old.items():
@@ -259,9 +290,14 @@ def train(args: Any) -> int:
         print(f"symgrad train: interrupted during epoch {len(history) + 1}{kept}", file=sys.stderr)
     if history.stopped:
         print(f"symgrad train: stopped: {history.stopped}", file=sys.stderr)
+    if history.early_stopped:
+        print(f"symgrad train: {history.early_stopped}", file=sys.stderr)
+    if args.keep_best and history.best_epoch is not None:
+        print(f"best epoch: {history.best_epoch} (kept)", flush=True)
     if args.save is not None and not history.interrupted:
-        save_model(args.save, net.spec(), net.params())
-        print(f"saved {args.save}")
+        extra = {"best_epoch": history.best_epoch} if args.keep_best else None
+        save_model(args.save, net.spec(), net.params(), extra=extra)
+        print(f"saved {args.save}" + (f" (epoch {history.best_epoch}, the best)" if extra else ""))
     if args.plot and history:
         data_name = args.dataset or (f"MNIST ({args.mnist})" if args.mnist else Path(args.images).name)
         training_curves(history, args.plot, title=run_title(

@@ -27,7 +27,18 @@ from ..core.names import ACTIVATION_NAMES as ACTIVATIONS
 from ..core.names import COSTS, INITS, LEVELS, OUTPUTS, check_sizes
 from ..derivation.names import DERIVE_FORMATS, VERIFY_FORMATS
 from ..errors import UsageError
-from ..numeric.names import BACKENDS, DTYPES, NONFINITE, OPTIMIZERS
+from ..numeric.names import (
+    AUTO_THREADS,
+    BACKENDS,
+    DEFAULT_GAMMA,
+    DTYPES,
+    MONITORS,
+    NONFINITE,
+    OPTIMIZERS,
+    OVERRIDABLE,
+    SCHEDULES,
+    THREAD_CHOICES,
+)
 from ..printing.names import FORMS
 from ..store.names import DATASETS, EVALUATIONS, FETCHABLE, HOLDOUT, MIRRORS, NIELSEN_VALIDATION
 
@@ -75,6 +86,19 @@ def sizes_arg(text: str) -> list[int]:
         return list(check_sizes(sizes))
     except UsageError as e:  # "sizes needs at least two layers …": the flag's spelling
         raise argparse.ArgumentTypeError(f"--{e}") from None
+
+
+def threads_arg(text: str) -> int | str:
+    """``--threads``: a whole number ≥ 1, ``auto`` or ``default``."""
+    if text in THREAD_CHOICES:
+        return text
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--threads must be a whole number ≥ 1, auto or default, got {text!r}")
+    return n
 
 
 def seed_arg(text: str) -> int:
@@ -152,9 +176,37 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
             help="numpy (default) or jax (the jax extra: the whole epoch is one compiled lax.scan)")
     p.add_argument("--devices", type=int, default=None, metavar="N",
                    help="JAX: split every mini-batch over N devices (default 1; --batch-size must divide by N)")
+    p.add_argument("--threads", type=threads_arg, default="auto", metavar="N",
+                   help=f"BLAS threads for NumPy: a number, auto (default: {AUTO_THREADS}, the fastest measured, "
+                        "see docs/benchmarks.md) or default (the BLAS library's own); needs the threads extra")
+    _choice(p, "--schedule", SCHEDULES, default="constant",
+            help="learning-rate schedule per epoch from η₀ = --lr: constant (default), step (× --gamma every "
+                 "--step-size epochs), exponential (× --gamma every epoch), cosine (down to --min-lr over "
+                 "--period epochs, default --epochs)")
+    p.add_argument("--step-size", type=int, default=None, metavar="K", help="step: epochs between decays (default 10)")
+    p.add_argument("--gamma", type=float, default=None,
+                   help=f"step, exponential: the factor γ (default {DEFAULT_GAMMA['step']} for step, "
+                        f"{DEFAULT_GAMMA['exponential']} for exponential)")
+    p.add_argument("--min-lr", type=float, default=None, metavar="ETA", help="cosine: η_min (default 0)")
+    p.add_argument("--period", type=int, default=None, metavar="T", help="cosine: T in epochs (default --epochs)")
+    _choice(p, "--early-stop", MONITORS, default=None,
+            help="stop when the held-out cost or accuracy has not improved for --patience epochs")
+    p.add_argument("--patience", type=int, default=5, help="epochs without improvement before --early-stop stops "
+                                                           "(default 5)")
+    p.add_argument("--min-delta", type=float, default=0.0,
+                   help="the least change that counts as an improvement (default 0)")
+    p.add_argument("--keep-best", action="store_true",
+                   help="end with (and --save) the best epoch's parameters, by --early-stop's measure or else the "
+                        "held-out cost; the saved model records the epoch")
+    p.add_argument("--init-from", metavar="PATH",
+                   help="start from a saved model's parameters (fine-tuning; its network must match --sizes, "
+                        "--activation, --output and --cost)")
     p.add_argument("--save", metavar="PATH", help="save the trained model (.npz + JSON spec)")
     p.add_argument("--checkpoint", metavar="PATH", help="write a checkpoint after every epoch")
-    p.add_argument("--resume", metavar="PATH", help="continue from a checkpoint")
+    p.add_argument("--resume", metavar="PATH", help="continue from a checkpoint (the same settings; see --override)")
+    _choice(p, "--override", OVERRIDABLE, action="append", default=None, metavar="SETTING",
+            help=f"with --resume: let this run's setting replace the checkpoint's ({', '.join(OVERRIDABLE)}: "
+                 "--lr, or --schedule and its settings); repeatable")
     p.add_argument("--plot", metavar="FILE.png", help="write training curves")
     p.add_argument("--json", action="store_true", help="last line of stdout: the history as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
