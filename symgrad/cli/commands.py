@@ -181,7 +181,7 @@ def _check_train_flags(args: Any) -> None:
 
 
 def _schedule(args: Any) -> Schedule:
-    """The ``--schedule`` flag and its settings (a setting the schedule does not read is refused, named)."""
+    """The `--schedule` flag and its settings (a setting the schedule does not read is refused, named)."""
     return Schedule(args.schedule, step_size=args.step_size, gamma=args.gamma, min_lr=args.min_lr,
                     period=args.period)
 

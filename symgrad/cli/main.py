@@ -89,7 +89,7 @@ def sizes_arg(text: str) -> list[int]:
 
 
 def threads_arg(text: str) -> int | str:
-    """``--threads``: a whole number ≥ 1, ``auto`` or ``default``."""
+    """`--threads`: a whole number ≥ 1, `auto` or `default`."""
     if text in THREAD_CHOICES:
         return text
     try:

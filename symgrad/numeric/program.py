@@ -3,16 +3,16 @@ r"""The training program: forward pass, backprop and the optimizer's update prin
 `compile_training` prints, from a graph (forward and derivative nodes) and an
 `OptimizerConfig`, a module with
 
-* ``step(params, state, *batch, eta=LR) -> (params, state, C)``: one mini-batch of m examples
+* `step(params, state, *batch, eta=LR) -> (params, state, C)`: one mini-batch of m examples
   (columns), the cost C of the batch and the update of every parameter — Nielsen's
   w → w − (η/m) ∂C/∂w, momentum or Adam, with L2 decay 2λw on the decayed parameters;
-* ``epoch(params, state, rows, perm, bs, ..., eta=LR) -> (params, state, ΣC)``: every mini-batch of
-  ``bs`` rows in the shuffled order ``perm`` (the last, partial batch with its own m);
+* `epoch(params, state, rows, perm, bs, ..., eta=LR) -> (params, state, ΣC)`: every mini-batch of
+  `bs` rows in the shuffled order `perm` (the last, partial batch with its own m);
 
-η is an argument of both (default ``LR``, the configuration's): a learning-rate schedule
-(:mod:`symgrad.numeric.schedule`) changes it between epochs without printing or compiling again
+η is an argument of both (default `LR`, the configuration's): a learning-rate schedule
+(`symgrad.numeric.schedule`) changes it between epochs without printing or compiling again
 (for JAX a Python float is a traced argument of the jitted scan, not a constant);
-* ``init_state(params)`` (zero velocities / moments, t = 0) and, for NumPy, ``workspace(m)``.
+* `init_state(params)` (zero velocities / moments, t = 0) and, for NumPy, `workspace(m)`.
 
 It is generic over the graph's leaves: the parameters (`params`, in the graph's order),
 the data leaves — inputs then targets, each a matrix with the examples as columns

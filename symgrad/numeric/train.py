@@ -56,10 +56,10 @@ class History(list):
     Each record has `epoch` (1-based), `seconds` (training time of that
     epoch, evaluation excluded), `train_cost` and `train_accuracy` (mean
     cost per example and fraction correct on the training set, measured after
-    the epoch), ``holdout_cost``, ``holdout_accuracy`` (``None`` without a
-    held-out set) and ``lr``, the epoch's learning rate η (the schedule's). ``interrupted`` is set when a signal stopped the run. ``backend``, ``dtype`` and
-    ``devices`` say where it computed, ``notices`` what it switched on for itself (JAX's 64-bit
-    mode); :meth:`to_json` (``symgrad train --json``) records them all.
+    the epoch), `holdout_cost`, `holdout_accuracy` (`None` without a
+    held-out set) and `lr`, the epoch's learning rate η (the schedule's). `interrupted` is set when a signal stopped the run. `backend`, `dtype` and
+    `devices` say where it computed, `notices` what it switched on for itself (JAX's 64-bit
+    mode); `to_json` (`symgrad train --json`) records them all.
     """
 
     interrupted: bool = False
@@ -69,10 +69,10 @@ class History(list):
     backend: str = "numpy"
     dtype: str = "float64"
     devices: int = 1
-    #: the BLAS thread count the run asked for (``None``: BLAS's default) and the learning-rate schedule
+    #: the BLAS thread count the run asked for (`None`: BLAS's default) and the learning-rate schedule
     threads: int | None = None
     schedule: dict | None = None
-    #: why early stopping ended the run (else ``None``), and the best epoch (early stopping or keep-best)
+    #: why early stopping ended the run (else `None`), and the best epoch (early stopping or keep-best)
     early_stopped: str | None = None
     best_epoch: int | None = None
 
@@ -328,7 +328,7 @@ def _is_number(x: Any) -> bool:
 def check_settings(epochs: Any = 1, batch_size: Any = 1, lr: Any = 1.0, momentum: Any = 0.0,
                    weight_decay: Any = 0.0, on_nonfinite: str = "raise", dtype: str = "float64",
                    backend: str = "numpy", devices: Any = None, *, threads: Any = "auto") -> None:
-    """The training settings (see :func:`train`) checked before any work; a :class:`UsageError` names the one at fault.
+    """The training settings (see `train`) checked before any work; a `UsageError` names the one at fault.
 
     For `backend="jax"` this imports JAX (a one-line error naming the `jax` extra when it is
     missing), switches on its 64-bit mode for float64 and checks `devices` against those JAX sees.
@@ -387,12 +387,12 @@ def train(
 ) -> History:
     """Train `net` on examples `X` (n, d) with labels (n,) or targets (n, k); return the `History`.
 
-    Parameters start from the network's values (or :func:`init_params` with
-    ``init`` and ``seed`` when it has none) and end in the network
-    (``net.params()``). ``holdout=(X_h, labels_h)`` is evaluated after every
-    epoch. ``callback(record)`` is called after every epoch; returning ``False``
+    Parameters start from the network's values (or `init_params` with
+    `init` and `seed` when it has none) and end in the network
+    (`net.params()`). `holdout=(X_h, labels_h)` is evaluated after every
+    epoch. `callback(record)` is called after every epoch; returning `False`
     stops training (what it prints does not garble the progress bar: the bar is
-    cleared while it runs). ``checkpoint=PATH`` saves parameters, optimizer state,
+    cleared while it runs). `checkpoint=PATH` saves parameters, optimizer state,
     epoch and the shuffling generator's state after every epoch (atomically);
     `resume=PATH` continues such a run exactly. A signal (`stop`) ends the run after the current
     mini-batch with the network back at the parameters of the last completed epoch.
@@ -409,21 +409,21 @@ def train(
     size must divide by N). Shuffling is NumPy's seeded permutation on the host for both, so both
     see the same order, and a checkpoint written by one backend resumes in the other.
 
-    ``threads``: BLAS threads for the run (:mod:`symgrad.numeric.threads`): a whole number,
-    ``"auto"`` (default: the measured best, one thread) or ``"default"`` (BLAS's own choice).
+    `threads`: BLAS threads for the run (`symgrad.numeric.threads`): a whole number,
+    `"auto"` (default: the measured best, one thread) or `"default"` (BLAS's own choice).
 
-    ``schedule``: the learning rate of each epoch from η₀ = ``lr`` (:class:`Schedule` or its name:
-    ``"constant"``, ``"step"``, ``"exponential"``, ``"cosine"``); every record holds its ``lr``.
+    `schedule`: the learning rate of each epoch from η₀ = `lr` (`Schedule` or its name:
+    `"constant"`, `"step"`, `"exponential"`, `"cosine"`); every record holds its `lr`.
 
-    ``early_stop="cost"`` or ``"accuracy"`` stops when the held-out cost (accuracy) has not
-    improved by more than ``min_delta`` for ``patience`` epochs (``history.early_stopped`` says
-    why). ``keep_best=True`` ends with the parameters of the best epoch by that measure (by
-    held-out cost without ``early_stop``; or name the measure: ``keep_best="accuracy"``);
-    ``history.best_epoch`` records which. Both need ``holdout``.
+    `early_stop="cost"` or `"accuracy"` stops when the held-out cost (accuracy) has not
+    improved by more than `min_delta` for `patience` epochs (`history.early_stopped` says
+    why). `keep_best=True` ends with the parameters of the best epoch by that measure (by
+    held-out cost without `early_stop`; or name the measure: `keep_best="accuracy"`);
+    `history.best_epoch` records which. Both need `holdout`.
 
-    ``init_from=PATH`` starts from a saved model's parameters (fine-tuning): its network must be
+    `init_from=PATH` starts from a saved model's parameters (fine-tuning): its network must be
     this one (sizes, activation, output, cost), else a UsageError names the difference. A resumed
-    run must have the checkpoint's settings; ``override=("lr",)`` (or ``"schedule"``) lets this
+    run must have the checkpoint's settings; `override=("lr",)` (or `"schedule"`) lets this
     run's learning rate (schedule) replace the checkpoint's, and a notice records it.
     """
     if not isinstance(net, Network):
@@ -491,7 +491,7 @@ def train(
 def _loop(trainer: Trainer, data: _Data, epochs_left: range, epochs: int, rng: np.random.Generator, flag: list,
           on_nonfinite: str, history: History, sched: Schedule, best: _Best | None, checkpoint: Any,
           spec: Mapping[str, Any], config: Mapping[str, Any], bar: Any, callback: Callable | None) -> None:
-    """The epochs of :func:`train`: η from the schedule, train, record, track the best, checkpoint, report."""
+    """The epochs of `train`: η from the schedule, train, record, track the best, checkpoint, report."""
     pnames = trainer.pnames
     for epoch in epochs_left:
         trainer.lr = sched.lr(config["lr"], epoch, epochs)
@@ -613,7 +613,7 @@ def _overrides(override: Any, resume: Any) -> tuple[str, ...]:
 
 
 def _init_from(net: Network, path: Any) -> None:
-    """Fine-tuning: the parameters of the saved model at ``path``, whose network must be ``net``'s."""
+    """Fine-tuning: the parameters of the saved model at `path`, whose network must be `net`'s."""
     try:
         spec, params = load_model(path)
     except UsageError as e:
