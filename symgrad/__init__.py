@@ -12,6 +12,7 @@ The package is layered, each layer importing only those below it::
 
 from .core import Graph, Node, backprop, expand, gradients
 from .core.functions import log_softmax, relu, sigmoid, sigmoid_prime, softmax, softplus, step, tanh_prime
+from .core.parse import parse
 from .derivation import ChainRule, chain_rule
 from .errors import GraphError
 from .networks import Network, init_params, mlp
@@ -34,6 +35,7 @@ __all__ = [
     "latex",
     "log_softmax",
     "mlp",
+    "parse",
     "relu",
     "sigmoid",
     "sigmoid_prime",
