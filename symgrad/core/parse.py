@@ -255,8 +255,9 @@ class _Parser:
                 raise self.fail(first, f"{name!r} is already defined; each name is assigned once")
             self.pos += 2
         value = self.expression(0)
-        if name is not None:
-            self.names[name] = Value(value.expr, value.shape, name, value.norm_of)
+        if name is not None:  # later statements use the node's symbol, so the graph keeps the node
+            symbol = sp.Symbol(name, real=True) if value.shape is None else sp.MatrixSymbol(name, *value.shape)
+            self.names[name] = Value(symbol, value.shape, name, value.norm_of)
         self.statements.append((name, value, first))
 
     # -- expressions (precedence climbing)
