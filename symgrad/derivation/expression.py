@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import sympy as sp
+
 from ..core.backprop import backprop
 from ..core.graph import Graph
 from ..core.parse import parse, shape_arg
 from ..errors import UsageError
-from ..printing.latex import equation
+from ..printing.readable import readable_equation, readable_rhs
 from ..printing.report import Report, Table
 from ..printing.text import to_text
 from .verify import GraphVerification, verify_graph
@@ -53,11 +55,22 @@ def expression_graph(text: str, shapes: Mapping[str, object], wrt: Sequence[str]
 
 
 def derivation_rows(g: Graph, form: str = "factored") -> list[tuple[str, str]]:
-    """``[(node name, LaTeX equation)]``: the cost first, then ∂C/∂u for each ``wrt`` name."""
+    """``[(node name, LaTeX equation)]``: the assignments, then ∂C/∂u for each ``wrt`` name and the δ nodes
+    they are written with, all through the readable pass (:mod:`symgrad.printing.readable`)."""
     cost = g.meta["cost"]
     table = g.derivatives[cost]
-    rows = [(cost, equation(g, cost, "node"))]
-    rows += [(table[u], equation(g, table[u], form)) for u in g.meta["wrt"]]
+    rows = [(n.name, readable_equation(g, n.name, "node")) for n in g.nodes(("intermediate", "cost"))]
+    shown = [table[u] for u in g.meta["wrt"]]
+    if form == "factored":  # the δ (and other derivative) nodes the printed formulas name, each once
+        k = 0
+        while k < len(shown):
+            rhs = readable_rhs(g, shown[k], form)
+            for sym in sorted(rhs.atoms(sp.Symbol, sp.MatrixSymbol), key=str):
+                name = g.symbols.get(sym)
+                if name is not None and g.node(name).role == "derivative" and name not in shown:
+                    shown.append(name)
+            k += 1
+    rows += [(name, readable_equation(g, name, form)) for name in shown]
     return rows
 
 
@@ -104,7 +117,8 @@ def verify_expression(
         raise UsageError(f"the leaves have {entries} entries; an exact proof that large takes too long "
                          f"(limit max_entries {max_entries}; give smaller shapes)", arg="max_entries")
     g = expression_graph(text, shapes, wrt)
-    report = verify_graph(g, wrt=g.meta["wrt"], seed=seed, points=points, max_entries=max_entries)
+    report = verify_graph(g, wrt=g.meta["wrt"], seed=seed, points=points, max_entries=max_entries,
+                          formula=readable_equation)
     report.title = f"derivatives of {text.strip()!r}" if len(text) <= 80 else "derivatives of the typed expression"
     return report
 
