@@ -8,15 +8,25 @@ verifies BP1–BP4, and compiles to NumPy for training.
 The package is layered, each layer importing only those below it::
 
     cli → derivation → numeric, printing → store → networks → core → errors
+
+Importing the package imports none of SymPy, NumPy or networkx (``symgrad --help`` answers at once):
+each name here, and in each subpackage, is imported from its module when first used (PEP 562).
 """
 
-from .core import Graph, Node, backprop, expand, gradients
-from .core.functions import log_softmax, relu, sigmoid, sigmoid_prime, softmax, softplus, step, tanh_prime
-from .core.parse import parse
-from .derivation import ChainRule, chain_rule
-from .errors import GraphError
-from .networks import Network, init_params, mlp
-from .printing import Formula, latex  # importing printing also fills the core's notebook displays
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import printing  # noqa: F401 - fills the core's notebook displays (they load the printing modules when first shown)
+from .errors import GraphError, lazy_exports
+
+if TYPE_CHECKING:  # what the names are, for readers and type checkers; imported when first used
+    from .core import Graph, Node, backprop, expand, gradients
+    from .core.functions import log_softmax, relu, sigmoid, sigmoid_prime, softmax, softplus, step, tanh_prime
+    from .core.parse import parse
+    from .derivation import ChainRule, chain_rule
+    from .networks import Network, init_params, mlp
+    from .printing import Formula, latex
 
 __version__ = "0.1.0"
 
@@ -44,3 +54,27 @@ __all__ = [
     "step",
     "tanh_prime",
 ]
+
+lazy_exports(__name__, {
+    "Graph": ".core",
+    "Node": ".core",
+    "backprop": ".core",
+    "expand": ".core",
+    "gradients": ".core",
+    "log_softmax": ".core.functions",
+    "relu": ".core.functions",
+    "sigmoid": ".core.functions",
+    "sigmoid_prime": ".core.functions",
+    "softmax": ".core.functions",
+    "softplus": ".core.functions",
+    "step": ".core.functions",
+    "tanh_prime": ".core.functions",
+    "ChainRule": ".derivation",
+    "chain_rule": ".derivation",
+    "Network": ".networks",
+    "init_params": ".networks",
+    "mlp": ".networks",
+    "parse": ".core.parse",
+    "Formula": ".printing",
+    "latex": ".printing",
+})

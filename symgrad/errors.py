@@ -1,4 +1,5 @@
-"""The errors symgrad raises, all in one place, and :func:`require` for the optional extras.
+"""The errors symgrad raises, all in one place; :func:`require` for the optional extras, and
+:func:`lazy_exports` for the packages that import their modules when first used.
 
 Every user mistake is a :class:`UsageError` (a ``ValueError``) or a subclass; the command
 line prints its message as one line and exits with status 2. :class:`RuleError` is the
@@ -8,7 +9,10 @@ exception: a missing differentiation rule is a gap in symgrad, not a user's mist
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Mapping
 from types import ModuleType
+from typing import Any
 
 
 class UsageError(ValueError):
@@ -64,3 +68,42 @@ def require(module: str, *, extra: str, what: str) -> ModuleType:
         raise UsageError(
             f"{what} needs {module}: install symgrad[{extra}] (pip install 'symgrad[{extra}]')"
         ) from None
+
+
+class LazyPackage(ModuleType):
+    """A package whose public names are imported from its modules when first used (PEP 562).
+
+    ``symgrad --help`` must not wait for SymPy: importing a package (to reach one small module of
+    it) imports none of its modules; ``package.name`` imports the module that defines ``name``
+    then, once. A name that is also a module's (``symgrad.core.backprop``, the function and the
+    module) stays the package's name when the import system binds the loaded module to the package.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        where = self.__dict__.get("_EXPORTS", {})
+        if name not in where:
+            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
+        module, _, attr = where[name].partition(":")
+        value = getattr(importlib.import_module(module, self.__name__), attr or name)
+        ModuleType.__setattr__(self, name, value)
+        return value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if (isinstance(value, ModuleType) and name in self.__dict__.get("_EXPORTS", {})
+                and value.__name__ == f"{self.__name__}.{name}"):
+            return  # the import system binding the submodule `name`: the package's `name` is the exported one
+        super().__setattr__(name, value)
+
+    def __dir__(self) -> list[str]:
+        return sorted({*self.__dict__, *self.__dict__.get("_EXPORTS", {})})
+
+
+def lazy_exports(package: str, exports: Mapping[str, str]) -> None:
+    """Make ``package`` (a package's ``__name__``) a :class:`LazyPackage` exporting ``exports``.
+
+    ``exports`` maps each public name to the module that defines it, relative to the package
+    (``".backprop"``), or ``".module:attr"`` for a name bound to another one of that module.
+    """
+    module = sys.modules[package]
+    module._EXPORTS = dict(exports)  # type: ignore[attr-defined]
+    module.__class__ = LazyPackage

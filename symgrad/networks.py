@@ -37,36 +37,19 @@ from .core import display
 from .core.backprop import backprop
 from .core.functions import ACTIVATIONS, activation, log_softmax, softmax
 from .core.graph import Graph
+from .core.names import COSTS, INITS, LEVELS, OUTPUTS, check_sizes, is_whole
 from .errors import GraphError, UsageError
 
-COSTS = ("quadratic", "cross_entropy", "log_likelihood")
-#: The output layer's activations: the hidden ones, and softmax (which goes with the log-likelihood cost).
-OUTPUTS = (*ACTIVATIONS, "softmax")
 #: The values each output activation gives (said in the messages about outputs and costs).
 RANGES = {"sigmoid": "(0, 1)", "tanh": "(−1, 1)", "relu": "[0, ∞)", "identity": "all of ℝ",
           "softmax": "(0, 1), summing to 1"}
-LEVELS = ("neuron", "layer")
-INITS = ("normal", "glorot", "he")
 #: What a network's specification holds (:meth:`Network.spec`, the model file's ``spec``).
 SPEC_KEYS = ("sizes", "activation", "cost", "output", "level", "weight_decay")
 
 
 # ------------------------------------------------------------ specification
-def _is_whole(x: Any) -> bool:
-    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
-
-
-def check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
-    """``sizes`` [n_1, ..., n_L] as a tuple: whole numbers, L ≥ 2, every n_l ≥ 1 (else UsageError)."""
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or not all(map(_is_whole, sizes)):
-        raise UsageError(f"sizes must be a list of whole numbers, got {sizes!r}", arg="sizes")
-    if len(sizes) < 2 or any(s < 1 for s in sizes):
-        raise UsageError(f"sizes needs at least two layers of at least one neuron, got {list(sizes)}", arg="sizes")
-    return tuple(int(s) for s in sizes)
-
-
 def _check_seed(seed: Any) -> None:
-    if seed is not None and not (_is_whole(seed) and seed >= 0):
+    if seed is not None and not (is_whole(seed) and seed >= 0):
         raise UsageError(f"seed must be None or a whole number ≥ 0, got {seed!r}", arg="seed")
 
 
@@ -380,7 +363,7 @@ def mlp(
     if params is not None and seed is not None:
         raise UsageError("give params or seed, not both (seed draws the parameters params would give)", arg="seed")
     _check_seed(seed)
-    if level == "layer" and not (batch is None or isinstance(batch, sp.Symbol) or (_is_whole(batch) and batch >= 1)):
+    if level == "layer" and not (batch is None or isinstance(batch, sp.Symbol) or (is_whole(batch) and batch >= 1)):
         raise UsageError(f"batch must be a whole number ≥ 1 or a SymPy symbol (default: the symbol m), got {batch!r}",
                          arg="batch")
     build = _layer_level if level == "layer" else _neuron_level

@@ -19,22 +19,20 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
+from importlib import import_module
+from typing import TYPE_CHECKING
 
 from .. import __version__
-from ..core.functions import ACTIVATIONS
-from ..derivation.derive import FORMATS as DERIVE_FORMATS
-from ..derivation.verify import FORMATS as VERIFY_FORMATS
+from ..core.names import ACTIVATION_NAMES as ACTIVATIONS
+from ..core.names import COSTS, INITS, LEVELS, OUTPUTS, check_sizes
+from ..derivation.names import DERIVE_FORMATS, VERIFY_FORMATS
 from ..errors import UsageError
-from ..networks import COSTS, INITS, LEVELS, OUTPUTS, check_sizes
-from ..numeric.backend import BACKENDS
-from ..numeric.compile import DTYPES
-from ..numeric.optim import OPTIMIZERS
-from ..numeric.train import NONFINITE
-from ..printing.latex import FORMS
-from ..store.data import DATASETS, EVALUATIONS, HOLDOUT, NIELSEN_VALIDATION
-from ..store.fetch import FETCHABLE, MIRRORS
-from . import commands
-from .demo import demo
+from ..numeric.names import BACKENDS, DTYPES, NONFINITE, OPTIMIZERS
+from ..printing.names import FORMS
+from ..store.names import DATASETS, EVALUATIONS, FETCHABLE, HOLDOUT, MIRRORS, NIELSEN_VALIDATION
+
+if TYPE_CHECKING:  # imported when a command runs (COMMANDS), so that --help and --version need no SymPy
+    from . import commands, demo  # noqa: F401
 
 #: Each subcommand's example, as its --help shows it, and after ``# →`` what it prints: the
 #: tests run every example and find that text in its output (the last epoch's line, for train).
@@ -263,15 +261,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "demo": demo,
-    "derive": commands.derive,
-    "verify": commands.verify,
-    "train": commands.train,
-    "graph": commands.graph,
-    "explain": commands.explain,
-    "data": commands.data_command,
+#: Each command's work: (module of this package, function). The module is imported when the command runs,
+#: so that ``symgrad --help`` and ``--version`` answer without importing SymPy, NumPy or networkx.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": (".demo", "demo"),
+    "derive": (".commands", "derive"),
+    "verify": (".commands", "verify"),
+    "train": (".commands", "train"),
+    "graph": (".commands", "graph"),
+    "explain": (".commands", "explain"),
+    "data": (".commands", "data_command"),
 }
+
+
+def command(name: str) -> Callable[[argparse.Namespace], int]:
+    """The function that does command ``name``'s work (its module imported now)."""
+    module, function = COMMANDS[name]
+    return getattr(import_module(module, __package__), function)
+
 
 #: Library argument names spelled otherwise on a command's line (the rest: lr → --lr, batch_size → --batch-size).
 FLAGS = {
@@ -329,7 +336,7 @@ def _run(argv: Sequence[str] | None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(COMMANDS[args.command](args) or 0)
+        return int(command(args.command)(args) or 0)
     except UsageError as e:
         print(f"symgrad {args.command}: error: {spelled(args.command, e)}", file=sys.stderr)
         return 2

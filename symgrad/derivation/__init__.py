@@ -6,11 +6,18 @@ node entry by entry (the per-neuron view); ``chainrule`` writes ∂C/∂w as a s
 gradient-descent step neuron by neuron and ``explain`` writes it up as a report.
 """
 
-from .chainrule import ChainRule, chain_rule
-from .derive import bp_label, derivation, render
-from .explain import StepReport, explain
-from .explicit import ExplicitView, componentwise, explicit
-from .verify import Verification, verify_bp, verify_network
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import lazy_exports
+
+if TYPE_CHECKING:  # what the names are, for readers and type checkers; imported when first used
+    from .chainrule import ChainRule, chain_rule
+    from .derive import bp_label, derivation, render
+    from .explain import StepReport, explain
+    from .explicit import ExplicitView, componentwise, explicit
+    from .verify import Verification, verify_bp, verify_network
 
 __all__ = [
     "ChainRule",
@@ -27,3 +34,19 @@ __all__ = [
     "verify_bp",
     "verify_network",
 ]
+
+lazy_exports(__name__, {
+    "ChainRule": ".chainrule",
+    "chain_rule": ".chainrule",
+    "bp_label": ".derive",
+    "derivation": ".derive",
+    "render": ".derive",
+    "StepReport": ".explain",
+    "explain": ".explain",
+    "ExplicitView": ".explicit",
+    "componentwise": ".explicit",
+    "explicit": ".explicit",
+    "Verification": ".verify",
+    "verify_bp": ".verify",
+    "verify_network": ".verify",
+})

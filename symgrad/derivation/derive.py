@@ -12,8 +12,9 @@ from ..networks import Network
 from ..printing.latex import equation, passes_along
 from ..printing.report import Report, Table
 from ..printing.text import to_text
+from .names import DERIVE_FORMATS
 
-FORMATS = ("text", "latex", "markdown")
+FORMATS = DERIVE_FORMATS
 
 
 def derivation(net: Network, params: list[str] | None = None, form: str = "factored") -> list[tuple[str, str, str]]:
@@ -65,7 +66,8 @@ def render(net: Network, fmt: str = "text", params: list[str] | None = None, for
     rows = derivation(net, params, form)
     title = f"{net.describe()} ({net.level} level)"
     if fmt == "latex":
-        body = " \\\\\n".join(f"{tex.replace(' = ', ' &= ', 1)} && \\text{{{label}}}" for label, _, tex in rows)
+        body = " \\\\\n".join(tex.replace(" = ", " &= ", 1) + (f" && \\text{{{label}}}" if label else "")
+                            for label, _, tex in rows)
         return f"% {title}\n\\begin{{aligned}}\n{body}\n\\end{{aligned}}"
     if fmt == "markdown":
         table = Table(["eq.", "node", "formula"], [[label, f"`{name}`", f"${tex}$"] for label, name, tex in rows], "lll")

@@ -47,9 +47,10 @@ from ..printing.report import Paragraph, Report, Section, Table
 from ..printing.text import to_text
 from .derive import bp_label
 from .explicit import ExplicitView
+from .names import VERIFY_FORMATS
 
 TOLERANCE = 1e-6
-FORMATS = ("text", "markdown", "latex")
+FORMATS = VERIFY_FORMATS
 EQUATIONS = {
     "BP1": r"\delta^{L} = \nabla_{a} C \odot \sigma'\left(z^{L}\right)",
     "BP2": r"\delta^{l} = \left(\left(W^{l+1}\right)^{T} \delta^{l+1}\right) \odot \sigma'\left(z^{l}\right)",

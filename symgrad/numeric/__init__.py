@@ -9,14 +9,34 @@ optimizers (SGD, momentum, Adam); ``checkpoint`` saves and resumes runs; ``train
 network (:func:`train`).
 """
 
-from .backend import BACKENDS
-from .compile import DTYPES, CompiledModel, compile_graph
-from .optim import OPTIMIZERS, OptimizerConfig
-from .program import TrainingProgram, compile_training
-from .train import History, Trainer, train
+from __future__ import annotations
 
-#: ``symgrad.numeric.compile(net)``: the graph compiled to NumPy (:func:`compile_graph`).
-compile = compile_graph  # noqa: A001 - the public name; inside its module it need not shadow the builtin
+from typing import TYPE_CHECKING
+
+from ..errors import lazy_exports
+
+if TYPE_CHECKING:  # what the names are, for readers and type checkers; imported when first used
+    from .compile import CompiledModel, compile_graph
+    from .compile import compile_graph as compile  # noqa: A004 - symgrad.numeric.compile(net): the graph compiled
+    from .names import BACKENDS, DTYPES, OPTIMIZERS
+    from .optim import OptimizerConfig
+    from .program import TrainingProgram, compile_training
+    from .train import History, Trainer, train
 
 __all__ = ["BACKENDS", "DTYPES", "OPTIMIZERS", "CompiledModel", "History", "OptimizerConfig", "Trainer",
            "TrainingProgram", "compile", "compile_graph", "compile_training", "train"]
+
+lazy_exports(__name__, {
+    "BACKENDS": ".names",
+    "DTYPES": ".names",
+    "OPTIMIZERS": ".names",
+    "CompiledModel": ".compile",
+    "compile_graph": ".compile",
+    "OptimizerConfig": ".optim",
+    "TrainingProgram": ".program",
+    "compile_training": ".program",
+    "History": ".train",
+    "Trainer": ".train",
+    "train": ".train",
+    "compile": ".compile:compile_graph",
+})

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError, require
+from .names import BACKENDS
 
-BACKENDS = ("numpy", "jax")
 #: Set to "0" to keep JAX's persistent compilation cache off (it is on by default, in the user cache dir).
 CACHE_ENV = "SYMGRAD_JAX_CACHE"
 

@@ -34,11 +34,10 @@ from ..store.files import atomic_write_text
 from . import jax_printer, numpy_printer
 from .backend import BACKENDS, check_backend, jax_modules
 from .lower import Lowering, fuse_derivatives, is_full, is_matrix, scalar_full
+from .names import DTYPES
 from .numpy_printer import HELPERS, GraphPrinting, fast_scalar
 
 __all__ = ["BACKENDS", "DTYPES", "HELPERS", "CompiledModel", "CompileError", "compile_graph"]
-
-DTYPES = ("float64", "float32")
 
 
 # ------------------------------------------------------------------ the model

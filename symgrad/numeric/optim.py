@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError
-
-OPTIMIZERS = ("sgd", "momentum", "adam")
+from .names import OPTIMIZERS
 
 __all__ = ["OPTIMIZERS", "Optimizer", "OptimizerConfig"]
 

@@ -39,10 +39,9 @@ from .backend import check_backend, check_devices, jax_modules, mesh
 from .checkpoint import Snapshot, restore, save_checkpoint, snapshot
 from .checkpoint import resume as resume_from
 from .compile import DTYPES, compile_graph
+from .names import NONFINITE
 from .optim import OPTIMIZERS, Optimizer, OptimizerConfig
 from .program import compile_training
-
-NONFINITE = ("raise", "stop", "ignore")
 
 __all__ = ["NONFINITE", "OPTIMIZERS", "History", "Stop", "Trainer", "TrainingError", "check_settings", "train"]
 

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import DataError, UsageError
-from .data import MNIST_GZ
 from .files import atomic_open
+from .names import FETCHABLE, MIRRORS, MNIST_GZ
 
 __all__ = [
     "CHUNK",
@@ -45,14 +45,6 @@ __all__ = [
     "fetch_mnist",
 ]
 
-#: The public mirrors of the MNIST files, tried in this order (each URL + file name).
-MIRRORS: tuple[str, ...] = (
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
-    "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    "http://yann.lecun.com/exdb/mnist/",
-)
-#: What ``symgrad data fetch NAME`` can download: name → its files (name → size in bytes, sha256).
-FETCHABLE: dict[str, Mapping[str, tuple[int, str]]] = {"mnist": MNIST_GZ}
 #: Seconds to wait for a connection, and for each read of the transfer, before trying the next mirror.
 TIMEOUT: tuple[float, float] = (10.0, 30.0)
 #: Bytes read (and hashed) at a time.
