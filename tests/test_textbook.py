@@ -11,6 +11,10 @@ textbook's closed form written with the same symbols:
 
 from __future__ import annotations
 
+import re
+import shlex
+from pathlib import Path
+
 import pytest
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
@@ -126,3 +130,29 @@ def test_cli_errors_are_one_line_exit_2(argv, culprit, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert culprit in err and err.count("\n") == 1, err
+
+
+def _doc_commands() -> list[tuple[str, list[str]]]:
+    """``(command, printed lines)`` of every ``$ symgrad …`` in docs/expressions.md's console blocks."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "expressions.md").read_text(encoding="utf-8")
+    out: list[tuple[str, list[str]]] = []
+    for block in re.findall(r"```console\n(.*?)```", doc, re.S):
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                out.append((line[2:], []))
+            else:
+                out[-1][1].append(line)
+    return out
+
+
+DOC_COMMANDS = _doc_commands()
+
+
+@pytest.mark.parametrize("command, shown", DOC_COMMANDS, ids=[c[:60] for c, _ in DOC_COMMANDS])
+def test_the_typed_expressions_page_shows_what_the_commands_print(command, shown, capsys):
+    assert len(DOC_COMMANDS) >= 5
+    status = main(shlex.split(command)[1:])
+    captured = capsys.readouterr()
+    printed = (captured.out + captured.err).strip().splitlines()
+    assert printed == shown, f"docs/expressions.md shows an old `{command}`; it prints:\n" + "\n".join(printed)
+    assert status == (2 if "error:" in captured.err else 0)

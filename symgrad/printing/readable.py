@@ -323,6 +323,10 @@ class ReadableLatexPrinter(BookLatexPrinter):
             out += f" - {tex[1:].lstrip()}" if tex.startswith("-") else f" + {tex}"
         return out
 
+    def _print_log(self, expr: sp.log, exp: str | None = None) -> str:
+        tex = rf"\ln\left({self._print(expr.args[0])}\right)"
+        return tex if exp is None else rf"\ln^{{{exp}}}\left({self._print(expr.args[0])}\right)"
+
     def _print_OneMatrix(self, expr: sp.OneMatrix) -> str:
         if tuple(expr.shape) == (1, 1):
             return "1"
