@@ -3,13 +3,17 @@ graph's own expression, and the textbook forms print as a person writes them."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import sympy as sp
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from sympy.matrices.expressions.hadamard import HadamardPower
 
 import symgrad as sg
 from symgrad.derivation.expression import derive_expression, expression_graph
-from symgrad.derivation.verify import decide_zero, explicit
+from symgrad.derivation.verify import decide_zero, explicit, lambdify
+from symgrad.errors import UsageError
 from symgrad.printing.latex import factored
 from symgrad.printing.readable import (
     ReadableLatexPrinter,
@@ -125,3 +129,44 @@ def test_an_entrywise_block_is_simplified_as_its_entry():
     r = readable(e)
     assert_equal(r, e)
     assert to_text(ReadableLatexPrinter().doprint(r)) == "σ(z) - y"
+
+
+# ------------------------------------------------------------ random programs
+
+COLUMN = ["x", "W @ x", "W.T @ x", "(x * x)", "exp(x)", "sigmoid(x)", "tanh(W @ x)", "x / (1 + x * x)",
+          "s * x", "x**2", "sqrt(1 + x**2)", "softmax(x)", "relu(x) + 1"]
+
+
+def _column(draw, depth: int) -> str:
+    if depth == 0:
+        return draw(st.sampled_from(COLUMN))
+    a, b = _column(draw, depth - 1), _column(draw, depth - 1)
+    return draw(st.sampled_from([f"({a} + {b})", f"({a} - {b})", f"({a} * {b})", f"sigmoid({a})",
+                                 f"W @ {a}", f"({a} * s)", f"log(1 + exp({a}))"]))
+
+
+@st.composite
+def programs(draw):
+    body = _column(draw, draw(st.integers(0, 2)))
+    if draw(st.booleans()):
+        return f"h = {body}\nC = sum(h * h) / 2 + s * sum(h)"
+    return f"C = {draw(st.sampled_from(['sum', 'norm']))}({body})" + draw(st.sampled_from(["", "**2", " * s"]))
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs())
+def test_random_programs_print_formulas_equal_to_their_derivatives(text):
+    try:
+        g = expression_graph(text, {"x": (2, 1), "W": (2, 2), "s": ()})
+    except UsageError:  # a name the program happens not to use
+        assume(False)
+    rng = np.random.default_rng(0)
+    for node in g.nodes("derivative"):
+        # numerically at two random points (the fixed cases above are proved exactly; this hunts rewrite bugs)
+        a = explicit(_subst_derivatives(g, readable_rhs(g, node.name, "factored")))
+        b = explicit(_subst_derivatives(g, factored(g, node.name)))
+        args = sorted(a.free_symbols | b.free_symbols, key=str)
+        fa, fb = lambdify(args, list(a)), lambdify(args, list(b))
+        for _ in range(2):
+            point = rng.uniform(-1, 1, len(args))
+            np.testing.assert_allclose(np.asarray(fa(*point), float), np.asarray(fb(*point), float), rtol=1e-9, atol=1e-12)

@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions.hadamard import HadamardPower
 
 from ..core.backprop import backprop
 from ..core.functions import closed_form, sigmoid, sigmoid_prime, tanh_prime
@@ -469,7 +471,12 @@ def explicit(expr: sp.Basic, entries: dict[sp.Basic, sp.ImmutableMatrix] | None 
         elif e.is_Atom or isinstance(e, (sp.Lambda, sp.MatrixBase)):
             out = e
         else:
-            rebuilt = e.func(*[go(a) for a in e.args])
+            args = [go(a) for a in e.args]
+            fast = _explicit_op(e, args)
+            if fast is not None:
+                memo[e] = fast
+                return fast
+            rebuilt = e.func(*args)
             if isinstance(rebuilt, sp.MatrixExpr):
                 out = sp.ImmutableMatrix(rebuilt.as_explicit())
             elif isinstance(rebuilt, sp.MatrixBase):
@@ -481,6 +488,35 @@ def explicit(expr: sp.Basic, entries: dict[sp.Basic, sp.ImmutableMatrix] | None 
 
     out = go(expr)
     return sp.Matrix(out) if isinstance(out, sp.MatrixBase) else sp.Matrix([[out]])
+
+
+def _explicit_op(e: sp.Basic, args: list) -> sp.ImmutableMatrix | None:
+    """The common matrix heads on explicit arguments, by plain matrix arithmetic (SymPy's ``as_explicit``
+    of a product goes through symbolic sums, many times slower)."""
+    if isinstance(e, sp.MatMul):
+        scalar = sp.Mul(*[a for a in args if not isinstance(a, sp.MatrixBase)])
+        mats = [a for a in args if isinstance(a, sp.MatrixBase)]
+        out = mats[0]
+        for m in mats[1:]:
+            out = out * m
+        return sp.ImmutableMatrix(out * scalar if scalar != 1 else out)
+    if isinstance(e, sp.MatAdd):
+        out = args[0]
+        for m in args[1:]:
+            out = out + m
+        return sp.ImmutableMatrix(out)
+    if isinstance(e, sp.Transpose):
+        return sp.ImmutableMatrix(args[0].T)
+    if isinstance(e, sp.HadamardProduct):
+        out = args[0]
+        for m in args[1:]:
+            out = out.multiply_elementwise(m)
+        return sp.ImmutableMatrix(out)
+    if isinstance(e, HadamardPower) and isinstance(args[0], sp.MatrixBase):
+        return sp.ImmutableMatrix(args[0].applyfunc(lambda v: v ** args[1]))
+    if isinstance(e, ElementwiseApplyFunction):
+        return sp.ImmutableMatrix(args[1].applyfunc(args[0]))
+    return None
 
 
 def expand_to(graph: Any, name: str, cut: Sequence[str] = ()) -> sp.Basic:

@@ -149,14 +149,16 @@ def _factor_sum(e: sp.MatAdd) -> sp.Basic:
     terms = [t if isinstance(t, sp.MatMul) else sp.MatMul(t) for t in e.args]
     if len(terms) < 2 or any(len(t.args) < 2 for t in terms):
         return e
-    last = terms[0].args[-1]
-    if isinstance(last, MatrixExpr) and all(t.args[-1] == last for t in terms):
-        rest = sp.MatAdd(*[sp.MatMul(*t.args[:-1]).doit() for t in terms])
-        return sp.MatMul(_factor_sum(rest) if isinstance(rest, sp.MatAdd) else rest, last)
-    first = terms[0].args[0]
-    if isinstance(first, MatrixExpr) and all(t.args[0] == first for t in terms):
-        rest = sp.MatAdd(*[sp.MatMul(*t.args[1:]).doit() for t in terms])
-        return sp.MatMul(first, _factor_sum(rest) if isinstance(rest, sp.MatAdd) else rest)
+    for side in (-1, 0):
+        common = terms[0].args[side]
+        if not isinstance(common, MatrixExpr) or any(t.args[side] != common for t in terms):
+            continue
+        parts = [sp.MatMul(*(t.args[:-1] if side == -1 else t.args[1:])).doit() for t in terms]
+        if any(not isinstance(p, MatrixExpr) for p in parts):
+            continue  # 3·1 + Wᵀ 1 stays: (3 I + Wᵀ) 1 reads no better
+        rest = sp.MatAdd(*parts)
+        rest = _factor_sum(rest) if isinstance(rest, sp.MatAdd) else rest
+        return sp.MatMul(rest, common) if side == -1 else sp.MatMul(common, rest)
     return e
 
 
