@@ -1,33 +1,35 @@
-r"""Typed matrix expressions as text: ``parse("C = sum((W @ x + b - y)**2)/2", shapes=...)`` → a Graph.
+r"""Typed matrix expressions as text: `parse("C = sum((W @ x + b - y)**2)/2", shapes=...)` → a Graph.
 
 The text is read by a tokenizer and a precedence-climbing (Pratt) parser written here; it is
-never handed to ``eval``, ``sympify`` or ``parse_expr`` (all of which run Python). Only the
-grammar below is accepted; anything else is a :class:`ParseError` naming the line and column
+never handed to `eval`, `sympify` or `parse_expr` (all of which run Python). Only the
+grammar below is accepted; anything else is a `ParseError` naming the line and column
 and what was expected there.
 
-Grammar (``;`` or a new line ends a statement; ``#`` starts a comment)::
+Grammar (`;` or a new line ends a statement; `#` starts a comment):
 
-    program   := statement ((";" | NEWLINE) statement)*
-    statement := NAME "=" expr | expr            (a bare expression only last: it is C)
-    expr      := expr ("+" | "-") expr           (left, lowest)
-               | expr ("*" | "/" | "@") expr     (left)
-               | ("-" | "+") expr                (prefix: -x**2 is -(x**2))
-               | expr "**" expr                  (right: 2**3**2 is 2**9)
-               | expr ".T" | expr "'"            (transpose)
-               | NAME "(" args ")" | NAME | NUMBER | "(" expr ")"
-    args      := expr ("," expr)* ("," "axis" "=" NUMBER)?
+```text
+program   := statement ((";" | NEWLINE) statement)*
+statement := NAME "=" expr | expr            (a bare expression only last: it is C)
+expr      := expr ("+" | "-") expr           (left, lowest)
+           | expr ("*" | "/" | "@") expr     (left)
+           | ("-" | "+") expr                (prefix: -x**2 is -(x**2))
+           | expr "**" expr                  (right: 2**3**2 is 2**9)
+           | expr ".T" | expr "'"            (transpose)
+           | NAME "(" args ")" | NAME | NUMBER | "(" expr ")"
+args      := expr ("," expr)* ("," "axis" "=" NUMBER)?
+```
 
-Types: every value is a scalar or an r×c matrix (a column vector is n×1). ``@`` is the matrix
-product; ``+ − * /`` and ``**`` act entry by entry (``*`` on two matrices is the Hadamard
-product ⊙, ``M**2`` is M^{∘2}), and a column b (n×1), a row (1×m) or a scalar is
-broadcast to n×m as b 1ᵀ, 1 r, s 1 1ᵀ. Functions: ``exp log sqrt abs sin cos sigmoid tanh
-relu softplus`` entry by entry; ``sum(M)`` = 1ᵀ M 1, ``sum(M, axis=0)`` = 1ᵀ M (a row),
-``sum(M, axis=1)`` = M 1 (a column), ``mean`` the same divided by the count; ``softmax`` and
-``log_softmax`` per column; ``norm(M)`` = (1ᵀ M^{∘2} 1)^{∘½} (Frobenius; ``norm(M)**2`` is
-the sum of squares itself); ``trace``. A sum or a norm is a 1×1 matrix (as xᵀ A x is).
+Types: every value is a scalar or an r×c matrix (a column vector is n×1). `@` is the matrix
+product; `+ − * /` and `**` act entry by entry (`*` on two matrices is the Hadamard
+product ⊙, `M**2` is `M^{∘2}`), and a column b (n×1), a row (1×m) or a scalar is
+broadcast to n×m as b 1ᵀ, 1 r, s 1 1ᵀ. Functions: `exp log sqrt abs sin cos sigmoid tanh
+relu softplus` entry by entry; `sum(M)` = 1ᵀ M 1, `sum(M, axis=0)` = 1ᵀ M (a row),
+`sum(M, axis=1)` = M 1 (a column), `mean` the same divided by the count; `softmax` and
+`log_softmax` per column; `norm(M)` = `(1ᵀ M^{∘2} 1)^{∘½}` (Frobenius; `norm(M)**2` is
+the sum of squares itself); `trace`. A sum or a norm is a 1×1 matrix (as xᵀ A x is).
 
-Each ``name = expr`` is one node of the graph; the names in ``shapes`` are its leaves. The
-cost is the node ``C`` if one is assigned, else the last statement; it must be a scalar or
+Each `name = expr` is one node of the graph; the names in `shapes` are its leaves. The
+cost is the node `C` if one is assigned, else the last statement; it must be a scalar or
 1×1 (backprop needs that).
 """
 
@@ -105,7 +107,7 @@ def _describe(tok: Token) -> str:
 
 
 def tokenize(text: str) -> list[Token]:
-    """The tokens of ``text`` (positions 1-based); a character outside the language is a :class:`ParseError`."""
+    """The tokens of `text` (positions 1-based); a character outside the language is a `ParseError`."""
     multiline = "\n" in text.strip()
     out: list[Token] = []
     line, start, i, n = 1, 0, 0, len(text)
@@ -159,7 +161,7 @@ def tokenize(text: str) -> list[Token]:
 # ------------------------------------------------------------------ values
 @dataclass(frozen=True)
 class Value:
-    """A typed value: its SymPy expression, its shape (``None``: a scalar) and its source text."""
+    """A typed value: its SymPy expression, its shape (`None`: a scalar) and its source text."""
 
     expr: sp.Basic
     shape: Shape
@@ -219,7 +221,7 @@ class _Parser:
         return self.advance()
 
     def source(self, first: Token, last: Token) -> str:
-        """The text from token ``first`` to the end of token ``last`` (on one line: else first's line)."""
+        """The text from token `first` to the end of token `last` (on one line: else first's line)."""
         lines = self.text.split("\n")
         if first.line == last.line:
             return lines[first.line - 1][first.col - 1 : last.col - 1 + len(last.text)].strip()
@@ -423,7 +425,7 @@ class _Parser:
         return stretch(a.expr, ra, ca), stretch(b.expr, rb, cb), (rows, cols)
 
     def build(self, first: Token, op: str, a: Value, b: Value | None, last: Token, at: Token) -> Value:
-        """``a op b`` typed; ``first``..``last`` is its source text, ``at`` the operator (for messages)."""
+        """`a op b` typed; `first`..`last` is its source text, `at` the operator (for messages)."""
         text = self.source(first, last)
         if op == "neg":
             assert a is not None
@@ -487,8 +489,8 @@ _GREEK = {
 
 
 def name_tex(name: str) -> str:
-    r"""LaTeX for a node name: ``W`` → ``W``, ``W1`` → ``W_{1}``, ``alpha`` → ``\alpha``,
-    ``W_out`` → ``W_{\mathrm{out}}``, and a multi-letter name upright: ``up`` → ``\mathrm{up}``
+    r"""LaTeX for a node name: `W` → `W`, `W1` → `W_{1}`, `alpha` → `\alpha`,
+    `W_out` → `W_{\mathrm{out}}`, and a multi-letter name upright: `up` → `\mathrm{up}`
     (never the product u·p)."""
     if "_" in name:
         head, _, rest = name.partition("_")
@@ -525,15 +527,15 @@ def parse(
     parameters: Iterable[str] | None = None,
     name: str = "expression",
 ) -> Graph:
-    r"""A :class:`Graph` from typed matrix expressions (the grammar is in this module's docstring).
+    r"""A `Graph` from typed matrix expressions (the grammar is in this module's docstring).
 
-    ``shapes`` gives every leaf: ``{"W": (3, 4), "x": (4, 1), "lam": ()}`` (a whole number n
-    is a column n×1, ``()`` a scalar; a name the text does not use adds no node). The leaves named in ``parameters`` (default: all) are
-    parameters, the others inputs. Each ``name = expr`` becomes node ``name`` (LaTeX from
-    :func:`name_tex`); the cost is ``C`` if assigned, else the last statement (named ``C``
-    when it is a bare expression, or when the statements leave ``C`` unused).
+    `shapes` gives every leaf: `{"W": (3, 4), "x": (4, 1), "lam": ()}` (a whole number n
+    is a column n×1, `()` a scalar; a name the text does not use adds no node). The leaves named in `parameters` (default: all) are
+    parameters, the others inputs. Each `name = expr` becomes node `name` (LaTeX from
+    `name_tex`); the cost is `C` if assigned, else the last statement (named `C`
+    when it is a bare expression, or when the statements leave `C` unused).
 
-    Example: ``parse("C = x.T @ A @ x", {"x": (3, 1), "A": (3, 3)})`` is the graph of
+    Example: `parse("C = x.T @ A @ x", {"x": (3, 1), "A": (3, 3)})` is the graph of
     C = xᵀ A x, whose backprop gives ∇ₓC = A x + Aᵀ x.
 
     Raises:
@@ -598,7 +600,7 @@ def _depends_on_leaf(expr: sp.Basic) -> bool:
 
 
 def shape_arg(text: str) -> tuple[str, Shape]:
-    """A ``--shape`` value: ``"W=3x4"`` → ``("W", (3, 4))``; ``"x=4"`` is a column 4×1, ``"lam=scalar"`` a scalar."""
+    """A `--shape` value: `"W=3x4"` → `("W", (3, 4))`; `"x=4"` is a column 4×1, `"lam=scalar"` a scalar."""
     name, sep, dims = text.partition("=")
     name = name.strip()
     if not sep or not _NAME.fullmatch(name):

@@ -1,9 +1,9 @@
-r"""Derivatives of a typed expression (``symgrad derive --expr`` and ``symgrad verify --expr``).
+r"""Derivatives of a typed expression (`symgrad derive --expr` and `symgrad verify --expr`).
 
-``expression_graph("C = x.T @ A @ x", {"x": (3, 1), "A": (3, 3)}, ["x"])`` parses the text
-(:func:`symgrad.core.parse.parse`), runs backprop for the names in ``wrt`` and returns the
-graph; :func:`derive_expression` writes the derivative formulas as terminal text, LaTeX or
-Markdown, and :func:`verify_expression` proves them (:func:`~symgrad.derivation.verify.verify_graph`).
+`expression_graph("C = x.T @ A @ x", {"x": (3, 1), "A": (3, 3)}, ["x"])` parses the text
+(`symgrad.core.parse.parse`), runs backprop for the names in `wrt` and returns the
+graph; `derive_expression` writes the derivative formulas as terminal text, LaTeX or
+Markdown, and `verify_expression` proves them (`symgrad.derivation.verify.verify_graph`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ FORMATS = ("text", "latex", "markdown")
 
 
 def shapes_from_flags(flags: Sequence[str] | None) -> dict[str, object]:
-    """``["W=3x4", "x=4x1"]`` (the ``--shape`` values) → ``{"W": (3, 4), "x": (4, 1)}``; a name given twice is refused."""
+    """`["W=3x4", "x=4x1"]` (the `--shape` values) → `{"W": (3, 4), "x": (4, 1)}`; a name given twice is refused."""
     shapes: dict[str, object] = {}
     for text in flags or ():
         name, shape = shape_arg(text)
@@ -36,9 +36,9 @@ def shapes_from_flags(flags: Sequence[str] | None) -> dict[str, object]:
 
 
 def expression_graph(text: str, shapes: Mapping[str, object], wrt: Sequence[str] | None = None) -> Graph:
-    """The graph of ``text`` with backprop run for ``wrt`` (default: every leaf).
+    """The graph of `text` with backprop run for `wrt` (default: every leaf).
 
-    ``wrt`` may name leaves and assigned names alike (∂C/∂z of a pre-activation z).
+    `wrt` may name leaves and assigned names alike (∂C/∂z of a pre-activation z).
     """
     g = parse(text, shapes)
     names = [n.name for n in g.nodes() if n.role != "cost"]
@@ -55,8 +55,8 @@ def expression_graph(text: str, shapes: Mapping[str, object], wrt: Sequence[str]
 
 
 def derivation_rows(g: Graph, form: str = "factored") -> list[tuple[str, str]]:
-    """``[(node name, LaTeX equation)]``: the assignments, then ∂C/∂u for each ``wrt`` name and the δ nodes
-    they are written with, all through the readable pass (:mod:`symgrad.printing.readable`)."""
+    """`[(node name, LaTeX equation)]`: the assignments, then ∂C/∂u for each `wrt` name and the δ nodes
+    they are written with, all through the readable pass (`symgrad.printing.readable`)."""
     cost = g.meta["cost"]
     table = g.derivatives[cost]
     rows = [(n.name, readable_equation(g, n.name, "node")) for n in g.nodes(("intermediate", "cost"))]
@@ -81,7 +81,7 @@ def derive_expression(
     fmt: str = "text",
     form: str = "factored",
 ) -> str:
-    """The cost and its derivatives as ``text`` (terminals), ``latex`` (an ``aligned`` block) or ``markdown``."""
+    """The cost and its derivatives as `text` (terminals), `latex` (an `aligned` block) or `markdown`."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}", arg="fmt")
     g = expression_graph(text, shapes, wrt)
@@ -109,7 +109,7 @@ def verify_expression(
     points: int = 3,
     max_entries: int = 400,
 ) -> GraphVerification:
-    """Prove the derivatives of a typed expression exactly and check them numerically (:func:`verify_graph`)."""
+    """Prove the derivatives of a typed expression exactly and check them numerically (`verify_graph`)."""
     g = parse(text, shapes)
     leaves = [n for n in g.nodes(("input", "parameter", "target"))]
     entries = sum((n.shape[0] * n.shape[1]) if n.shape else 1 for n in leaves)

@@ -1,21 +1,21 @@
 r"""Formulas that read like the textbook: a printing pass that simplifies for reading, not for computing.
 
-The graph is not changed. :func:`readable` rewrites a node's expression into an equal one that
-a person would write, and :class:`ReadableLatexPrinter` prints it:
+The graph is not changed. `readable` rewrites a node's expression into an equal one that
+a person would write, and `ReadableLatexPrinter` prints it:
 
-* x^{∘1} → x, 1 ⊙ X → X (a Hadamard factor of ones), and a block of entrywise operations
+* `x^{∘1}` → x, 1 ⊙ X → X (a Hadamard factor of ones), and a block of entrywise operations
   simplified as the scalar expression it is entry by entry: with σ′ = σ(1 − σ),
   −y ⊙ σ′(Xw) ⊘ σ(Xw) + (1 − y) ⊙ σ′(Xw) ⊘ (1 − σ(Xw)) becomes σ(Xw) − y;
 * a common factor taken out of a sum: A x + Aᵀ x → (A + Aᵀ) x;
-* a lone constant printed plainly: ½ 1ᵀ e^{∘2} 1, never \left(\frac{1}{2}\right);
-* ∘-powers −1, ½ and −½ as fractions and roots: A ⊙ B^{∘−1} → \frac{A}{B}, X^{∘½} → \sqrt{X};
-* multi-letter names upright (``\mathrm{up}``, never the product u·p), and ∇ bracketed
+* a lone constant printed plainly: `½ 1ᵀ e^{∘2} 1`, never `\left(\frac{1}{2}\right)`;
+* ∘-powers −1, ½ and −½ as fractions and roots: `A ⊙ B^{∘−1}` → `\frac{A}{B}`, `X^{∘½}` → `\sqrt{X}`;
+* multi-letter names upright (`\mathrm{up}`, never the product u·p), and ∇ bracketed
   inside a product: (∇_e C) hᵀ;
 * δ-style names: ∂C/∂u for a pre-activation u (a node an activation or softmax is applied to)
-  is δ_u (δ for z, δ_{1} for z1), kept as a node in the factored form, as BP1–BP2 do.
+  is `δ_u` (δ for z, `δ_{1}` for z1), kept as a node in the factored form, as BP1–BP2 do.
 
-Every rewrite is an identity; :func:`readable` is proved equal to the graph's expression entry by
-entry in the tests (``tests/test_readable.py``).
+Every rewrite is an identity; `readable` is proved equal to the graph's expression entry by
+entry in the tests (`tests/test_readable.py`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def _is_scalar_times_matrix(e: sp.Basic) -> bool:
 
 
 def _entrywise(e: sp.Basic) -> bool:
-    """Whether ``e`` is an entrywise operation on matrices of its own shape."""
+    """Whether `e` is an entrywise operation on matrices of its own shape."""
     return isinstance(e, _ELEMENTWISE) or _is_scalar_times_matrix(e) or isinstance(e, sp.OneMatrix)
 
 
@@ -114,7 +114,7 @@ class _Block:
 
 def _atomize(s: sp.Basic) -> tuple[sp.Basic, dict[sp.Dummy, sp.Basic]]:
     """Function applications f(u) as symbols (σ′ and tanh′ as their σ and tanh polynomials), so that
-    ``cancel`` sees a rational function."""
+    `cancel` sees a rational function."""
     s = s.replace(sigmoid_prime, lambda u: sigmoid(u) * (1 - sigmoid(u)))
     s = s.replace(tanh_prime, lambda u: 1 - sp.tanh(u) ** 2)
     atoms: dict[sp.Basic, sp.Dummy] = {}
@@ -163,7 +163,7 @@ def _factor_sum(e: sp.MatAdd) -> sp.Basic:
 
 
 def readable(expr: sp.Basic) -> sp.Basic:
-    """An expression equal to ``expr`` that reads like the textbook (see the module docstring).
+    """An expression equal to `expr` that reads like the textbook (see the module docstring).
 
     Only for printing: the result may hold unevaluated products such as (A + Aᵀ) x.
     """
@@ -189,7 +189,7 @@ def readable(expr: sp.Basic) -> sp.Basic:
 
 
 def _tidy(e: sp.Basic) -> sp.Basic:
-    """x^{∘1} → x and a Hadamard factor of ones dropped, everywhere in ``e``."""
+    """`x^{∘1}` → x and a Hadamard factor of ones dropped, everywhere in `e`."""
     if e.is_Atom or isinstance(e, (sp.MatrixSymbol, sp.Lambda)):
         return e
     args = [_tidy(a) for a in e.args]
@@ -220,15 +220,15 @@ def pre_activations(graph: Graph) -> set[str]:
 
 
 def delta_tex(tex: str) -> str:
-    r"""δ-style LaTeX for ∂C/∂u from u's LaTeX: ``z`` → ``\delta``, ``z_{1}`` → ``\delta_{1}``,
-    ``z^{2}`` → ``\delta^{2}``, anything else ``u`` → ``\delta_{u}``."""
+    r"""δ-style LaTeX for ∂C/∂u from u's LaTeX: `z` → `\delta`, `z_{1}` → `\delta_{1}`,
+    `z^{2}` → `\delta^{2}`, anything else `u` → `\delta_{u}`."""
     if tex == "z" or re.fullmatch(r"z[_^]\{[^{}]*\}", tex):
         return r"\delta" + tex[1:]
     return rf"\delta_{{{tex}}}"
 
 
 def readable_names(graph: Graph) -> dict[sp.Basic, str]:
-    """LaTeX for every node's symbol: its ``tex``, else its name upright when multi-letter (:func:`name_tex`),
+    """LaTeX for every node's symbol: its `tex`, else its name upright when multi-letter (`name_tex`),
     and δ-style for the derivative of a pre-activation."""
     names: dict[sp.Basic, str] = {}
     pre = pre_activations(graph)
@@ -246,7 +246,7 @@ def readable_names(graph: Graph) -> dict[sp.Basic, str]:
 
 # ----------------------------------------------------------------- printing
 class ReadableLatexPrinter(BookLatexPrinter):
-    """:class:`BookLatexPrinter` with the readable pass's notation (see the module docstring)."""
+    """`BookLatexPrinter` with the readable pass's notation (see the module docstring)."""
 
     def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
         if expr not in self.names and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", expr.name):
@@ -336,7 +336,7 @@ class ReadableLatexPrinter(BookLatexPrinter):
 
 
 def readable_factored(graph: Graph, name: str) -> sp.Basic:
-    """The factored form (:func:`~symgrad.printing.latex.factored`) keeping δ nodes: a pass-along derivative
+    """The factored form (`symgrad.printing.latex.factored`) keeping δ nodes: a pass-along derivative
     node is substituted unless it is ∂C/∂(pre-activation)."""
     pre = pre_activations(graph)
     node = graph.node(name)
@@ -353,7 +353,7 @@ FORMS = ("factored", "expanded", "node")
 
 
 def readable_rhs(graph: Graph, name: str, form: str = "factored") -> sp.Basic:
-    """The right-hand side :func:`readable_equation` prints, as a SymPy expression (what the tests prove)."""
+    """The right-hand side `readable_equation` prints, as a SymPy expression (what the tests prove)."""
     if form not in FORMS:
         raise UsageError(f"unknown form {form!r}; choose one of {', '.join(FORMS)}", arg="form")
     node = graph.node(name)
@@ -369,7 +369,7 @@ def readable_rhs(graph: Graph, name: str, form: str = "factored") -> sp.Basic:
 
 
 def readable_equation(graph: Graph, name: str, form: str = "factored") -> str:
-    """``lhs = rhs`` in LaTeX for one node, the right-hand side through :func:`readable`."""
+    """`lhs = rhs` in LaTeX for one node, the right-hand side through `readable`."""
     names = readable_names(graph)
     printer = ReadableLatexPrinter(names)
     node = graph.node(name)
@@ -380,7 +380,7 @@ def readable_equation(graph: Graph, name: str, form: str = "factored") -> str:
 
 
 def readable_latex(expr: sp.Basic, graph: Graph | None = None) -> str:
-    """LaTeX of any expression through the readable pass (node names from ``graph``)."""
+    """LaTeX of any expression through the readable pass (node names from `graph`)."""
     return ReadableLatexPrinter(readable_names(graph) if graph is not None else None).doprint(readable(expr))
 
 
