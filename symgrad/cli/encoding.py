@@ -1,9 +1,9 @@
 """Printing to a terminal or file whose encoding cannot hold the book's symbols (cp1252, ASCII).
 
-``PYTHONIOENCODING=cp1252 symgrad derive`` would die in a ``UnicodeEncodeError`` at the first σ.
-:func:`ascii_fallback` makes stdout and stderr spell what their encoding cannot hold in ASCII
-instead: σ → ``sigma``, δ → ``delta``, ⊙ → ``(.)``, ∂ → ``d``, ᵀ → ``^T``, … (:data:`SPELLINGS`);
-a character without a spelling becomes its decomposition's ASCII letters (é → e) or ``?``. What
+`PYTHONIOENCODING=cp1252 symgrad derive` would die in a `UnicodeEncodeError` at the first σ.
+`ascii_fallback` makes stdout and stderr spell what their encoding cannot hold in ASCII
+instead: σ → `sigma`, δ → `delta`, ⊙ → `(.)`, ∂ → `d`, ᵀ → `^T`, … (`SPELLINGS`);
+a character without a spelling becomes its decomposition's ASCII letters (é → e) or `?`. What
 the encoding can hold is printed as it is, so a UTF-8 terminal sees no change.
 """
 
@@ -25,12 +25,12 @@ SPELLINGS = {
     "‖": "||", "∞": "inf", "✓": "ok", "✗": "x", "²": "^2", "³": "^3", "¹": "^1", "⁰": "^0", "⁻": "^-",
     "₀": "_0", "₁": "_1", "₂": "_2", "₃": "_3", "ˡ": "^l", "ⁱ": "^i", "ʲ": "^j", "ᵏ": "^k", "₍": "(", "₎": ")",
 }
-#: The name of the codec error handler :func:`ascii_fallback` installs.
+#: The name of the codec error handler `ascii_fallback` installs.
 ERRORS = "symgrad-ascii"
 
 
 def spell(ch: str) -> str:
-    """The ASCII spelling of one character (:data:`SPELLINGS`, else its decomposition's ASCII letters, else ``?``)."""
+    """The ASCII spelling of one character (`SPELLINGS`, else its decomposition's ASCII letters, else `?`)."""
     if ch in SPELLINGS:
         return SPELLINGS[ch]
     plain = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode("ascii")
@@ -60,7 +60,7 @@ def _needs_fallback(stream: Any) -> bool:
 
 
 def ascii_fallback() -> None:
-    """Make ``sys.stdout`` and ``sys.stderr`` spell in ASCII what their encoding cannot hold (no-op for UTF-8)."""
+    """Make `sys.stdout` and `sys.stderr` spell in ASCII what their encoding cannot hold (no-op for UTF-8)."""
     for stream in (sys.stdout, sys.stderr):
         if _needs_fallback(stream) and hasattr(stream, "reconfigure"):
             try:

@@ -1,6 +1,6 @@
 """How much memory a training run needs, estimated before anything is allocated.
 
-``symgrad train`` refuses a run whose estimate exceeds a limit (``--max-memory``) with the figure
+`symgrad train` refuses a run whose estimate exceeds a limit (`--max-memory`) with the figure
 and the limit, instead of growing until the machine fails. The estimate counts, for P parameters
 of s bytes each (8 for float64, 4 for float32) and mini-batches of m examples:
 
@@ -14,8 +14,8 @@ of s bytes each (8 for float64, 4 for float32) and mini-batches of m examples:
   number of examples n, when it is known);
 * the data: the n × n_1 inputs and n × n_L targets, twice (the epoch's shuffled copy).
 
-Measured against the peak resident memory of real runs (``benchmarks/memory_estimate.py``), the
-estimate is an upper bound within a small factor. :func:`parse_size` reads ``4G``, ``512M``.
+Measured against the peak resident memory of real runs (`benchmarks/memory_estimate.py`), the
+estimate is an upper bound within a small factor. `parse_size` reads `4G`, `512M`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ _OPT_COPIES = {"sgd": 0, "momentum": 3, "adam": 6}
 
 
 class Estimate(NamedTuple):
-    """The bytes a run needs, by part; ``total`` is their sum."""
+    """The bytes a run needs, by part; `total` is their sum."""
 
     params: int
     optimizer: int
@@ -48,7 +48,7 @@ class Estimate(NamedTuple):
         return self.params + self.optimizer + self.activations + self.data
 
     def describe(self) -> str:
-        """``about 16.2 GiB (parameters and gradients 12.4 GiB, optimizer 0 bytes, …)``, for a message."""
+        """`about 16.2 GiB (parameters and gradients 12.4 GiB, optimizer 0 bytes, …)`, for a message."""
         parts = [("parameters, gradients and copies", self.params), ("optimizer state", self.optimizer),
                  ("activations", self.activations), ("data", self.data)]
         shown = ", ".join(f"{name} {_short(n)}" for name, n in parts if n)
@@ -56,7 +56,7 @@ class Estimate(NamedTuple):
 
 
 def human(n: int) -> str:
-    """A byte count in binary units, for a message: ``11.8 GiB``, ``512 bytes``."""
+    """A byte count in binary units, for a message: `11.8 GiB`, `512 bytes`."""
     return _short(n)
 
 
@@ -67,9 +67,9 @@ def _short(n: int) -> str:
 
 def estimate(sizes: Sequence[int], batch_size: int, optimizer: str = "sgd", dtype: str = "float64",
              n_examples: int = 0, checkpoint: bool = False) -> Estimate:
-    """The memory a run of an MLP with layer ``sizes`` needs (see the module's text for what is counted).
+    """The memory a run of an MLP with layer `sizes` needs (see the module's text for what is counted).
 
-    ``n_examples`` counts the data (training and held out); 0 leaves them out (not known yet).
+    `n_examples` counts the data (training and held out); 0 leaves them out (not known yet).
     """
     s = 4 if dtype == "float32" else 8
     P = count_params(sizes)
@@ -92,7 +92,7 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
 
 
 def parse_size(text: str, flag: str = "--max-memory") -> int:
-    """``"4G"``, ``"512M"``, ``"1.5GiB"``, ``"100000"`` (bytes) → bytes (binary units: 1G = 2^30 bytes)."""
+    """`"4G"`, `"512M"`, `"1.5GiB"`, `"100000"` (bytes) → bytes (binary units: 1G = 2^30 bytes)."""
     m = _SIZE.match(str(text))
     if not m:
         raise UsageError(f"{flag} must be a size such as 4G, 512M or a number of bytes, got {text!r}")
@@ -104,7 +104,7 @@ def parse_size(text: str, flag: str = "--max-memory") -> int:
 
 def check_memory(sizes: Sequence[int], batch_size: int, optimizer: str, dtype: str, limit: int,
                  n_examples: int = 0, checkpoint: bool = False, limit_text: str | None = None) -> Estimate:
-    """The :func:`estimate`, or a :class:`UsageError` with the figure and the limit when it exceeds ``limit``."""
+    """The `estimate`, or a `UsageError` with the figure and the limit when it exceeds `limit`."""
     est = estimate(sizes, batch_size, optimizer, dtype, n_examples, checkpoint)
     if est.total > limit:
         what = limit_text or f"--max-memory {_short(limit)}"
