@@ -239,7 +239,7 @@ def check_outputs(command: str, outputs: Any) -> None:
 
 
 def spelled_flags(text: str) -> str:
-    """A library message's ``epochs`` as the command's `--epochs`."""
+    """A library message's `` `epochs` `` as the command's `--epochs`."""
     return re.sub(r"`(\w+)`", lambda m: "--" + m.group(1).replace("_", "-"), text)
 
 
