@@ -93,9 +93,19 @@ def verify(args: argparse.Namespace) -> int:
             f"{f' × batch {args.batch}' if args.batch > 1 else ''}; an exact proof that large takes minutes "
             f"to hours (limit --max-params {args.max_params}; raise it to try anyway)"
         )
+
+    def progress(check: Any, i: int, n: int) -> None:  # results as they come; the report follows at the end
+        print(f"symgrad verify: [{i}/{n}] {check.equation} {check.node}: exact {check.symbolic}, max rel. err "
+              f"{check.max_error:.1e} ({check.seconds:.2f} s) {'ok' if check.ok else 'FAIL'}", file=sys.stderr,
+              flush=True)
+
     report = verify_bp(args.sizes, args.activation, args.cost, seed=args.seed, points=args.points, batch=args.batch,
-                       output=args.output)
+                       output=args.output, progress=progress)
     print(report.render(args.format))
+    if report.interrupted:
+        print(f"symgrad verify: interrupted: {len(report.checks)} of {report.total} checks done (shown above)",
+              file=sys.stderr)
+        return 130
     return 0 if report.ok else 1
 
 

@@ -154,12 +154,39 @@ def _add_derivative_node(
     return symbol
 
 
-def expand(graph: Graph, node: str | sp.Basic) -> sp.Basic:
+#: The most terms a closed form may have written out as a tree, for what prints or walks it
+#: (`expand(..., max_terms=MAX_TERMS)`): a 25-deep graph that reuses each node twice shares
+#: 25 nodes, but its formula has 2^25 terms.
+MAX_TERMS = 200_000
+
+
+def tree_size(expr: sp.Basic) -> int:
+    """The number of terms of `expr` written out as a tree (every shared subexpression counted each time it
+    occurs), computed over the shared expression in time linear in its distinct subexpressions."""
+    size: dict[sp.Basic, int] = {}
+    stack: list[tuple[sp.Basic, bool]] = [(expr, False)]
+    while stack:  # iterative: a deep expression must not exhaust Python's recursion limit
+        e, done = stack.pop()
+        if e in size:
+            continue
+        args = e.args if isinstance(e, sp.Basic) else ()
+        if done or not args:
+            size[e] = 1 + sum(size[a] for a in args)
+            continue
+        stack.append((e, True))
+        stack.extend((a, False) for a in args if a not in size)
+    return size[expr]
+
+
+def expand(graph: Graph, node: str | sp.Basic, *, max_terms: int | None = None) -> sp.Basic:
     """The closed form of a node in the leaves (inputs, parameters, targets).
 
     Substitutes every intermediate and derivative symbol by its expression,
     recursively: `expand(g, "dC/dw")` is ∂C/∂w as one formula, which equals
-    `sympy.diff` of `expand(g, "C")` with respect to w.
+    `sympy.diff` of `expand(g, "C")` with respect to w. SymPy shares the repeated
+    subexpressions, but a printer walks the formula as a tree: with `max_terms`, a
+    closed form of more terms than that (`tree_size`) is a `GraphError` giving its size,
+    before anything walks it.
     """
     target = graph.node(node)
     closed: dict[sp.Basic, sp.Basic] = {}
@@ -168,7 +195,14 @@ def expand(graph: Graph, node: str | sp.Basic) -> sp.Basic:
         if n.expr is None:
             continue
         closed[n.symbol] = n.expr.xreplace(closed) if closed else n.expr
-    return closed.get(target.symbol, target.symbol)
+    out = closed.get(target.symbol, target.symbol)
+    if max_terms is not None:
+        terms = tree_size(out)
+        if terms > max_terms:
+            raise GraphError(f"node {target.name!r}: its closed form has {terms:,} terms written out (the graph "
+                             f"shares them, a formula cannot), more than {max_terms:,}; print it factored or "
+                             "node by node")
+    return out
 
 
 def gradients(graph: Graph, cost: str | None = None) -> dict[str, str]:

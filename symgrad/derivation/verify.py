@@ -177,11 +177,15 @@ class Verification:
     seconds: float = 0.0
     #: the output layer's activation (`None`: the same as `activation`)
     output: str | None = None
+    #: how many derivative nodes there are to check (more than `len(checks)` when interrupted)
+    total: int = 0
+    #: set when Ctrl-C stopped the proofs: `checks` holds what was proven so far
+    interrupted: bool = False
 
     @property
     def ok(self) -> bool:
-        """Every equation proved exactly and within tolerance numerically."""
-        return bool(self.checks) and all(c.ok for c in self.checks)
+        """Every equation proved exactly and within tolerance numerically (an interrupted run is not ok)."""
+        return bool(self.checks) and all(c.ok for c in self.checks) and not self.interrupted
 
     @property
     def title(self) -> str:
@@ -206,7 +210,12 @@ class Verification:
             for r in rows:
                 lines.append("  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
             lines.append("")
-        lines.append(f"{'ALL HOLD' if self.ok else 'FAILED'} ({self.seconds:.2f} s)")
+        if self.interrupted:
+            held = all(c.ok for c in self.checks)
+            lines.append(f"INTERRUPTED after {len(self.checks)} of {self.total} checks"
+                         f"{' (all of them hold)' if held and self.checks else ''} ({self.seconds:.2f} s)")
+        else:
+            lines.append(f"{'ALL HOLD' if self.ok else 'FAILED'} ({self.seconds:.2f} s)")
         return "\n".join(lines)
 
     def to_markdown(self) -> str:
@@ -406,8 +415,14 @@ class _Checker:
         return worst
 
 
-def verify_network(net: Network, *, batch: int = 1, seed: int = 0, points: int = 3) -> Verification:
-    """Verify BP1–BP4 on a layer-level network (see the module docstring)."""
+def verify_network(net: Network, *, batch: int = 1, seed: int = 0, points: int = 3,
+                   progress: Callable[[Check, int, int], Any] | None = None) -> Verification:
+    """Verify BP1–BP4 on a layer-level network (see the module docstring).
+
+    `progress(check, i, n)` is called as each of the n checks completes (the i-th), so a long proof
+    shows its results as they come. Ctrl-C (`KeyboardInterrupt`) during the proofs ends them: the
+    report holds the checks completed so far and has `interrupted` set.
+    """
     if net.level != "layer":
         raise UsageError("verify needs a layer-level network (mlp(..., level='layer'))")
     if points < 1:
@@ -415,11 +430,17 @@ def verify_network(net: Network, *, batch: int = 1, seed: int = 0, points: int =
     started = time.perf_counter()
     if not net.graph.derivatives.get(net.cost_node):
         net.backprop()
-    checker = _Checker(net, batch, seed, points)
     report = Verification(tuple(net.sizes), net.activation, net.cost, batch, seed, points, output=net.output)
     wanted = [n.name for n in net.graph.nodes("derivative") if bp_label(net, n.name)]
-    for name in sorted(wanted, key=lambda n: (bp_label(net, n), -net.graph.node(n).meta.get("layer", 0))):
-        report.checks.append(checker.check(name))
+    report.total = len(wanted)
+    try:
+        checker = _Checker(net, batch, seed, points)
+        for name in sorted(wanted, key=lambda n: (bp_label(net, n), -net.graph.node(n).meta.get("layer", 0))):
+            report.checks.append(checker.check(name))
+            if progress is not None:
+                progress(report.checks[-1], len(report.checks), report.total)
+    except KeyboardInterrupt:
+        report.interrupted = True
     report.seconds = time.perf_counter() - started
     return report
 
@@ -434,6 +455,7 @@ def verify_bp(
     batch: int = 1,
     weight_decay: Any = None,
     output: str | None = None,
+    progress: Callable[[Check, int, int], Any] | None = None,
 ) -> Verification:
     """Prove BP1–BP4 exactly and check them numerically for the network `sizes`.
 
@@ -444,7 +466,7 @@ def verify_bp(
     true when all hold.
     """
     net = mlp(sizes, activation, cost, level="layer", batch=batch, weight_decay=weight_decay, output=output)
-    return verify_network(net, batch=batch, seed=seed, points=points)
+    return verify_network(net, batch=batch, seed=seed, points=points, progress=progress)
 
 
 # ------------------------------------------------------------ any graph

@@ -20,7 +20,7 @@ import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.latex import LatexPrinter
 
-from ..core.backprop import expand
+from ..core.backprop import MAX_TERMS, expand
 from ..core.graph import Graph, Node, as_graph
 from ..errors import GraphError, UsageError
 from .names import FORMS
@@ -124,7 +124,7 @@ def equation(graph: Graph, name: str, form: str = "factored") -> str:
     if node.expr is None:
         return lhs
     if form == "expanded":
-        rhs = expand(graph, node.name)
+        rhs = expand(graph, node.name, max_terms=MAX_TERMS)
     elif form == "factored":
         rhs = factored(graph, node.name)
     else:

@@ -28,7 +28,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.hadamard import HadamardPower
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from ..core.backprop import expand
+from ..core.backprop import MAX_TERMS, expand
 from ..core.functions import log_softmax, sigmoid, sigmoid_prime, softmax, tanh_prime
 from ..core.graph import Graph
 from ..core.parse import name_tex
@@ -360,7 +360,7 @@ def readable_rhs(graph: Graph, name: str, form: str = "factored") -> sp.Basic:
     if node.expr is None:
         return node.symbol
     if form == "expanded":
-        rhs = expand(graph, node.name)
+        rhs = expand(graph, node.name, max_terms=MAX_TERMS)
     elif form == "factored":
         rhs = readable_factored(graph, node.name)
     else:
