@@ -3,7 +3,8 @@
 A computation is a :class:`Graph` (networkx) whose nodes hold SymPy
 expressions; :func:`backprop` adds the derivative nodes ∂C/∂u to the same
 graph (Deep Learning book §6.5); the result prints in Nielsen's notation,
-verifies BP1–BP4, and compiles to NumPy for training.
+verifies BP1–BP4, and compiles to NumPy for training; :func:`load` gives a saved model back
+to predict with and evaluate.
 
 The package is layered, each layer importing only those below it::
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:  # what the names are, for readers and type checkers; imported
     from .core.functions import log_softmax, relu, sigmoid, sigmoid_prime, softmax, softplus, step, tanh_prime
     from .derivation import ChainRule, chain_rule
     from .networks import Network, init_params, mlp
+    from .numeric.model import Model, load
     from .printing import Formula, latex
 
 __version__ = "0.1.0"
@@ -35,12 +37,14 @@ __all__ = [
     "Formula",
     "Graph",
     "GraphError",
+    "Model",
     "Network",
     "Node",
     "backprop",
     "expand",
     "gradients",
     "init_params",
+    "load",
     "latex",
     "log_softmax",
     "mlp",
@@ -72,6 +76,8 @@ lazy_exports(__name__, {
     "Network": ".networks",
     "init_params": ".networks",
     "mlp": ".networks",
+    "Model": ".numeric.model",
+    "load": ".numeric.model",
     "Formula": ".printing",
     "latex": ".printing",
 })

@@ -10,6 +10,8 @@ these commands' flags.
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import shlex
 import signal
 import sys
@@ -24,6 +26,7 @@ from ..derivation.explain import fmt
 from ..derivation.verify import verify_bp
 from ..errors import UsageError, require
 from ..networks import check_spec, count_params, mlp
+from ..numeric.model import save as save_trained
 from ..numeric.train import Stop, check_settings
 from ..numeric.train import train as train_network
 from ..printing.drawing import check_extra, draw, network_for, title_of
@@ -32,7 +35,7 @@ from ..printing.report import report_format
 from ..store import data
 from ..store.fetch import FETCHABLE, MIRRORS, ConsoleProgress, check_file, default_data_dir, fetch_mnist
 from ..store.files import check_writable
-from ..store.model_file import save_model
+from .use import read_examples
 
 __all__ = ["data_command", "derive", "explain", "graph", "train", "verify"]
 
@@ -91,8 +94,8 @@ def _load_data(args: Any) -> _Data:
     ``--eval`` evaluates them (``validation``, the default) or the MNIST test set (``test``).
     """
     holdout, evaluate = args.holdout, args.eval
-    if args.labels and not args.images:
-        raise UsageError("--labels goes with --images")
+    if args.labels and not (args.images or args.npy):
+        raise UsageError("--labels goes with --images or --npy")
     if holdout is not None and holdout < 0:
         raise UsageError(f"--holdout must be 0 or more examples, got {holdout}")
     # The flags that cannot go together, before any data are read.
@@ -104,11 +107,15 @@ def _load_data(args: Any) -> _Data:
         raise UsageError("--eval validation needs held-out examples: give --holdout N")
     test = None
     default_holdout: int | None = None
+    outputs = list(args.sizes)[-1]
     if args.images:
         if not args.labels:
             raise UsageError("--images needs --labels FILE")
-        X, labels = data.load_idx(args.images, args.labels, dtype=args.dtype)
+        X, labels = data.load_idx(args.images, args.labels, max_label=max(outputs - 1, 1), dtype=args.dtype)
         source = what = args.images
+    elif args.csv or args.npy:
+        ex = read_examples(args, n_inputs=list(args.sizes)[0], outputs=outputs, labels=True, dtype=args.dtype)
+        X, labels, source, what = ex.X, ex.labels, ex.source, ex.source
     elif args.mnist is not None:
         folder = args.mnist or str(default_data_dir())
         d = data.load_mnist(folder, dtype=args.dtype)
@@ -125,7 +132,8 @@ def _load_data(args: Any) -> _Data:
                 else f"the built-in dataset {args.dataset}")
         default_holdout = data.HOLDOUT.get(args.dataset)
     else:
-        raise UsageError("give the data: --mnist DIR, --images FILE --labels FILE, or --dataset NAME")
+        raise UsageError("give the data: --mnist DIR, --images FILE --labels FILE, --csv FILE, --npy FILE "
+                         "or --dataset NAME")
     n = X.shape[0]
     if holdout is None:
         holdout = default_holdout or 0
@@ -156,7 +164,8 @@ def _check_train_flags(args: Any) -> None:
     check_spec({"sizes": args.sizes, "activation": args.activation, "cost": args.cost, "output": args.output})
     if args.plot:
         check_path(args.plot)
-    for flag, path in (("--save", args.save), ("--checkpoint", args.checkpoint), ("--plot", args.plot)):
+    for flag, path in (("--save", args.save), ("--checkpoint", args.checkpoint), ("--plot", args.plot),
+                       ("--log", args.log)):
         if path:
             try:
                 check_writable(path)
@@ -170,6 +179,21 @@ def _check_train_flags(args: Any) -> None:
             raise UsageError(f"--resume {args.resume}: no such file")
         if not p.is_file():
             raise UsageError(f"--resume {args.resume}: not a file")
+
+
+def _source_flag(args: Any) -> str:
+    """The flags that named the data, as typed: ``--dataset mnist``, ``--csv letters.csv``, …"""
+    for flag in ("dataset", "mnist", "images", "csv", "npy"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            extra = f" --labels {args.labels}" if args.labels else ""
+            return f"--{flag} {value or default_data_dir()}{extra}"
+    return ""
+
+
+def json_line(record: dict[str, Any]) -> str:
+    """One epoch's record as one line of JSON (NaN/Inf, which JSON cannot hold, as null)."""
+    return json.dumps({k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in record.items()})
 
 
 def _check_data(args: Any, X: np.ndarray, labels: np.ndarray, source: str) -> None:
@@ -201,13 +225,18 @@ def train(args: Any) -> int:
         stop.signum = signum
 
     evaluated = "test" if args.eval == "test" else "holdout"
+    words = sys.stderr if args.json else sys.stdout  # with --json, stdout is the JSON document alone
+    log = open(args.log, "w", encoding="utf-8") if args.log else None  # noqa: SIM115 - closed below
 
     def report(r: dict[str, Any]) -> None:
         hold_txt = "" if r["holdout_accuracy"] is None else f", {evaluated} accuracy {r['holdout_accuracy']:.4f}"
         print(f"epoch {r['epoch']}/{args.epochs}: train cost {r['train_cost']:.5g}, train accuracy "
-              f"{r['train_accuracy']:.4f}{hold_txt} ({r['seconds']:.3f} s)", flush=True)
+              f"{r['train_accuracy']:.4f}{hold_txt} ({r['seconds']:.3f} s)", file=words, flush=True)
+        if log is not None:  # one line per epoch as it ends, for a reader that follows the file
+            log.write(json_line(r) + "\n")
+            log.flush()
 
-    print(f"data: {d.summary}", flush=True)
+    print(f"data: {d.summary}", file=words, flush=True)
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         history = train_network(
@@ -220,15 +249,18 @@ def train(args: Any) -> int:
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+        if log is not None:
+            log.close()
     if history.interrupted:
         where = f"; the checkpoint {args.checkpoint} holds epoch {history[-1]['epoch']}" if (
             args.checkpoint and history) else ""
         print(f"symgrad train: interrupted during epoch {len(history) + 1}{where}", file=sys.stderr)
     if history.stopped:
         print(f"symgrad train: stopped: {history.stopped}", file=sys.stderr)
+    saved = None
     if args.save and not history.interrupted:
-        save_model(args.save, net.spec(), net.params())
-        print(f"saved {args.save}")
+        saved = str(save_trained(args.save, net, history, data={"source": _source_flag(args), "summary": d.summary}))
+        print(f"saved {args.save}", file=words)
     if args.plot and history:
         data_name = args.dataset or (f"MNIST ({args.mnist})" if args.mnist else Path(args.images).name)
         training_curves(history, args.plot, title=run_title(
@@ -236,7 +268,9 @@ def train(args: Any) -> int:
             n_train=len(X), n_holdout=len(hold[0]) if hold is not None else None, output=net.output,
             momentum=args.momentum, weight_decay=args.weight_decay))
     if args.json:
-        print(history.to_json(), flush=True)
+        doc = json.loads(history.to_json())
+        doc["saved"] = saved
+        print(json.dumps(doc, ensure_ascii=False), flush=True)
     if history.interrupted:
         return 130 if stop.signum == signal.SIGINT else 143
     return 0

@@ -6,7 +6,8 @@ printers); ``compile`` turns it into one gradient function (:func:`compile`); ``
 prints the whole training step and epoch with the optimizer's update
 (:func:`compile_training`); ``backend`` is what JAX needs at run time; ``optim`` holds the
 optimizers (SGD, momentum, Adam); ``checkpoint`` saves and resumes runs; ``train`` trains a
-network (:func:`train`).
+network (:func:`train`); ``model`` puts a trained one to use (:func:`load`, :meth:`Model.predict`,
+:meth:`Model.evaluate`) and saves it with its provenance (:func:`save`).
 """
 
 from __future__ import annotations
@@ -18,15 +19,22 @@ from ..errors import lazy_exports
 if TYPE_CHECKING:  # what the names are, for readers and type checkers; imported when first used
     from .compile import CompiledModel, compile_graph
     from .compile import compile_graph as compile  # noqa: A004 - symgrad.numeric.compile(net): the graph compiled
+    from .model import Evaluation, Model, Predictions, load, save
     from .names import BACKENDS, DTYPES, OPTIMIZERS
     from .optim import OptimizerConfig
     from .program import TrainingProgram, compile_training
     from .train import History, Trainer, train
 
-__all__ = ["BACKENDS", "DTYPES", "OPTIMIZERS", "CompiledModel", "History", "OptimizerConfig", "Trainer",
-           "TrainingProgram", "compile", "compile_graph", "compile_training", "train"]
+__all__ = ["BACKENDS", "DTYPES", "OPTIMIZERS", "CompiledModel", "Evaluation", "History", "Model", "OptimizerConfig",
+           "Predictions", "Trainer", "TrainingProgram", "compile", "compile_graph", "compile_training", "load", "save",
+           "train"]
 
 lazy_exports(__name__, {
+    "Evaluation": ".model",
+    "Model": ".model",
+    "Predictions": ".model",
+    "load": ".model",
+    "save": ".model",
     "BACKENDS": ".names",
     "DTYPES": ".names",
     "OPTIMIZERS": ".names",

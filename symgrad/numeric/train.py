@@ -34,7 +34,7 @@ import numpy as np
 
 from ..errors import TrainingError, UsageError
 from ..networks import Network, init_params, mlp
-from ..store.data import check_finite
+from ..store.data import check_finite, fingerprint
 from .backend import check_backend, check_devices, jax_modules, mesh
 from .checkpoint import Snapshot, restore, save_checkpoint, snapshot
 from .checkpoint import resume as resume_from
@@ -59,6 +59,10 @@ class History(list):
     """
 
     interrupted: bool = False
+    #: the run's settings (η as ``lr``, epochs, batch size, optimizer, μ, λ, seed, dtype, init, backend, devices)
+    config: dict[str, Any]
+    #: the examples trained on and held out: ``{"train": {"examples": n, "sha256": ...}, "holdout": ...}``
+    data: dict[str, Any]
     #: why training stopped early on NaN/Inf with ``on_nonfinite="stop"`` (else ``None``)
     stopped: str | None = None
     #: where the run computed: ``"numpy"`` or ``"jax"``, the dtype and the number of devices
@@ -69,6 +73,8 @@ class History(list):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.notices: list[str] = []  # what the run switched on for itself (JAX's 64-bit mode)
+        self.config = {}
+        self.data = {}
 
     def column(self, key: str) -> list[Any]:
         return [r.get(key) for r in self]
@@ -80,7 +86,7 @@ class History(list):
         epochs = [{k: clean(v) for k, v in r.items()} for r in self]
         return json.dumps({"epochs": epochs, "interrupted": self.interrupted, "stopped": self.stopped,
                            "backend": self.backend, "dtype": self.dtype, "devices": self.devices,
-                           "notices": self.notices})
+                           "notices": self.notices, "config": self.config, "data": self.data})
 
 
 # ------------------------------------------------------------------ data prep
@@ -404,6 +410,11 @@ def train(
     config = {"batch_size": int(batch_size), "lr": float(lr), "optimizer": optimizer, "momentum": float(momentum),
               "weight_decay": float(weight_decay), "seed": seed, "dtype": dtype, "backend": backend,
               "devices": trainer.devices}
+    history.config = {**config, "epochs": int(epochs), "init": init}
+    history.data = {"train": {"examples": data.n, "sha256": fingerprint(data.X, data.labels)}}
+    if data.hold is not None:
+        history.data["holdout"] = {"examples": int(data.hold[0].shape[0]),
+                                   "sha256": fingerprint(data.hold[0], data.hold[2])}
     first_epoch = 1
     if resume is not None:
         done, params, opt_state = resume_from(resume, spec, config, pnames, trainer.shapes, rng, history)
