@@ -34,7 +34,7 @@ from ..printing.plotting import check_path, run_title, training_curves
 from ..printing.report import report_format
 from ..store import data
 from ..store.fetch import FETCHABLE, MIRRORS, ConsoleProgress, check_file, default_data_dir, fetch_mnist
-from ..store.files import check_writable
+from ..store.files import check_writable, same_file, symlink_target
 from .use import read_examples
 
 __all__ = ["data_command", "derive", "explain", "graph", "train", "verify"]
@@ -162,18 +162,16 @@ def _check_train_flags(args: Any) -> None:
     check_settings(args.epochs, args.batch_size, args.lr, args.momentum, args.weight_decay,
                    args.on_nonfinite, args.dtype, args.backend, args.devices)
     check_spec({"sizes": args.sizes, "activation": args.activation, "cost": args.cost, "output": args.output})
-    if args.plot:
+    if args.plot is not None:
         check_path(args.plot)
-    for flag, path in (("--save", args.save), ("--checkpoint", args.checkpoint), ("--plot", args.plot),
-                       ("--log", args.log)):
-        if path:
-            try:
-                check_writable(path)
-            except UsageError as e:
-                raise UsageError(f"{flag} {path}: {e}") from None
+    check_outputs("train", (("--save", args.save), ("--checkpoint", args.checkpoint), ("--plot", args.plot),
+                            ("--log", args.log)))
+    if args.save is not None and args.resume and same_file(args.save, args.resume):
+        raise UsageError(f"--save {args.save} is the --resume checkpoint: the model would replace it; give "
+                         "another file")
     if args.plot:  # the curves are drawn after training: find out now that they can be
         require("matplotlib", extra="plot", what="--plot")
-    if args.resume:
+    if args.resume is not None:
         p = Path(args.resume)
         if not p.exists():
             raise UsageError(f"--resume {args.resume}: no such file")
@@ -194,6 +192,33 @@ def _source_flag(args: Any) -> str:
 def json_line(record: dict[str, Any]) -> str:
     """One epoch's record as one line of JSON (NaN/Inf, which JSON cannot hold, as null)."""
     return json.dumps({k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in record.items()})
+
+
+def check_outputs(command: str, outputs: Any) -> None:
+    """The files a command will write (``(flag, path)`` pairs; ``None``: not given), checked before any work.
+
+    Refused: an empty path, one that is not a regular file (a directory, FIFO, device, socket, a dangling
+    symbolic link), a folder that does not exist or cannot be written, and two flags naming the same
+    file. A symbolic link to a regular file is followed: its target is replaced (the link stays), and a
+    note on stderr says so.
+    """
+    given = [(flag, path) for flag, path in outputs if path is not None]
+    for flag, path in given:
+        if not path:
+            raise UsageError(f"{flag} needs a file name, got an empty string")
+        try:
+            check_writable(path)
+            real = symlink_target(path)
+        except UsageError as e:
+            raise UsageError(f"{flag} {path}: {e}") from None
+        if real is not None:
+            print(f"symgrad {command}: note: {flag} {path} is a symbolic link; writing its target {real}",
+                  file=sys.stderr)
+    for i, (flag, path) in enumerate(given):
+        for other, path2 in given[i + 1:]:
+            if same_file(path, path2):
+                raise UsageError(f"{flag} {path} and {other} {path2} are the same file: one would overwrite the "
+                                 "other; give two files")
 
 
 def _check_data(args: Any, X: np.ndarray, labels: np.ndarray, source: str) -> None:
@@ -251,18 +276,28 @@ def train(args: Any) -> int:
             signal.signal(s, h)
         if log is not None:
             log.close()
+    provenance = {"source": _source_flag(args), "summary": d.summary}
     if history.interrupted:
-        where = f"; the checkpoint {args.checkpoint} holds epoch {history[-1]['epoch']}" if (
-            args.checkpoint and history) else ""
-        print(f"symgrad train: interrupted during epoch {len(history) + 1}{where}", file=sys.stderr)
+        done = history[-1]["epoch"] if history else 0
+        if args.checkpoint and history:
+            kept = f"; the checkpoint {args.checkpoint} holds epoch {done}"
+        elif args.save is not None and history:
+            save_trained(args.save, net, history, data=provenance)
+            kept = f"; saved the model of epoch {done} (the last completed) to {args.save}"
+        elif args.checkpoint or args.save is not None:
+            kept = "; no epoch was completed, nothing was saved"
+        else:
+            kept = "; nothing was saved (--save or --checkpoint keeps the trained model)"
+        print(f"symgrad train: interrupted during epoch {len(history) + 1}{kept}", file=sys.stderr)
     if history.stopped:
         print(f"symgrad train: stopped: {history.stopped}", file=sys.stderr)
     saved = None
-    if args.save and not history.interrupted:
-        saved = str(save_trained(args.save, net, history, data={"source": _source_flag(args), "summary": d.summary}))
+    if args.save is not None and not history.interrupted:
+        saved = str(save_trained(args.save, net, history, data=provenance))
         print(f"saved {args.save}", file=words)
     if args.plot and history:
-        data_name = args.dataset or (f"MNIST ({args.mnist})" if args.mnist else Path(args.images).name)
+        data_name = args.dataset or (f"MNIST ({args.mnist})" if args.mnist is not None else
+                                     Path(args.images or args.csv or args.npy).name)
         training_curves(history, args.plot, title=run_title(
             data_name, net.sizes, net.activation, net.cost, args.optimizer, args.lr, args.batch_size,
             n_train=len(X), n_holdout=len(hold[0]) if hold is not None else None, output=net.output,
@@ -280,10 +315,7 @@ def train(args: Any) -> int:
 def graph(args: argparse.Namespace) -> int:
     """``symgrad graph``: draw an MLP's computational graph to ``--out`` (.svg and .dot need no extra)."""
     check_extra(args.out)  # a .png needs matplotlib: say so before building anything
-    try:
-        check_writable(args.out)
-    except UsageError as e:
-        raise UsageError(f"--out {args.out}: {e}") from None
+    check_outputs("graph", [("--out", args.out)])
     net = network_for(args.sizes, args.level, args.activation, args.cost, args.with_derivatives,
                       output=args.output)
     g = net.graph
@@ -310,6 +342,7 @@ def explain(args: argparse.Namespace) -> int:
     flags that say it too must agree with it (the library refuses a contradiction).
     """
     html = report_format(args.out) == "html"
+    check_outputs("explain", [("--out", args.out)])
     report = explain_step(args.sizes, args.activation, args.weights, _csv("--input", args.input),
                           _csv("--target", args.target), args.lr, cost=args.cost, output=args.output, figure=html)
     path = report.save(args.out)

@@ -104,7 +104,7 @@ class relu(_Numeric):
         return sp.Max(0, x)
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
-        return rf"\operatorname{{ReLU}}\left({printer._print(self.args[0])}\right)"
+        return rf"\mathrm{{ReLU}}\left({printer._print(self.args[0])}\right)"
 
     def _numpycode(self, printer: sp.printing.printer.Printer, **kw: object) -> str:
         return f"{printer._module_format(printer._module + '.maximum')}({printer._print(self.args[0])}, 0)"
@@ -125,7 +125,7 @@ class step(_Numeric):
         return sp.Heaviside(x, 0)
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
-        return rf"\operatorname{{ReLU}}'\left({printer._print(self.args[0])}\right)"
+        return rf"\mathrm{{ReLU}}'\left({printer._print(self.args[0])}\right)"
 
     def _numpycode(self, printer: sp.printing.printer.Printer, **kw: object) -> str:
         return f"{printer._module_format(printer._module + '.heaviside')}({printer._print(self.args[0])}, 0)"
@@ -186,7 +186,7 @@ class softplus(_Numeric):
         return sp.log(1 + sp.exp(x))
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
-        return rf"\operatorname{{softplus}}\left({printer._print(self.args[0])}\right)"
+        return rf"\mathrm{{softplus}}\left({printer._print(self.args[0])}\right)"
 
     def _numpycode(self, printer: sp.printing.printer.Printer, **kw: object) -> str:
         # ln(1 + e^z) without overflow
@@ -257,7 +257,7 @@ class softmax(ColumnwiseMatrixFunction):
         return sp.exp(col[i]) / sp.Add(*[sp.exp(c) for c in col])
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
-        return rf"\operatorname{{softmax}}\left({printer._print(self.arg)}\right)"
+        return rf"\mathrm{{softmax}}\left({printer._print(self.arg)}\right)"
 
     def _numpycode(self, printer: sp.printing.printer.Printer, **kw: object) -> str:
         return f"_softmax({printer._print(self.arg)})"
@@ -273,7 +273,7 @@ class log_softmax(ColumnwiseMatrixFunction):
         return col[i] - sp.log(sp.Add(*[sp.exp(c) for c in col]))
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
-        return rf"\ln\operatorname{{softmax}}\left({printer._print(self.arg)}\right)"
+        return rf"\ln\mathrm{{softmax}}\left({printer._print(self.arg)}\right)"
 
     def _numpycode(self, printer: sp.printing.printer.Printer, **kw: object) -> str:
         return f"_log_softmax({printer._print(self.arg)})"

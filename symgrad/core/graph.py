@@ -250,9 +250,14 @@ class Graph:
         """Evaluate the graph node by node (plain SymPy floats/matrices; slow but exact).
 
         ``values`` overrides the stored leaf values. Returns ``{name: value}``
-        for every node (or only ``names`` and what they need). A leaf that is needed
-        and has no value is an error that names it. The compiled NumPy path is
-        :func:`symgrad.numeric.compile`.
+        for every node (or only ``names`` and what they need): floats for scalars,
+        NumPy arrays for matrices. A layer-level batch is columns: x is n_1 × m, and the
+        batch size m (or any other symbolic dimension) is read off the arrays given.
+        Every head a graph can hold evaluates (products, sums, ᵀ, ⊙, f elementwise,
+        Tr, 1, I, softmax, ln softmax, ...). A needed leaf without a value, values that
+        disagree about m, and an expression without a numeric value (an undefined
+        function f) are each one :class:`GraphError` naming the node, the head and what
+        to do. The compiled NumPy path is `symgrad.numeric.compile`.
         """
         if names is None:
             return evaluate(list(self), values or {})

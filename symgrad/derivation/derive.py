@@ -66,7 +66,8 @@ def render(net: Network, fmt: str = "text", params: list[str] | None = None, for
     rows = derivation(net, params, form)
     title = f"{net.describe()} ({net.level} level)"
     if fmt == "latex":
-        body = " \\\\\n".join(f"{tex.replace(' = ', ' &= ', 1)} && \\text{{{label}}}" for label, _, tex in rows)
+        body = " \\\\\n".join(tex.replace(" = ", " &= ", 1) + (f" && \\text{{{label}}}" if label else "")
+                            for label, _, tex in rows)
         return f"% {title}\n\\begin{{aligned}}\n{body}\n\\end{{aligned}}"
     if fmt == "markdown":
         table = Table(["eq.", "node", "formula"], [[label, f"`{name}`", f"${tex}$"] for label, name, tex in rows], "lll")

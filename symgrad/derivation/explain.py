@@ -283,13 +283,13 @@ class _Names:
         return rf"\frac{{\partial {self(top)}}}{{\partial {self(bottom)}}}"
 
 
-_SIGMA = {"sigmoid": r"\sigma", "tanh": r"\tanh", "relu": r"\operatorname{ReLU}", "identity": "f",
-          "softmax": r"\operatorname{softmax}"}
+_SIGMA = {"sigmoid": r"\sigma", "tanh": r"\tanh", "relu": r"\mathrm{ReLU}", "identity": "f",
+          "softmax": r"\mathrm{softmax}"}
 
 
 def _sigma(name: str) -> str:
     """The LaTeX of an activation's name (σ, tanh, ReLU, f for the identity, softmax)."""
-    return _SIGMA.get(name, rf"\operatorname{{{name}}}")
+    return _SIGMA.get(name, rf"\mathrm{{{name}}}")
 
 
 def _is_output(net: Neurons, depth: int) -> bool:
@@ -551,7 +551,7 @@ def _update_section(net: Neurons, step: Step, T: _Names) -> Section:
         "before the update." + (" The biases stay as they are." if net.text003 else "")
     ))
     for p in step.order:
-        sec.blocks.append(Equation(rf"{T(p)}^{{+}}", [
+        sec.blocks.append(Equation(_updated(T(p)), [
             rf"{T(p)} - \eta {T.d(net.cost, p)}",
             rf"{_num(values[p])} - {fmt(lr)} \times {_num(step.gradients[p])}", fmt(step.updated[p])]))
     sec.blocks.append(Table(
@@ -615,6 +615,14 @@ def _bracket(tex: str) -> str:
     bare = re.sub(r"\\left\(.*?\\right\)", "", tex)
     bare = re.sub(r"\{[^{}]*\}", "", bare)
     return rf"\left({tex}\right)" if re.search(r"[+-]", bare) else tex
+
+
+def _updated(tex: str) -> str:
+    r"""p⁺, the parameter after the update: ``w_{5}^{+}``; a name that has a superscript already
+    (Nielsen's layer, ``w^{2}_{11}``) is bracketed, ``\left(w^{2}_{11}\right)^{+}``, since a second
+    superscript is an error in TeX and would read as part of the layer index."""
+    bare = re.sub(r"\{[^{}]*\}", "", tex)
+    return rf"\left({tex}\right)^{{+}}" if "^" in bare else rf"{tex}^{{+}}"
 
 
 def _delta_tex(g: Graph, u: Neuron) -> str:

@@ -378,7 +378,8 @@ def train(
     epoch. ``callback(record)`` is called after every epoch; returning ``False``
     stops training. ``checkpoint=PATH`` saves parameters, optimizer state,
     epoch and the shuffling generator's state after every epoch (atomically);
-    ``resume=PATH`` continues such a run exactly.
+    ``resume=PATH`` continues such a run exactly. A signal (``stop``) ends the run after the current
+    mini-batch with the network back at the parameters of the last completed epoch.
 
     ``on_nonfinite`` says what happens when the parameters or the cost become
     NaN or Inf (divergence): ``"raise"`` (default) raises :class:`TrainingError`
@@ -464,7 +465,8 @@ def _epoch(trainer: Trainer, data: _Data, epoch: int, rng: np.random.Generator, 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is checked below
         trainer.run_epoch(perm, flag)
     seconds = time.perf_counter() - t0
-    if flag[0]:
+    if flag[0]:  # back to the last completed epoch: the network ends with parameters that mean something
+        restore(saved, trainer, rng)
         history.interrupted = True
         return None
     params = trainer.host_params()

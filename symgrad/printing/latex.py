@@ -34,6 +34,11 @@ class BookLatexPrinter(LatexPrinter):
         super().__init__(settings)
         self.names = names or {}
 
+    def doprint(self, expr: Any) -> str:
+        # KaTeX expands every \operatorname as a macro, and a long expanded formula exceeds its
+        # default expansion limit; \mathrm is a plain font switch that renders the same name.
+        return super().doprint(expr).replace(r"\operatorname{", r"\mathrm{")
+
     def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
         if expr in self.names:
             return self.names[expr]
@@ -73,7 +78,7 @@ class BookLatexPrinter(LatexPrinter):
         return r"\mathbf{1}\mathbf{1}^{T}"
 
     def _print_Trace(self, expr: sp.Trace) -> str:
-        return rf"\operatorname{{tr}}\left({self._print(expr.arg)}\right)"
+        return rf"\mathrm{{tr}}\left({self._print(expr.arg)}\right)"
 
     def _print_Identity(self, expr: sp.Identity) -> str:
         return "I"
