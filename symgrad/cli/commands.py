@@ -132,7 +132,7 @@ def _load_data(args: Any) -> _Data:
                 else f"the built-in dataset {args.dataset}")
         default_holdout = data.HOLDOUT.get(args.dataset)
     else:
-        raise UsageError("give the data: --mnist DIR, --images FILE --labels FILE, --csv FILE, --npy FILE "
+        raise UsageError("give the data: --mnist DIR, --images FILE --labels FILE, --csv FILE, --npy FILE, "
                          "or --dataset NAME")
     n = X.shape[0]
     if holdout is None:

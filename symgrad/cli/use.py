@@ -19,6 +19,7 @@ from typing import Any, NamedTuple, TextIO
 import numpy as np
 
 from ..errors import UsageError, require
+from ..numeric.checkpoint import KIND as CHECKPOINT
 from ..numeric.model import Evaluation, Model, Predictions, load
 from ..printing.plotting import check_path, confusion_figure
 from ..store import data, tabular
@@ -254,7 +255,7 @@ def info(args: Any) -> int:
     """``symgrad info FILE``: a saved model's network and provenance (``--json``: as one JSON document)."""
     model = load(args.file)
     _, _, extra = load_checkpoint(args.file)
-    checkpoint = extra if extra.get("kind") == "symgrad-checkpoint" else None
+    checkpoint = extra if extra.get("kind") == CHECKPOINT else None
     if args.json:
         cp = None
         if checkpoint:
