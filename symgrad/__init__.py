@@ -1,16 +1,18 @@
 """symgrad: symbol-to-symbol differentiation of neural networks.
 
-A computation is a :class:`Graph` (networkx) whose nodes hold SymPy
-expressions; :func:`backprop` adds the derivative nodes ∂C/∂u to the same
+A computation is a `Graph` (networkx) whose nodes hold SymPy
+expressions; `backprop` adds the derivative nodes ∂C/∂u to the same
 graph (Deep Learning book §6.5); the result prints in Nielsen's notation,
-verifies BP1–BP4, and compiles to NumPy for training; :func:`load` gives a saved model back
+verifies BP1–BP4, and compiles to NumPy for training; `load` gives a saved model back
 to predict with and evaluate.
 
-The package is layered, each layer importing only those below it::
+The package is layered, each layer importing only those below it:
 
-    cli → derivation → numeric, printing → store → networks → core → errors
+```text
+cli → derivation → numeric, printing → store → networks → core → errors
+```
 
-Importing the package imports none of SymPy, NumPy or networkx (``symgrad --help`` answers at once):
+Importing the package imports none of SymPy, NumPy or networkx (`symgrad --help` answers at once):
 each name here, and in each subpackage, is imported from its module when first used (PEP 562).
 """
 
@@ -24,6 +26,7 @@ from .errors import GraphError, lazy_exports
 if TYPE_CHECKING:  # what the names are, for readers and type checkers; imported when first used
     from .core import Graph, Node, backprop, expand, gradients
     from .core.functions import log_softmax, relu, sigmoid, sigmoid_prime, softmax, softplus, step, tanh_prime
+    from .core.parse import parse
     from .derivation import ChainRule, chain_rule
     from .networks import Network, init_params, mlp
     from .numeric.model import Model, load
@@ -48,6 +51,7 @@ __all__ = [
     "latex",
     "log_softmax",
     "mlp",
+    "parse",
     "relu",
     "sigmoid",
     "sigmoid_prime",
@@ -78,6 +82,7 @@ lazy_exports(__name__, {
     "mlp": ".networks",
     "Model": ".numeric.model",
     "load": ".numeric.model",
+    "parse": ".core.parse",
     "Formula": ".printing",
     "latex": ".printing",
 })

@@ -3,7 +3,7 @@ data).
 
 What is only the command line's lives here: reading the data a flag names, checking
 that output paths can be written before minutes of training, signals, what is printed.
-The library's own errors name Python arguments; :mod:`symgrad.cli.main` spells them as
+The library's own errors name Python arguments; `symgrad.cli.main` spells them as
 these commands' flags.
 """
 
@@ -23,10 +23,14 @@ import numpy as np
 from ..derivation.derive import render
 from ..derivation.explain import explain as explain_step
 from ..derivation.explain import fmt
+from ..derivation.expression import derive_expression, shapes_from_flags, verify_expression
 from ..derivation.verify import verify_bp
 from ..errors import UsageError, require
 from ..networks import check_spec, count_params, mlp
 from ..numeric.model import save as save_trained
+from ..numeric.schedule import Schedule
+from ..numeric.threads import MISSING as THREADS_MISSING
+from ..numeric.threads import THREAD_CHOICES, blas_info
 from ..numeric.train import Stop, check_settings
 from ..numeric.train import train as train_network
 from ..printing.drawing import check_extra, draw, network_for, title_of
@@ -41,8 +45,22 @@ __all__ = ["data_command", "derive", "explain", "graph", "train", "verify"]
 
 
 # ------------------------------------------------------------------ derive
+def _expression(args: argparse.Namespace) -> bool:
+    """Whether the command is about a typed expression (--expr); --shape/--wrt without it, or --param with it, are refused."""
+    if getattr(args, "expr", None) is None:
+        if getattr(args, "shape", None) or getattr(args, "wrt", None):
+            raise UsageError("--shape and --wrt go with --expr")
+        return False
+    if getattr(args, "param", None):
+        raise UsageError("--param names a network's parameter; with --expr use --wrt")
+    return True
+
+
 def derive(args: argparse.Namespace) -> int:
-    """``symgrad derive``: print a network's derivative formulas."""
+    """`symgrad derive`: print a network's (or a typed expression's) derivative formulas."""
+    if _expression(args):
+        print(derive_expression(args.expr, shapes_from_flags(args.shape), args.wrt, args.format, args.form))
+        return 0
     if args.level == "neuron" and not args.param:
         n_params = count_params(args.sizes)
         if n_params > args.max_formulas:
@@ -57,7 +75,14 @@ def derive(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ verify
 def verify(args: argparse.Namespace) -> int:
-    """``symgrad verify``: print the report; 0 when everything holds, 1 otherwise."""
+    """`symgrad verify`: print the report; 0 when everything holds, 1 otherwise."""
+    if _expression(args):
+        if args.points < 1:
+            raise UsageError("--points must be at least 1")
+        report = verify_expression(args.expr, shapes_from_flags(args.shape), args.wrt, seed=args.seed,
+                                   points=args.points, max_entries=args.max_params)
+        print(report.render(args.format))
+        return 0 if report.ok else 1
     if args.points < 1 or args.batch < 1:
         raise UsageError("--points and --batch must be at least 1")
     check_spec({"sizes": args.sizes, "activation": args.activation, "cost": args.cost, "output": args.output})
@@ -77,7 +102,7 @@ def verify(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------- train
 class _Data(NamedTuple):
-    """The data a ``train`` command line names: what to train on, what to evaluate on, and in words."""
+    """The data a `train` command line names: what to train on, what to evaluate on, and in words."""
 
     X: np.ndarray
     labels: np.ndarray
@@ -87,11 +112,11 @@ class _Data(NamedTuple):
 
 
 def _load_data(args: Any) -> _Data:
-    """The training examples and the evaluation set as the flags say (``--holdout``, ``--eval``).
+    """The training examples and the evaluation set as the flags say (`--holdout`, `--eval`).
 
-    ``--holdout N`` keeps the last N examples out of training (default: Nielsen's 10,000 validation
-    images for ``--mnist``, the last 2,000 of the packaged set for ``--dataset mnist``, else none);
-    ``--eval`` evaluates them (``validation``, the default) or the MNIST test set (``test``).
+    `--holdout N` keeps the last N examples out of training (default: Nielsen's 10,000 validation
+    images for `--mnist`, the last 2,000 of the packaged set for `--dataset mnist`, else none);
+    `--eval` evaluates them (`validation`, the default) or the MNIST test set (`test`).
     """
     holdout, evaluate = args.holdout, args.eval
     if args.labels and not (args.images or args.npy):
@@ -160,7 +185,13 @@ def _check_train_flags(args: Any) -> None:
     if args.backend == "jax":  # the optional extra, before anything is read or trained
         require("jax", extra="jax", what="--backend jax")
     check_settings(args.epochs, args.batch_size, args.lr, args.momentum, args.weight_decay,
-                   args.on_nonfinite, args.dtype, args.backend, args.devices)
+                   args.on_nonfinite, args.dtype, args.backend, args.devices, threads=args.threads)
+    schedule = _schedule(args)
+    schedule.check(args.lr)
+    if args.override and not args.resume:
+        raise UsageError(f"--override {args.override[0]} changes a resumed run's settings: it needs --resume PATH")
+    if args.init_from and args.resume:
+        raise UsageError("--init-from and --resume both say where the parameters come from: give one")
     check_spec({"sizes": args.sizes, "activation": args.activation, "cost": args.cost, "output": args.output})
     if args.plot is not None:
         check_path(args.plot)
@@ -171,16 +202,23 @@ def _check_train_flags(args: Any) -> None:
                          "another file")
     if args.plot:  # the curves are drawn after training: find out now that they can be
         require("matplotlib", extra="plot", what="--plot")
-    if args.resume is not None:
-        p = Path(args.resume)
-        if not p.exists():
-            raise UsageError(f"--resume {args.resume}: no such file")
-        if not p.is_file():
-            raise UsageError(f"--resume {args.resume}: not a file")
+    for flag, path in (("--resume", args.resume), ("--init-from", args.init_from)):
+        if path is not None:
+            p = Path(path)
+            if not p.exists():
+                raise UsageError(f"{flag} {path}: no such file")
+            if not p.is_file():
+                raise UsageError(f"{flag} {path}: not a file")
+
+
+def _schedule(args: Any) -> Schedule:
+    """The `--schedule` flag and its settings (a setting the schedule does not read is refused, named)."""
+    return Schedule(args.schedule, step_size=args.step_size, gamma=args.gamma, min_lr=args.min_lr,
+                    period=args.period)
 
 
 def _source_flag(args: Any) -> str:
-    """The flags that named the data, as typed: ``--dataset mnist``, ``--csv letters.csv``, …"""
+    """The flags that named the data, as typed: `--dataset mnist`, `--csv letters.csv`, …"""
     for flag in ("dataset", "mnist", "images", "csv", "npy"):
         value = getattr(args, flag, None)
         if value is not None:
@@ -195,7 +233,7 @@ def json_line(record: dict[str, Any]) -> str:
 
 
 def check_outputs(command: str, outputs: Any) -> None:
-    """The files a command will write (``(flag, path)`` pairs; ``None``: not given), checked before any work.
+    """The files a command will write (`(flag, path)` pairs; `None`: not given), checked before any work.
 
     Refused: an empty path, one that is not a regular file (a directory, FIFO, device, socket, a dangling
     symbolic link), a folder that does not exist or cannot be written, and two flags naming the same
@@ -234,11 +272,15 @@ def _check_data(args: Any, X: np.ndarray, labels: np.ndarray, source: str) -> No
 
 
 def train(args: Any) -> int:
-    """``symgrad train``: train on MNIST / IDX files / a built-in dataset; print per-epoch lines (and JSON)."""
+    """`symgrad train`: train on MNIST / IDX files / a built-in dataset; print per-epoch lines (and JSON)."""
     _check_train_flags(args)
     d = _load_data(args)
     X, labels, hold = d.X, d.labels, d.evaluation
     _check_data(args, X, labels, d.source)
+    if (args.early_stop or args.keep_best) and hold is None:
+        flag = "--early-stop" if args.early_stop else "--keep-best"
+        raise UsageError(f"{flag} measures the held-out examples, and this run has none: hold some out with "
+                         "--holdout N (or --eval test with --mnist)")
     net = mlp(list(args.sizes), args.activation, args.cost, level="layer", output=args.output,
               weight_decay=args.weight_decay or None, seed=args.seed, init=args.init)
     stop = Stop()
@@ -253,15 +295,24 @@ def train(args: Any) -> int:
     words = sys.stderr if args.json else sys.stdout  # with --json, stdout is the JSON document alone
     log = open(args.log, "w", encoding="utf-8") if args.log else None  # noqa: SIM115 - closed below
 
+    scheduled = args.schedule != "constant" or bool(args.override)  # η varies, or differs from the checkpoint's
+
     def report(r: dict[str, Any]) -> None:
         hold_txt = "" if r["holdout_accuracy"] is None else f", {evaluated} accuracy {r['holdout_accuracy']:.4f}"
-        print(f"epoch {r['epoch']}/{args.epochs}: train cost {r['train_cost']:.5g}, train accuracy "
+        lr_txt = f"lr {r['lr']:.4g}, " if scheduled else ""
+        print(f"epoch {r['epoch']}/{args.epochs}: {lr_txt}train cost {r['train_cost']:.5g}, train accuracy "
               f"{r['train_accuracy']:.4f}{hold_txt} ({r['seconds']:.3f} s)", file=words, flush=True)
         if log is not None:  # one line per epoch as it ends, for a reader that follows the file
             log.write(json_line(r) + "\n")
             log.flush()
 
     print(f"data: {d.summary}", file=words, flush=True)
+    if args.threads not in THREAD_CHOICES and args.backend == "numpy" and not blas_info():
+        print(f"symgrad train: {THREADS_MISSING.format(n=args.threads)}".replace("threads=", "--threads "),
+              file=sys.stderr)
+    for key in args.override or ():
+        print(f"symgrad train: --override {key}: this run's {'--lr' if key == 'lr' else '--schedule'} replaces "
+              f"the checkpoint's", file=sys.stderr)
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         history = train_network(
@@ -269,7 +320,9 @@ def train(args: Any) -> int:
             optimizer=args.optimizer, momentum=args.momentum, seed=args.seed, dtype=args.dtype,
             holdout=hold, progress=not args.quiet, callback=report, init=args.init,
             checkpoint=args.checkpoint, resume=args.resume, stop=stop, on_nonfinite=args.on_nonfinite,
-            backend=args.backend, devices=args.devices,
+            backend=args.backend, devices=args.devices, threads=args.threads, schedule=_schedule(args),
+            early_stop=args.early_stop, patience=args.patience, min_delta=args.min_delta, keep_best=args.keep_best,
+            init_from=args.init_from, override=tuple(args.override or ()),
         )
     finally:
         for s, h in old.items():
@@ -291,10 +344,15 @@ def train(args: Any) -> int:
         print(f"symgrad train: interrupted during epoch {len(history) + 1}{kept}", file=sys.stderr)
     if history.stopped:
         print(f"symgrad train: stopped: {history.stopped}", file=sys.stderr)
+    if history.early_stopped:
+        print(f"symgrad train: {history.early_stopped}", file=sys.stderr)
+    if args.keep_best and history.best_epoch is not None:
+        print(f"best epoch: {history.best_epoch} (kept)", file=words, flush=True)
     saved = None
     if args.save is not None and not history.interrupted:
-        saved = str(save_trained(args.save, net, history, data=provenance))
-        print(f"saved {args.save}", file=words)
+        extra = {"best_epoch": history.best_epoch} if args.keep_best else None
+        saved = str(save_trained(args.save, net, history, data=provenance, extra=extra))
+        print(f"saved {args.save}" + (f" (epoch {history.best_epoch}, the best)" if extra else ""), file=words)
     if args.plot and history:
         data_name = args.dataset or (f"MNIST ({args.mnist})" if args.mnist is not None else
                                      Path(args.images or args.csv or args.npy).name)
@@ -313,7 +371,7 @@ def train(args: Any) -> int:
 
 # ------------------------------------------------------------------- graph
 def graph(args: argparse.Namespace) -> int:
-    """``symgrad graph``: draw an MLP's computational graph to ``--out`` (.svg and .dot need no extra)."""
+    """`symgrad graph`: draw an MLP's computational graph to `--out` (.svg and .dot need no extra)."""
     check_extra(args.out)  # a .png needs matplotlib: say so before building anything
     check_outputs("graph", [("--out", args.out)])
     net = network_for(args.sizes, args.level, args.activation, args.cost, args.with_derivatives,
@@ -336,9 +394,9 @@ def _csv(flag: str, text: str | None) -> list[float] | None:
 
 
 def explain(args: argparse.Namespace) -> int:
-    """``symgrad explain``: write the report of one training step to ``--out`` (.md or .html).
+    """`symgrad explain`: write the report of one training step to `--out` (.md or .html).
 
-    A saved model given to ``--weights`` says the network (sizes, activation, output, cost); the
+    A saved model given to `--weights` says the network (sizes, activation, output, cost); the
     flags that say it too must agree with it (the library refuses a contradiction).
     """
     html = report_format(args.out) == "html"
@@ -401,7 +459,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def data_command(args: argparse.Namespace) -> int:
-    """``symgrad data fetch NAME`` / ``symgrad data list``: the datasets, and downloading the full MNIST set."""
+    """`symgrad data fetch NAME` / `symgrad data list`: the datasets, and downloading the full MNIST set."""
     if args.data_command == "fetch":
         return _fetch(args)
     if args.data_command == "list":

@@ -1,9 +1,9 @@
-"""Using a trained model from the command line: ``symgrad predict``, ``symgrad evaluate`` and ``symgrad info``.
+"""Using a trained model from the command line: `symgrad predict`, `symgrad evaluate` and `symgrad info`.
 
-The examples a command reads (:func:`read_examples`) come from the flags the three commands and
-``train`` share: ``--dataset NAME``, ``--mnist DIR``, ``--images FILE`` (with ``--labels FILE``),
-``--csv FILE`` or ``--npy FILE`` (with ``--labels FILE.npy``, or an ``.npz`` holding both); the
-layouts are :mod:`symgrad.store.tabular`'s. With ``--json`` stdout is one JSON document and
+The examples a command reads (`read_examples`) come from the flags the three commands and
+`train` share: `--dataset NAME`, `--mnist DIR`, `--images FILE` (with `--labels FILE`),
+`--csv FILE` or `--npy FILE` (with `--labels FILE.npy`, or an `.npz` holding both); the
+layouts are `symgrad.store.tabular`'s. With `--json` stdout is one JSON document and
 nothing else; the words go to stderr.
 """
 
@@ -29,12 +29,12 @@ from ..store.model_file import load_checkpoint
 
 __all__ = ["Examples", "evaluate", "info", "predict", "read_examples"]
 
-#: What ``symgrad predict --out`` writes, by the file's suffix.
+#: What `symgrad predict --out` writes, by the file's suffix.
 PREDICTION_FORMATS = (".csv", ".jsonl")
 
 
 class Examples(NamedTuple):
-    """Examples a command line names: ``X`` (n, d), ``labels`` (n,) or ``None``, and in words."""
+    """Examples a command line names: `X` (n, d), `labels` (n,) or `None`, and in words."""
 
     X: np.ndarray
     labels: np.ndarray | None
@@ -44,12 +44,12 @@ class Examples(NamedTuple):
 
 def read_examples(args: Any, *, n_inputs: int, outputs: int, labels: bool, dtype: str = "float64",
                   seed: int = 0) -> Examples:
-    """The examples of ``--dataset``, ``--mnist``, ``--images``/``--labels``, ``--csv`` or ``--npy``
-    (``labels``: they must have labels; every label a class of a network with ``outputs`` output neurons).
+    """The examples of `--dataset`, `--mnist`, `--images`/`--labels`, `--csv` or `--npy`
+    (`labels`: they must have labels; every label a class of a network with `outputs` output neurons).
 
-    ``--dataset NAME`` gives the examples ``symgrad train --dataset NAME`` holds out by default (for
-    mnist the last 2,000 of the packaged set), or all of a generated one (drawn with ``seed``);
-    ``--mnist DIR`` the MNIST test set (the t10k files) of the folder.
+    `--dataset NAME` gives the examples `symgrad train --dataset NAME` holds out by default (for
+    mnist the last 2,000 of the packaged set), or all of a generated one (drawn with `seed`);
+    `--mnist DIR` the MNIST test set (the t10k files) of the folder.
     """
     given = [f for f in ("dataset", "mnist", "images", "csv", "npy") if getattr(args, f, None) is not None]
     if not given:
@@ -121,7 +121,7 @@ def _rows(p: Predictions) -> list[dict[str, Any]]:
 
 
 def prediction_text(p: Predictions, kind: str) -> str:
-    """The predictions as CSV (``index,class,p0,…``) or JSON lines (``{"index", "class", "probabilities"}``)."""
+    """The predictions as CSV (`index,class,p0,…`) or JSON lines (`{"index", "class", "probabilities"}`)."""
     if kind == ".jsonl":
         return "".join(json.dumps(r) + "\n" for r in _rows(p))
     buf = io.StringIO()
@@ -133,7 +133,7 @@ def prediction_text(p: Predictions, kind: str) -> str:
 
 
 def predict(args: Any) -> int:
-    """``symgrad predict``: the class and probabilities of every example, as CSV or JSON lines."""
+    """`symgrad predict`: the class and probabilities of every example, as CSV or JSON lines."""
     kind = None
     if args.out:
         kind = Path(args.out).suffix.lower()
@@ -166,7 +166,7 @@ def predict(args: Any) -> int:
 
 
 def _seed(args: Any, model: Model) -> int:
-    """``--seed``, else the seed the model was trained with (a generated dataset is drawn from it), else 0."""
+    """`--seed`, else the seed the model was trained with (a generated dataset is drawn from it), else 0."""
     if getattr(args, "seed", None) is not None:
         return int(args.seed)
     seed = model.provenance.get("training", {}).get("seed")
@@ -175,7 +175,7 @@ def _seed(args: Any, model: Model) -> int:
 
 # ---------------------------------------------------------------- evaluate
 def evaluate(args: Any) -> int:
-    """``symgrad evaluate``: accuracy, mean cost and confusion matrix of a saved model on labelled examples."""
+    """`symgrad evaluate`: accuracy, mean cost and confusion matrix of a saved model on labelled examples."""
     if args.plot:
         check_path(args.plot)
         try:
@@ -208,7 +208,7 @@ def _fmt(v: Any, spec: str = ".4f") -> str:
 
 
 def info_text(path: str, model: Model, checkpoint: dict[str, Any] | None) -> str:
-    """What ``symgrad info`` prints: the network, and the provenance the file records."""
+    """What `symgrad info` prints: the network, and the provenance the file records."""
     n_params = sum(int(v.size) for v in model.params.values())
     lines = [f"{path}: {'training checkpoint' if checkpoint else 'symgrad model'}, {model.network.describe()} "
              f"({n_params:,} parameters, {model.dtype})"]
@@ -252,7 +252,7 @@ def info_text(path: str, model: Model, checkpoint: dict[str, Any] | None) -> str
 
 
 def info(args: Any) -> int:
-    """``symgrad info FILE``: a saved model's network and provenance (``--json``: as one JSON document)."""
+    """`symgrad info FILE`: a saved model's network and provenance (`--json`: as one JSON document)."""
     model = load(args.file)
     _, _, extra = load_checkpoint(args.file)
     checkpoint = extra if extra.get("kind") == CHECKPOINT else None

@@ -1,28 +1,28 @@
-r"""``symgrad verify``: prove BP1–BP4 for a network, exactly and numerically.
+r"""`symgrad verify`: prove BP1–BP4 for a network, exactly and numerically.
 
 For a layer-level network with a concrete batch (m = 1 by default) backprop
-adds the derivative nodes δ^l = ∂C/∂z^l, ∂C/∂b^l and ∂C/∂W^l. Each is an
+adds the derivative nodes `δ^l = ∂C/∂z^l`, `∂C/∂b^l` and `∂C/∂W^l`. Each is an
 instance of one of Nielsen's equations:
 
-* BP1 δ^L = ∇_a C ⊙ σ′(z^L)
-* BP2 δ^l = ((W^{l+1})^T δ^{l+1}) ⊙ σ′(z^l)
-* BP3 ∂C/∂b^l = δ^l (summed over the batch)
-* BP4 ∂C/∂W^l = δ^l (a^{l−1})^T
+* BP1 `δ^L = ∇_a C ⊙ σ′(z^L)`
+* BP2 `δ^l = ((W^{l+1})^T δ^{l+1}) ⊙ σ′(z^l)`
+* BP3 `∂C/∂b^l = δ^l` (summed over the batch)
+* BP4 `∂C/∂W^l = δ^l (a^{l−1})^T`
 
 **Exact proof.** Every entry of the derivative node, expanded to the leaves
-(:mod:`symgrad.derivation.explicit`), minus ``sympy.diff`` of the fully explicit scalar
+(`symgrad.derivation.explicit`), minus `sympy.diff` of the fully explicit scalar
 cost with respect to the same scalar must be 0. For δ^l the cost is written as
-a function of the entries z^l_j (expanded only down to z^l) and differentiated
+a function of the entries `z^l_j` (expanded only down to `z^l`) and differentiated
 with respect to them. The difference is decided fast: every application σ(u),
 tanh(u), log(u), e^u, ... becomes a fresh symbol (σ′(u) → s(1 − s),
 tanh′(u) → 1 − t²), which makes the difference a rational function in
-independent symbols; if ``cancel`` makes it 0, it is 0 for all values. If not,
+independent symbols; if `cancel` makes it 0, it is 0 for all values. If not,
 a 30-digit evaluation at a random point decides "≠ 0"; otherwise the closed
-form (``rewrite(exp)``) goes through ``simplify``.
+form (`rewrite(exp)`) goes through `simplify`.
 
-**Numeric check.** At ``points`` seeded random points (leaves ~ N(0, 1), targets
-~ U(0, 1); points where the cost is undefined, e.g. ln(1 − a^L_j) with a sigmoid
-a^L_j that rounds to 1, are redrawn) each entry is compared with a central difference of the
+**Numeric check.** At `points` seeded random points (leaves ~ N(0, 1), targets
+~ U(0, 1); points where the cost is undefined, e.g. `ln(1 − a^L_j)` with a sigmoid
+`a^L_j` that rounds to 1, are redrawn) each entry is compared with a central difference of the
 cost, extrapolated to h → 0 by Ridders' method (from h = 10⁻², in float64). The
 error is |g − ĝ| / max(|g|, |ĝ|, 10⁻⁶) (relative, absolute for entries below
 10⁻⁶); it must be ≤ 10⁻⁶.
@@ -37,12 +37,16 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions.hadamard import HadamardPower
 
+from ..core.backprop import backprop
 from ..core.functions import closed_form, sigmoid, sigmoid_prime, tanh_prime
 from ..errors import UsageError
 from ..networks import Network, describe, mlp
 from ..printing.latex import equation
 from ..printing.report import Paragraph, Report, Section, Table
+from ..printing.text import to_text
 from .derive import bp_label
 from .explicit import ExplicitView
 from .names import VERIFY_FORMATS
@@ -58,7 +62,7 @@ EQUATIONS = {
 
 #: The same equations in plain text (terminals).
 EQUATIONS_TEXT = {
-    "BP1": "δ^L = ∇_a C ⊙ σ′(z^L)",
+    "BP1": "`δ^L = ∇_a C ⊙ σ′(z^L)`",
     "BP2": "δ^l = ((W^(l+1))ᵀ δ^(l+1)) ⊙ σ′(z^l)",
     "BP3": "∂C/∂b^l = δ^l 1  (δ^l summed over the batch)",
     "BP4": "∂C/∂W^l = δ^l (a^(l−1))ᵀ",
@@ -72,8 +76,8 @@ def _np_sigmoid(v: Any) -> Any:
     return np.where(v >= 0, 1 / (1 + e), e / (1 + e))
 
 
-#: The helpers symgrad's heads name when they print themselves in NumPy (``sigmoid(z)`` is
-#: ``_sigmoid(z)``), here in their most accurate form: a check wants digits, not speed.
+#: The helpers symgrad's heads name when they print themselves in NumPy (`sigmoid(z)` is
+#: `_sigmoid(z)`), here in their most accurate form: a check wants digits, not speed.
 NUMPY_FUNCTIONS: dict[str, Callable] = {
     "_sigmoid": _np_sigmoid,
     "_sigmoid_prime": lambda v: _np_sigmoid(v) * (1 - _np_sigmoid(v)),
@@ -81,7 +85,7 @@ NUMPY_FUNCTIONS: dict[str, Callable] = {
 
 
 def lambdify(args: Sequence[sp.Symbol], expr: Any) -> Callable:
-    """``sympy.lambdify`` to NumPy, knowing symgrad's heads (σ, σ′, tanh′, ReLU, H, softplus)."""
+    """`sympy.lambdify` to NumPy, knowing symgrad's heads (σ, σ′, tanh′, ReLU, H, softplus)."""
     return sp.lambdify(list(args), expr, modules=[NUMPY_FUNCTIONS, "numpy"])
 
 
@@ -128,7 +132,7 @@ def _random_point(symbols: set, rng: np.random.Generator) -> dict:
 
 
 def decide_zero(diff: sp.Expr, atomizer: _Atomizer | None = None, rng: np.random.Generator | None = None) -> str:
-    """``"0"`` when ``diff`` is proved identically 0, ``"≠ 0"`` when a point shows it is not, else ``"?"``."""
+    """`"0"` when `diff` is proved identically 0, `"≠ 0"` when a point shows it is not, else `"?"`."""
     atomizer = atomizer or _Atomizer()
     atomized = atomizer(diff)
     numer = sp.together(atomized).as_numer_denom()[0]
@@ -163,7 +167,7 @@ class Check:
 
 @dataclass
 class Verification:
-    """The result of :func:`verify_bp`: one :class:`Check` per derivative node; prints as a table."""
+    """The result of `verify_bp`: one `Check` per derivative node; prints as a table."""
 
     sizes: tuple[int, ...]
     activation: str
@@ -173,7 +177,7 @@ class Verification:
     points: int
     checks: list[Check] = field(default_factory=list)
     seconds: float = 0.0
-    #: the output layer's activation (``None``: the same as ``activation``)
+    #: the output layer's activation (`None`: the same as `activation`)
     output: str | None = None
 
     @property
@@ -311,7 +315,7 @@ class NodeProgram:
             self.steps.append((node.name, out, args, lambdify(args, rhs)))
 
     def run(self, values: dict[sp.Symbol, float], fixed: tuple[str, ...] = ()) -> dict[sp.Symbol, float]:
-        """Values of every entry; nodes in ``fixed`` keep the values given for their entries."""
+        """Values of every entry; nodes in `fixed` keep the values given for their entries."""
         vals = dict(values)
         with np.errstate(all="ignore"):
             for name, out, args, fn in self.steps:
@@ -433,17 +437,272 @@ def verify_bp(
     weight_decay: Any = None,
     output: str | None = None,
 ) -> Verification:
-    """Prove BP1–BP4 exactly and check them numerically for the network ``sizes``.
+    """Prove BP1–BP4 exactly and check them numerically for the network `sizes`.
 
-    Builds ``mlp(sizes, activation, cost, level="layer", batch=batch, output=output)``
-    (``output``: the output layer's activation, e.g. a sigmoid output for the
+    Builds `mlp(sizes, activation, cost, level="layer", batch=batch, output=output)`
+    (`output`: the output layer's activation, e.g. a sigmoid output for the
     cross-entropy after tanh hidden layers), runs backprop, and checks every
-    δ^l, ∂C/∂b^l, ∂C/∂W^l (see the module docstring). ``Verification.ok`` is
+    δ^l, ∂C/∂b^l, ∂C/∂W^l (see the module docstring). `Verification.ok` is
     true when all hold.
     """
     net = mlp(sizes, activation, cost, level="layer", batch=batch, weight_decay=weight_decay, output=output)
     return verify_network(net, batch=batch, seed=seed, points=points)
 
 
-__all__ = ["FORMATS", "Check", "NodeProgram", "Verification", "central_difference", "decide_zero", "lambdify",
-           "verify_bp", "verify_network"]
+# ------------------------------------------------------------ any graph
+def explicit(expr: sp.Basic, entries: dict[sp.Basic, sp.ImmutableMatrix] | None = None) -> sp.Matrix:
+    """Every entry of a matrix (or scalar) expression, in scalar symbols: built bottom-up.
+
+    Each `MatrixSymbol` M becomes `entries[M]` (default: real symbols named `M[i,j]`); 1, I and 0
+    become explicit matrices; every matrix subterm is then written out entry by entry. A
+    scalar comes back as a 1×1 matrix.
+    """
+    entries = entries or {}
+    memo: dict[sp.Basic, sp.Basic] = {}
+
+    def go(e: sp.Basic) -> sp.Basic:
+        hit = memo.get(e)
+        if hit is not None:
+            return hit
+        if isinstance(e, sp.MatrixSymbol):
+            out = entries.get(e) or _entries_of(e)
+        elif isinstance(e, (sp.OneMatrix, sp.Identity, sp.ZeroMatrix)):
+            out = sp.ImmutableMatrix(e.as_explicit())
+        elif e.is_Atom or isinstance(e, (sp.Lambda, sp.MatrixBase)):
+            out = e
+        else:
+            args = [go(a) for a in e.args]
+            fast = _explicit_op(e, args)
+            if fast is not None:
+                memo[e] = fast
+                return fast
+            rebuilt = e.func(*args)
+            if isinstance(rebuilt, sp.MatrixExpr):
+                out = sp.ImmutableMatrix(rebuilt.as_explicit())
+            elif isinstance(rebuilt, sp.MatrixBase):
+                out = sp.ImmutableMatrix(rebuilt)
+            else:
+                out = rebuilt.doit() if rebuilt.has(sp.Trace) else rebuilt
+        memo[e] = out
+        return out
+
+    out = go(expr)
+    return sp.Matrix(out) if isinstance(out, sp.MatrixBase) else sp.Matrix([[out]])
+
+
+def _explicit_op(e: sp.Basic, args: list) -> sp.ImmutableMatrix | None:
+    """The common matrix heads on explicit arguments, by plain matrix arithmetic (SymPy's `as_explicit`
+    of a product goes through symbolic sums, many times slower)."""
+    if isinstance(e, sp.MatMul):
+        scalar = sp.Mul(*[a for a in args if not isinstance(a, sp.MatrixBase)])
+        mats = [a for a in args if isinstance(a, sp.MatrixBase)]
+        out = mats[0]
+        for m in mats[1:]:
+            out = out * m
+        return sp.ImmutableMatrix(out * scalar if scalar != 1 else out)
+    if isinstance(e, sp.MatAdd):
+        out = args[0]
+        for m in args[1:]:
+            out = out + m
+        return sp.ImmutableMatrix(out)
+    if isinstance(e, sp.Transpose):
+        return sp.ImmutableMatrix(args[0].T)
+    if isinstance(e, sp.HadamardProduct):
+        out = args[0]
+        for m in args[1:]:
+            out = out.multiply_elementwise(m)
+        return sp.ImmutableMatrix(out)
+    if isinstance(e, HadamardPower) and isinstance(args[0], sp.MatrixBase):
+        return sp.ImmutableMatrix(args[0].applyfunc(lambda v: v ** args[1]))
+    if isinstance(e, ElementwiseApplyFunction):
+        return sp.ImmutableMatrix(args[1].applyfunc(args[0]))
+    return None
+
+
+def expand_to(graph: Any, name: str, cut: Sequence[str] = ()) -> sp.Basic:
+    """Node `name` in the leaves, and in the nodes `cut` (kept as symbols, as if they were leaves)."""
+    closed: dict[sp.Basic, sp.Basic] = {}
+    for n in graph.upstream([name], stop=cut):
+        node = graph.node(n)
+        if node.expr is None or n in cut:
+            continue
+        closed[node.symbol] = node.expr.xreplace(closed) if closed else node.expr
+    target = graph.node(name)
+    return closed.get(target.symbol, target.symbol)
+
+
+@dataclass
+class GraphCheck:
+    """One derivative node of any graph checked: its formula, entries, exact verdict, numeric error, time."""
+
+    node: str
+    of: str
+    formula: str
+    entries: int
+    symbolic: str
+    max_error: float
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.symbolic == "0" and bool(np.isfinite(self.max_error)) and self.max_error <= TOLERANCE
+
+
+@dataclass
+class GraphVerification:
+    """The result of `verify_graph`: one `GraphCheck` per derivative node; prints as a table."""
+
+    title: str
+    cost: str
+    seed: int
+    points: int
+    checks: list[GraphCheck] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Every derivative proved exactly and within tolerance numerically."""
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+    def _row(self, c: GraphCheck) -> tuple[str, ...]:
+        return (c.node, str(c.entries), c.symbolic, f"{c.max_error:.1e}", f"{c.seconds:.2f} s", "ok" if c.ok else "FAIL")
+
+    def to_text(self) -> str:
+        head = ("node", "entries", "exact", "max rel. err", "time", "")
+        rows = [head] + [self._row(c) for c in self.checks]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+        lines = [self.title, f"numeric check: {self.points} random points (seed {self.seed}), tolerance {TOLERANCE:g}", ""]
+        lines += [to_text(c.formula) for c in self.checks] + [""]
+        lines += ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
+        lines += ["", f"{'ALL HOLD' if self.ok else 'FAILED'} ({self.seconds:.2f} s)"]
+        return "\n".join(lines)
+
+    def document(self) -> Report:
+        """The report as a document (one table), for Markdown and HTML."""
+        doc = Report(self.title, [Paragraph(
+            f"Numeric check at {self.points} random points (seed {self.seed}), tolerance {TOLERANCE:g}.")], level=2)
+        head = ["node", "formula", "entries", "exact", "max rel. error", "time", ""]
+        rows = []
+        for c in self.checks:
+            node, n, sym, err, t, ok = self._row(c)
+            rows.append([f"`{node}`", f"${c.formula}$", n, sym, err, t, ok])
+        doc.sections.append(Section("", [Table(head, rows, "llrlrrl"),
+                                         Paragraph(f"**{'All hold' if self.ok else 'FAILED'}** ({self.seconds:.2f} s)")]))
+        return doc
+
+    def to_markdown(self) -> str:
+        return self.document().to_markdown().rstrip("\n")
+
+    def to_latex(self) -> str:
+        lines = [f"% {self.title}", r"\begin{tabular}{llrlrrl}",
+                 r"node & formula & entries & exact & max rel.\ error & time & \\ \hline"]
+        for c in self.checks:
+            _, n, sym, err, t, ok = self._row(c)
+            sym = sym.replace("≠", r"$\neq$")
+            lines.append(rf"\texttt{{{c.node}}} & ${c.formula}$ & {n} & {sym} & {err} & {t} & {ok} \\")
+        lines += [r"\end{tabular}", rf"% {'all hold' if self.ok else 'FAILED'} ({self.seconds:.2f} s)"]
+        return "\n".join(lines)
+
+    def render(self, fmt: str = "text") -> str:
+        if fmt == "markdown":
+            return self.to_markdown()
+        if fmt == "latex":
+            return self.to_latex()
+        if fmt == "text":
+            return self.to_text()
+        raise UsageError(f"unknown format {fmt!r}; choose text, markdown or latex", arg="fmt")
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
+def _entries_of(m: sp.MatrixSymbol) -> sp.ImmutableMatrix:
+    """Real scalar symbols `M[i,j]` for the entries of M (plain symbols: lambdify and the proofs take them)."""
+    r, c = m.shape
+    return sp.ImmutableMatrix(int(r), int(c), lambda i, j: sp.Symbol(f"{m.name}[{i},{j}]", real=True))
+
+
+def _entry_symbols(node: Any) -> sp.ImmutableMatrix:
+    return _entries_of(node.symbol) if node.is_matrix else sp.ImmutableMatrix([[node.symbol]])
+
+
+def verify_graph(
+    graph: Any,
+    cost: str | None = None,
+    wrt: Sequence[str] | None = None,
+    *,
+    seed: int = 0,
+    points: int = 3,
+    formula: Callable[[Any, str], str] | None = None,
+    max_entries: int = 400,
+) -> GraphVerification:
+    r"""Prove every derivative node ∂C/∂u of any graph exactly and check it numerically.
+
+    Backprop is run for `wrt` (default: the derivative nodes already there, else the
+    parameters). For each ∂C/∂u, every entry of the node expanded to the leaves (and to u, when
+    u is computed: then C is taken as a function of u, as δ^l is of z^l) minus `sympy.diff` of
+    the explicit cost must be proved 0 (`decide_zero`), and at `points` random points
+    (leaves ~ N(0, 1); redrawn where C is undefined) it must match a central difference of C
+    (Ridders' extrapolation) to a relative 10⁻⁶. `formula(graph, name)` gives the LaTeX shown
+    for each node (default: the factored equation).
+    """
+    g = graph
+    cost = cost or g.meta.get("cost") or next((n.name for n in g.nodes("cost")), None)
+    if cost is None:
+        raise UsageError("the graph has no cost node to verify derivatives of", arg="cost")
+    if points < 1:
+        raise UsageError(f"points must be at least 1, got {points}", arg="points")
+    started = time.perf_counter()
+    leaves = g.nodes(("input", "parameter", "target"))
+    n_entries = sum(int(np.prod(n.shape)) if n.is_matrix else 1 for n in leaves)
+    if n_entries > max_entries:
+        raise UsageError(f"the graph's leaves have {n_entries} entries; an exact proof that large takes too long "
+                         f"(limit max_entries {max_entries})", arg="max_entries")
+    table = dict(g.derivatives.get(g.node(cost).name, {}))
+    if wrt is not None or not table:
+        table.update(backprop(g, cost, wrt))
+    names = [table[u] for u in (wrt if wrt is not None else table)]
+    formula = formula or (lambda graph, name: equation(graph, name, "factored"))
+    rng = np.random.default_rng(seed)
+    report = GraphVerification(f"∂{cost}/∂u for {g.name}", cost, seed, points)
+    for name in names:
+        dnode = g.node(name)
+        of = g.node(dnode.of)
+        t0 = time.perf_counter()
+        cut = [] if of.expr is None else [of.name]
+        syms = {n.symbol: _entry_symbols(n) for n in leaves}
+        syms[of.symbol] = _entry_symbols(of)
+        C = explicit(expand_to(g, cost, cut), syms)[0, 0]
+        D = explicit(expand_to(g, name, cut), syms)
+        wrt_entries = list(syms[of.symbol])
+        atomizer = _Atomizer()
+        verdicts = [decide_zero(d - sp.diff(C, s), atomizer, rng) for d, s in zip(D, wrt_entries)]
+        symbolic = "0" if all(v == "0" for v in verdicts) else ("≠ 0" if "≠ 0" in verdicts else "?")
+        args = sorted({s for m in syms.values() for s in m} & (C.free_symbols | D.free_symbols) | set(wrt_entries),
+                      key=str)
+        f_cost, f_grad = lambdify(args, C), lambdify(args, list(D))
+        worst = 0.0
+        for _ in range(points):
+            for _attempt in range(1000):
+                theta = rng.standard_normal(len(args))
+                with np.errstate(all="ignore"):
+                    if np.isfinite(f_cost(*theta)) and np.all(np.isfinite(np.asarray(f_grad(*theta), dtype=float))):
+                        break
+            else:
+                raise UsageError(f"found no point where {cost} and {name} are defined (in 1000 draws)")
+            grad = np.asarray(f_grad(*theta), dtype=float).ravel()
+            for k, s in enumerate(wrt_entries):
+                ref = central_difference(lambda v, f=f_cost: float(f(*v)), theta, args.index(s))
+                err = _rel_error(float(grad[k]), ref)
+                worst = max(worst, err) if np.isfinite(err) else float("inf")
+        report.checks.append(GraphCheck(name, of.name, formula(g, name), len(D), symbolic, worst,
+                                        time.perf_counter() - t0))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+__all__ = ["FORMATS", "Check", "GraphCheck", "GraphVerification", "NodeProgram", "Verification", "central_difference",
+           "decide_zero", "expand_to", "explicit", "lambdify", "verify_bp", "verify_graph", "verify_network"]

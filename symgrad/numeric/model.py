@@ -1,15 +1,15 @@
 r"""A trained network put to use: load a saved model, predict classes, evaluate on labelled examples.
 
-:func:`load` reads a model file (:mod:`symgrad.store.model_file`) into a :class:`Model`: the
-network's specification, its parameters W^l (n_l, n_{l−1}) and b^l (n_l, 1) in the dtype they
-were trained in, and the provenance the run recorded (:func:`provenance`). Examples go in **one
-per row**: ``X`` of shape (n, d) with d = n_1, the input layer's size, as :func:`symgrad.numeric.train`
+`load` reads a model file (`symgrad.store.model_file`) into a `Model`: the
+network's specification, its parameters `W^l` (`n_l × n_{l−1}`) and `b^l` (`n_l × 1`) in the dtype
+they were trained in, and the provenance the run recorded (`provenance`). Examples go in **one
+per row**: `X` of shape (n, d) with d = n_1, the input layer's size, as `symgrad.numeric.train`
 takes them (internally the network sees them as the columns of x, a^1 = x). The feedforward pass
 
     a^1 = x,    a^l = σ(W^l a^{l−1} + b^l),    l = 2, …, L
 
 gives a^L, and the predicted class of an example is argmax_j a^L_j (a single output neuron: class 1
-when a^L > 0.5). :meth:`Model.evaluate` also gives the mean cost per example (1/n) Σ_x C_x, the
+when a^L > 0.5). `Model.evaluate` also gives the mean cost per example (1/n) Σ_x C_x, the
 network's own cost without weight decay, and the confusion matrix.
 """
 
@@ -34,7 +34,7 @@ from .compile import compile_graph
 
 __all__ = ["PROVENANCE", "Evaluation", "Model", "Predictions", "load", "provenance", "save"]
 
-#: The key of a model file's ``extra`` that holds the provenance (what :func:`provenance` records).
+#: The key of a model file's `extra` that holds the provenance (what `provenance` records).
 PROVENANCE = "provenance"
 
 
@@ -42,8 +42,8 @@ PROVENANCE = "provenance"
 class Predictions:
     """What a model predicts for n examples.
 
-    ``classes`` (n,): the predicted class of each example, argmax_j a^L_j (one output neuron:
-    1 when a^L > 0.5). ``outputs`` (n, k): a^L, one row per example. ``probabilities`` (n, c), one
+    `classes` (n,): the predicted class of each example, argmax_j a^L_j (one output neuron:
+    1 when a^L > 0.5). `outputs` (n, k): a^L, one row per example. `probabilities` (n, c), one
     row per example, each summing to 1: a^L itself for a softmax output; for other outputs a^L
     scaled to sum to 1 (a ranking of the classes, not calibrated probabilities); for one output
     neuron the two columns 1 − a^L, a^L.
@@ -61,8 +61,8 @@ class Predictions:
 class Evaluation:
     """A model measured on n labelled examples.
 
-    ``accuracy``: the fraction classified correctly; ``cost``: the mean cost per example
-    (1/n) Σ_x C_x; ``confusion`` (c, c): ``confusion[i, j]`` counts the examples of true class i
+    `accuracy`: the fraction classified correctly; `cost`: the mean cost per example
+    (1/n) Σ_x C_x; `confusion` (c, c): `confusion[i, j]` counts the examples of true class i
     predicted as class j (rows: true class, columns: predicted class; the diagonal is correct).
     """
 
@@ -77,7 +77,7 @@ class Evaluation:
         return int(self.confusion.shape[0])
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able: ``n``, ``accuracy``, ``cost``, ``cost_name``, ``confusion`` (rows: true class)."""
+        """JSON-able: `n`, `accuracy`, `cost`, `cost_name`, `confusion` (rows: true class)."""
         return {"n": self.n, "accuracy": self.accuracy, "cost": self.cost, "cost_name": self.cost_name,
                 "confusion": self.confusion.tolist()}
 
@@ -95,7 +95,7 @@ class Evaluation:
 
 
 def _clean(value: Any) -> Any:
-    """JSON-able without NaN/Inf (they become ``None``; a diverged run's history has them)."""
+    """JSON-able without NaN/Inf (they become `None`; a diverged run's history has them)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, Mapping):
@@ -110,11 +110,11 @@ def _clean(value: Any) -> Any:
 def provenance(history: Any = None, *, data: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What a saved model records about how it was made.
 
-    ``symgrad`` (the version), ``saved`` (UTC, ISO 8601); from a :class:`~symgrad.numeric.train.History`:
-    ``training`` (η as ``lr``, epochs asked for and run, batch size, optimizer, μ, λ, seed, dtype,
-    initialisation, backend, devices), ``data`` (for the training and held-out arrays: their number of
-    examples and the sha256 of their bytes, :func:`symgrad.store.data.fingerprint`) and ``history``
-    (every epoch's record, and whether the run was interrupted or stopped). ``data`` adds to the
+    `symgrad` (the version), `saved` (UTC, ISO 8601); from a `History`:
+    `training` (η as `lr`, epochs asked for and run, batch size, optimizer, μ, λ, seed, dtype,
+    initialisation, backend, devices), `data` (for the training and held-out arrays: their number of
+    examples and the sha256 of their bytes, `symgrad.store.data.fingerprint`) and `history`
+    (every epoch's record, and whether the run was interrupted or stopped). `data` adds to the
     data record (the command line says where the data came from).
     """
     out: dict[str, Any] = {"symgrad": __version__,
@@ -133,12 +133,12 @@ def provenance(history: Any = None, *, data: Mapping[str, Any] | None = None) ->
 
 
 class Model:
-    """A trained network, to predict with and evaluate: ``symgrad.load("m.npz")``.
+    """A trained network, to predict with and evaluate: `symgrad.load("m.npz")`.
 
-    ``spec`` is the network's specification (sizes, activation, output, cost, …), ``params`` its
-    parameters ``{"W2": (n_2, n_1), "b2": (n_2, 1), …}``, ``provenance`` what the run recorded
-    (empty for a file saved without it), ``path`` the file it came from. Examples are rows:
-    ``X`` (n, d), labels (n,) with classes 0..c−1 (c = n_L, or 2 for a single output neuron).
+    `spec` is the network's specification (sizes, activation, output, cost, …), `params` its
+    parameters `{"W2": (n_2, n_1), "b2": (n_2, 1), …}`, `provenance` what the run recorded
+    (empty for a file saved without it), `path` the file it came from. Examples are rows:
+    `X` (n, d), labels (n,) with classes 0..c−1 (c = n_L, or 2 for a single output neuron).
     """
 
     def __init__(self, spec: Mapping[str, Any], params: Mapping[str, np.ndarray],
@@ -240,14 +240,14 @@ class Model:
         return classes, probs
 
     def predict(self, X: Any) -> Predictions:
-        """The classes, probabilities and output activations a^L of the examples ``X`` (n, d), one per row."""
+        """The classes, probabilities and output activations a^L of the examples `X` (n, d), one per row."""
         rows = self._rows(X, "X")
         outputs, _ = self._forward(rows, None)
         classes, probs = self._decide(outputs)
         return Predictions(classes, probs, outputs)
 
     def evaluate(self, X: Any, labels: Any) -> Evaluation:
-        """Accuracy, mean cost per example and confusion matrix on ``X`` (n, d) with ``labels`` (n,) in 0..c−1."""
+        """Accuracy, mean cost per example and confusion matrix on `X` (n, d) with `labels` (n,) in 0..c−1."""
         rows = self._rows(X, "X")
         y = self._labels(labels, rows.shape[0], "labels")
         k = self.sizes[-1]
@@ -264,32 +264,33 @@ class Model:
         return Evaluation(n, float(np.count_nonzero(predicted == y)) / n, cost / n, confusion, self.network.cost)
 
     # ---------------------------------------------------------------- files
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the model (spec, parameters in their dtype, provenance) to ``path``, atomically."""
-        extra = {PROVENANCE: self.provenance} if self.provenance else None
-        return save_model(path, self.spec, self.params, extra=extra)
+    def save(self, path: str | os.PathLike[str], extra: Mapping[str, Any] | None = None) -> Path:
+        """Write the model (spec, parameters in their dtype, provenance, and `extra`) to `path`, atomically."""
+        extra = {**(extra or {}), **({PROVENANCE: self.provenance} if self.provenance else {})}
+        return save_model(path, self.spec, self.params, extra=extra or None)
 
 
 def save(path: str | os.PathLike[str], net: Network, history: Any = None, *,
-         data: Mapping[str, Any] | None = None) -> Path:
-    """Save a trained network with its provenance (:func:`provenance`) to ``path`` (a model file, atomically).
+         data: Mapping[str, Any] | None = None, extra: Mapping[str, Any] | None = None) -> Path:
+    """Save a trained network with its provenance (`provenance`) to `path` (a model file, atomically).
 
-    The parameters are saved in the run's dtype (``history.dtype``: a float32 run saves float32
-    W^l, b^l), so that :func:`load` gives back the numbers the run computed with.
+    The parameters are saved in the run's dtype (`history.dtype`: a float32 run saves float32
+    W^l, b^l), so that `load` gives back the numbers the run computed with. `extra` goes into the
+    file beside the provenance (`symgrad train --keep-best` records its `best_epoch` there).
     """
     params = net.params()
     dtype = getattr(history, "dtype", None)
     if dtype is not None:
         params = {k: v.astype(dtype) for k, v in params.items()}
-    return Model(net.spec(), params, provenance(history, data=data)).save(path)
+    return Model(net.spec(), params, provenance(history, data=data)).save(path, extra)
 
 
 def load(path: str | os.PathLike[str]) -> Model:
-    """The model saved at ``path`` (by ``symgrad train --save`` or :func:`save`), ready to predict and evaluate.
+    """The model saved at `path` (by `symgrad train --save` or `save`), ready to predict and evaluate.
 
-    ``symgrad.load("m.npz").predict(X)`` with ``X`` (n, d), one example per row. A training
+    `symgrad.load("m.npz").predict(X)` with `X` (n, d), one example per row. A training
     checkpoint loads too (its parameters; its provenance is empty). Any problem with the file is a
-    :class:`~symgrad.errors.UsageError` naming it.
+    `UsageError` naming it.
     """
     spec, params, extra = load_model(path, with_extra=True)
     prov = extra.get(PROVENANCE)

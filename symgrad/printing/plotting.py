@@ -1,9 +1,9 @@
 """Training curves (the cost and the accuracy per epoch) and confusion matrices, as PNGs (matplotlib, the
-``plot`` extra).
+`plot` extra).
 
-``history`` is what :func:`symgrad.numeric.train.train` records, one dictionary per
-epoch with ``epoch`` and ``train_cost`` and, when measured, ``holdout_cost``,
-``train_accuracy`` and ``holdout_accuracy``. Missing keys, ``None`` and
+`history` is what `symgrad.numeric.train.train` records, one dictionary per
+epoch with `epoch` and `train_cost` and, when measured, `holdout_cost`,
+`train_accuracy` and `holdout_accuracy`. Missing keys, `None` and
 non-finite values are skipped, so a partial history still plots.
 """
 
@@ -49,7 +49,7 @@ def run_title(
     weight_decay: float | None = None,
 ) -> str:
     """The title of a run's curves, naming the data, the network and the optimizer, e.g.
-    ``spirals (400 train / 200 held out) — 2-32-32-2 relu, log-likelihood — adam, η = 0.01, batch 10``."""
+    `spirals (400 train / 200 held out) — 2-32-32-2 relu, log-likelihood — adam, η = 0.01, batch 10`."""
     counts = []
     if n_train is not None:
         counts.append(f"{n_train:,} train")
@@ -89,7 +89,7 @@ def _points(history: list[Mapping[str, Any]], key: str) -> tuple[list[float], li
 
 
 def figure(history: Iterable[Mapping[str, Any]], title: str | None = None):
-    """The curves as a matplotlib ``Figure`` (one panel for the cost, one for the accuracy if any)."""
+    """The curves as a matplotlib `Figure` (one panel for the cost, one for the accuracy if any)."""
     require("matplotlib", extra="plot", what="plotting")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -144,7 +144,7 @@ def _percent():
 
 
 def check_path(path: str | os.PathLike) -> Path:
-    """``path`` as a Path, if it names a PNG file (the only format the curves are written in)."""
+    """`path` as a Path, if it names a PNG file (the only format the curves are written in)."""
     p = Path(path)
     if p.suffix.lower() != ".png":
         raise UsageError(f"path {str(p)!r}: the file name must end in .png", arg="path")
@@ -152,9 +152,9 @@ def check_path(path: str | os.PathLike) -> Path:
 
 
 def training_curves(history: Iterable[Mapping[str, Any]], path: str | os.PathLike, title: str | None = None) -> Path:
-    """Write the cost (and accuracy) per epoch as a PNG to ``path`` atomically; returns the path.
+    """Write the cost (and accuracy) per epoch as a PNG to `path` atomically; returns the path.
 
-    ``title`` names the run above both panels; `run_title` writes one from the run's settings.
+    `title` names the run above both panels; `run_title` writes one from the run's settings.
     """
     p = check_path(path)
     fig = figure(history, title)
@@ -164,10 +164,10 @@ def training_curves(history: Iterable[Mapping[str, Any]], path: str | os.PathLik
 
 
 def confusion_figure(confusion: Any, path: str | os.PathLike, title: str | None = None) -> Path:
-    """Write a confusion matrix as a PNG picture to ``path`` atomically; returns the path.
+    """Write a confusion matrix as a PNG picture to `path` atomically; returns the path.
 
-    ``confusion[i, j]`` counts the examples of true class i predicted as class j
-    (:class:`symgrad.numeric.model.Evaluation`): rows are true classes, columns predicted ones,
+    `confusion[i, j]` counts the examples of true class i predicted as class j
+    (`symgrad.numeric.model.Evaluation`): rows are true classes, columns predicted ones,
     each cell shaded by the share of its row (the class's recall on the diagonal) and, up to 30
     classes, labelled with its count.
     """

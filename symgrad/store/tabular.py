@@ -1,20 +1,20 @@
 """Examples in CSV and NumPy files: one example per row, and its label.
 
-**CSV** (``.csv``, or ``.csv.gz``): comma-separated numbers, one example per row. The first row
+**CSV** (`.csv`, or `.csv.gz`): comma-separated numbers, one example per row. The first row
 is a header when any of its fields is not a number. The label column is the one named
-``label`` in the header, else the first column; the other columns are the example's features,
-in order (for MNIST: ``label, pixel0, …, pixel783``, the layout of Kaggle's MNIST CSV files).
-Without labels (:func:`load_csv` with ``labels=False``, for predicting), a ``label`` column is
+`label` in the header, else the first column; the other columns are the example's features,
+in order (for MNIST: `label, pixel0, …, pixel783`, the layout of Kaggle's MNIST CSV files).
+Without labels (`load_csv` with `labels=False`, for predicting), a `label` column is
 dropped; a file without a header whose rows have one number more than the network has inputs
 has its first column dropped, as a label column.
 
-**NumPy**: an ``.npy`` file holds the examples ``X`` as an array (n, d), or (n, h, w) images
-(flattened to rows); its labels, when needed, are another ``.npy`` file of shape (n,). An ``.npz``
-archive holds both: ``X`` (or ``x``, ``images``) and ``y`` (or ``labels``). Files are read with
-``allow_pickle=False``: an array of Python objects is refused, never unpickled.
+**NumPy**: an `.npy` file holds the examples `X` as an array (n, d), or (n, h, w) images
+(flattened to rows); its labels, when needed, are another `.npy` file of shape (n,). An `.npz`
+archive holds both: `X` (or `x`, `images`) and `y` (or `labels`). Files are read with
+`allow_pickle=False`: an array of Python objects is refused, never unpickled.
 
 Labels are whole numbers 0..c−1; how many classes there are is the network's business (its
-output layer's size), checked by :func:`check_labels`, which names the file and the row.
+output layer's size), checked by `check_labels`, which names the file and the row.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ __all__ = ["LABEL_COLUMN", "NPZ_LABELS", "NPZ_X", "check_labels", "load_csv", "l
 
 #: The name of the label column in a CSV header.
 LABEL_COLUMN = "label"
-#: The names an ``.npz`` archive's examples may have, and its labels', in the order they are looked for.
+#: The names an `.npz` archive's examples may have, and its labels', in the order they are looked for.
 NPZ_X = ("X", "x", "images")
 NPZ_LABELS = ("y", "labels")
 
@@ -60,13 +60,13 @@ def _exists(path: Path, flag: str) -> None:
 
 def load_csv(path: str | os.PathLike[str], *, labels: bool = True, n_inputs: int | None = None,
              outputs: int | None = None, dtype: Any = np.float64) -> tuple[np.ndarray, np.ndarray | None]:
-    """``(X, labels)`` from a CSV file of examples, one per row (the layout is the module's).
+    """`(X, labels)` from a CSV file of examples, one per row (the layout is the module's).
 
-    ``X`` is (n, d) in ``dtype``, the values as written (no scaling); ``labels`` (n,) int64, or ``None``
-    with ``labels=False``. ``n_inputs`` (the network's d), when given, lets a file without a header
-    carry a label column that ``labels=False`` drops. A :class:`~symgrad.errors.DataError` names the
+    `X` is (n, d) in `dtype`, the values as written (no scaling); `labels` (n,) int64, or `None`
+    with `labels=False`. `n_inputs` (the network's d), when given, lets a file without a header
+    carry a label column that `labels=False` drops. A `DataError` names the
     file and the line of any value that is not a number, of a label that is not a whole number ≥ 0, and
-    (given ``outputs``, the network's n_L) of a label that is not one of its classes (:func:`check_labels`).
+    (given `outputs`, the network's n_L) of a label that is not one of its classes (`check_labels`).
     """
     p = Path(os.fspath(path))
     _exists(p, "")
@@ -160,11 +160,11 @@ def _member(archive: Any, names: tuple[str, ...], path: Path, what: str) -> np.n
 def load_npy(path: str | os.PathLike[str], labels_path: str | os.PathLike[str] | None = None, *,
              labels: bool = True, outputs: int | None = None,
              dtype: Any = np.float64) -> tuple[np.ndarray, np.ndarray | None]:
-    """``(X, labels)`` from an ``.npy`` file (labels from ``labels_path``, another ``.npy``) or an ``.npz``
-    archive (``X`` and ``y``; the names the module lists); ``labels=False`` reads none.
+    """`(X, labels)` from an `.npy` file (labels from `labels_path`, another `.npy`) or an `.npz`
+    archive (`X` and `y`; the names the module lists); `labels=False` reads none.
 
-    ``X`` comes back (n, d) in ``dtype``, images (n, h, w) flattened to rows, the values as stored; labels
-    (n,) int64, checked against ``outputs`` (the network's n_L) when given. Errors name the file (and the
+    `X` comes back (n, d) in `dtype`, images (n, h, w) flattened to rows, the values as stored; labels
+    (n,) int64, checked against `outputs` (the network's n_L) when given. Errors name the file (and the
     array, and the index of a bad label).
     """
     p = Path(os.fspath(path))
@@ -219,9 +219,9 @@ def load_npy(path: str | os.PathLike[str], labels_path: str | os.PathLike[str] |
 
 def check_labels(labels: np.ndarray, outputs: int, source: str, *,
                  position: Callable[[int], str] = _at_index) -> None:
-    """Every label is a class of a network with ``outputs`` output neurons (0..n_L−1; 0 or 1 for one neuron),
-    else a one-line :class:`~symgrad.errors.DataError` naming ``source`` and where the first one at fault is
-    (``position(i)`` of its index i: ``at index 7``, or for a CSV file ``on line 9``)."""
+    """Every label is a class of a network with `outputs` output neurons (0..n_L−1; 0 or 1 for one neuron),
+    else a one-line `DataError` naming `source` and where the first one at fault is
+    (`position(i)` of its index i: `at index 7`, or for a CSV file `on line 9`)."""
     top = 1 if outputs == 1 else outputs - 1
     bad = np.flatnonzero((labels < 0) | (labels > top))
     if bad.size:
