@@ -372,3 +372,22 @@ def test_progress_bar_and_epoch_lines_do_not_garble_each_other_in_a_terminal(tmp
         assert re.fullmatch(rf"epoch {k}/3: train cost [\d.e-]+, train accuracy [\d.]+, holdout accuracy [\d.]+ "
                             r"\([\d.]+ s\)", ln), ln
     assert not any("%|" in ln for ln in screen), screen  # no stale bar left behind
+
+
+def test_the_training_page_shows_what_its_commands_print(tmp_path, monkeypatch, capsys):
+    """docs/training.md's console examples: each shown line is printed (up to a trailing …)."""
+    import shlex
+
+    page = open(os.path.join(ROOT, "docs", "training.md"), encoding="utf-8").read()
+    blocks = re.findall(r"```console\n(.*?)```", page, re.S)
+    assert blocks
+    monkeypatch.chdir(tmp_path)
+    for block in blocks:
+        command, *shown = block.strip().splitlines()
+        assert command.startswith("$ symgrad ")
+        status, out, err = _cli(shlex.split(command[2:])[1:], capsys)
+        assert status == 0, err
+        printed = out.splitlines()
+        assert len(printed) == len(shown), (shown, printed)
+        for want, got in zip(shown, printed):
+            assert got.startswith(want[:-1].rstrip()) if want.endswith("…") else got == want, (want, got)
