@@ -1,15 +1,17 @@
 """symgrad: symbol-to-symbol differentiation of neural networks.
 
-A computation is a :class:`Graph` (networkx) whose nodes hold SymPy
-expressions; :func:`backprop` adds the derivative nodes ∂C/∂u to the same
+A computation is a `Graph` (networkx) whose nodes hold SymPy
+expressions; `backprop` adds the derivative nodes ∂C/∂u to the same
 graph (Deep Learning book §6.5); the result prints in Nielsen's notation,
 verifies BP1–BP4, and compiles to NumPy for training.
 
-The package is layered, each layer importing only those below it::
+The package is layered, each layer importing only those below it:
 
-    cli → derivation → numeric, printing → store → networks → core → errors
+```text
+cli → derivation → numeric, printing → store → networks → core → errors
+```
 
-Importing the package imports none of SymPy, NumPy or networkx (``symgrad --help`` answers at once):
+Importing the package imports none of SymPy, NumPy or networkx (`symgrad --help` answers at once):
 each name here, and in each subpackage, is imported from its module when first used (PEP 562).
 """
 
@@ -23,6 +25,7 @@ from .errors import GraphError, lazy_exports
 if TYPE_CHECKING:  # what the names are, for readers and type checkers; imported when first used
     from .core import Graph, Node, backprop, expand, gradients
     from .core.functions import log_softmax, relu, sigmoid, sigmoid_prime, softmax, softplus, step, tanh_prime
+    from .core.parse import parse
     from .derivation import ChainRule, chain_rule
     from .networks import Network, init_params, mlp
     from .printing import Formula, latex
@@ -44,6 +47,7 @@ __all__ = [
     "latex",
     "log_softmax",
     "mlp",
+    "parse",
     "relu",
     "sigmoid",
     "sigmoid_prime",
@@ -72,6 +76,7 @@ lazy_exports(__name__, {
     "Network": ".networks",
     "init_params": ".networks",
     "mlp": ".networks",
+    "parse": ".core.parse",
     "Formula": ".printing",
     "latex": ".printing",
 })

@@ -3,7 +3,7 @@ data).
 
 What is only the command line's lives here: reading the data a flag names, checking
 that output paths can be written before minutes of training, signals, what is printed.
-The library's own errors name Python arguments; :mod:`symgrad.cli.main` spells them as
+The library's own errors name Python arguments; `symgrad.cli.main` spells them as
 these commands' flags.
 """
 
@@ -21,6 +21,7 @@ import numpy as np
 from ..derivation.derive import render
 from ..derivation.explain import explain as explain_step
 from ..derivation.explain import fmt
+from ..derivation.expression import derive_expression, shapes_from_flags, verify_expression
 from ..derivation.verify import verify_bp
 from ..errors import UsageError, require
 from ..networks import check_spec, count_params, mlp
@@ -41,8 +42,22 @@ __all__ = ["data_command", "derive", "explain", "graph", "train", "verify"]
 
 
 # ------------------------------------------------------------------ derive
+def _expression(args: argparse.Namespace) -> bool:
+    """Whether the command is about a typed expression (--expr); --shape/--wrt without it, or --param with it, are refused."""
+    if getattr(args, "expr", None) is None:
+        if getattr(args, "shape", None) or getattr(args, "wrt", None):
+            raise UsageError("--shape and --wrt go with --expr")
+        return False
+    if getattr(args, "param", None):
+        raise UsageError("--param names a network's parameter; with --expr use --wrt")
+    return True
+
+
 def derive(args: argparse.Namespace) -> int:
-    """``symgrad derive``: print a network's derivative formulas."""
+    """`symgrad derive`: print a network's (or a typed expression's) derivative formulas."""
+    if _expression(args):
+        print(derive_expression(args.expr, shapes_from_flags(args.shape), args.wrt, args.format, args.form))
+        return 0
     if args.level == "neuron" and not args.param:
         n_params = count_params(args.sizes)
         if n_params > args.max_formulas:
@@ -57,7 +72,14 @@ def derive(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ verify
 def verify(args: argparse.Namespace) -> int:
-    """``symgrad verify``: print the report; 0 when everything holds, 1 otherwise."""
+    """`symgrad verify`: print the report; 0 when everything holds, 1 otherwise."""
+    if _expression(args):
+        if args.points < 1:
+            raise UsageError("--points must be at least 1")
+        report = verify_expression(args.expr, shapes_from_flags(args.shape), args.wrt, seed=args.seed,
+                                   points=args.points, max_entries=args.max_params)
+        print(report.render(args.format))
+        return 0 if report.ok else 1
     if args.points < 1 or args.batch < 1:
         raise UsageError("--points and --batch must be at least 1")
     check_spec({"sizes": args.sizes, "activation": args.activation, "cost": args.cost, "output": args.output})
@@ -77,7 +99,7 @@ def verify(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------- train
 class _Data(NamedTuple):
-    """The data a ``train`` command line names: what to train on, what to evaluate on, and in words."""
+    """The data a `train` command line names: what to train on, what to evaluate on, and in words."""
 
     X: np.ndarray
     labels: np.ndarray
@@ -87,11 +109,11 @@ class _Data(NamedTuple):
 
 
 def _load_data(args: Any) -> _Data:
-    """The training examples and the evaluation set as the flags say (``--holdout``, ``--eval``).
+    """The training examples and the evaluation set as the flags say (`--holdout`, `--eval`).
 
-    ``--holdout N`` keeps the last N examples out of training (default: Nielsen's 10,000 validation
-    images for ``--mnist``, the last 2,000 of the packaged set for ``--dataset mnist``, else none);
-    ``--eval`` evaluates them (``validation``, the default) or the MNIST test set (``test``).
+    `--holdout N` keeps the last N examples out of training (default: Nielsen's 10,000 validation
+    images for `--mnist`, the last 2,000 of the packaged set for `--dataset mnist`, else none);
+    `--eval` evaluates them (`validation`, the default) or the MNIST test set (`test`).
     """
     holdout, evaluate = args.holdout, args.eval
     if args.labels and not args.images:
@@ -181,13 +203,13 @@ def _check_train_flags(args: Any) -> None:
 
 
 def _schedule(args: Any) -> Schedule:
-    """The ``--schedule`` flag and its settings (a setting the schedule does not read is refused, named)."""
+    """The `--schedule` flag and its settings (a setting the schedule does not read is refused, named)."""
     return Schedule(args.schedule, step_size=args.step_size, gamma=args.gamma, min_lr=args.min_lr,
                     period=args.period)
 
 
 def check_outputs(command: str, outputs: Any) -> None:
-    """The files a command will write (``(flag, path)`` pairs; ``None``: not given), checked before any work.
+    """The files a command will write (`(flag, path)` pairs; `None`: not given), checked before any work.
 
     Refused: an empty path, one that is not a regular file (a directory, FIFO, device, socket, a dangling
     symbolic link), a folder that does not exist or cannot be written, and two flags naming the same
@@ -226,7 +248,7 @@ def _check_data(args: Any, X: np.ndarray, labels: np.ndarray, source: str) -> No
 
 
 def train(args: Any) -> int:
-    """``symgrad train``: train on MNIST / IDX files / a built-in dataset; print per-epoch lines (and JSON)."""
+    """`symgrad train`: train on MNIST / IDX files / a built-in dataset; print per-epoch lines (and JSON)."""
     _check_train_flags(args)
     d = _load_data(args)
     X, labels, hold = d.X, d.labels, d.evaluation
@@ -313,7 +335,7 @@ def train(args: Any) -> int:
 
 # ------------------------------------------------------------------- graph
 def graph(args: argparse.Namespace) -> int:
-    """``symgrad graph``: draw an MLP's computational graph to ``--out`` (.svg and .dot need no extra)."""
+    """`symgrad graph`: draw an MLP's computational graph to `--out` (.svg and .dot need no extra)."""
     check_extra(args.out)  # a .png needs matplotlib: say so before building anything
     check_outputs("graph", [("--out", args.out)])
     net = network_for(args.sizes, args.level, args.activation, args.cost, args.with_derivatives,
@@ -336,9 +358,9 @@ def _csv(flag: str, text: str | None) -> list[float] | None:
 
 
 def explain(args: argparse.Namespace) -> int:
-    """``symgrad explain``: write the report of one training step to ``--out`` (.md or .html).
+    """`symgrad explain`: write the report of one training step to `--out` (.md or .html).
 
-    A saved model given to ``--weights`` says the network (sizes, activation, output, cost); the
+    A saved model given to `--weights` says the network (sizes, activation, output, cost); the
     flags that say it too must agree with it (the library refuses a contradiction).
     """
     html = report_format(args.out) == "html"
@@ -401,7 +423,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def data_command(args: argparse.Namespace) -> int:
-    """``symgrad data fetch NAME`` / ``symgrad data list``: the datasets, and downloading the full MNIST set."""
+    """`symgrad data fetch NAME` / `symgrad data list`: the datasets, and downloading the full MNIST set."""
     if args.data_command == "fetch":
         return _fetch(args)
     if args.data_command == "list":

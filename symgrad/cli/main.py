@@ -1,15 +1,15 @@
-"""The ``symgrad`` command line: the flags of every subcommand, and the dispatch to its work.
+"""The `symgrad` command line: the flags of every subcommand, and the dispatch to its work.
 
-The work is done by a function of :mod:`symgrad.cli.commands` (derive, verify, train,
-graph, explain, data) or :mod:`symgrad.cli.demo`. The choices of the flags are the library's own
+The work is done by a function of `symgrad.cli.commands` (derive, verify, train,
+graph, explain, data) or `symgrad.cli.demo`. The choices of the flags are the library's own
 tables (activations, outputs, costs, levels, formats, forms, optimizers, inits, dtypes); each
-is also accepted with hyphens for underscores (``--cost cross-entropy``) and stands for the
-library's name. ``--sizes`` takes ``784,30,10``, ``784-30-10`` or ``"784 30 10"``.
+is also accepted with hyphens for underscores (`--cost cross-entropy`) and stands for the
+library's name. `--sizes` takes `784,30,10`, `784-30-10` or `"784 30 10"`.
 
 A user error prints one line on stderr and exits 2; the library names its arguments in Python
-(``lr must be …``, ```output='sigmoid'```), and this module spells them as the command's flags
-(``--lr must be …``, ``--output sigmoid``). ``symgrad`` without a command prints the help
-(the command list) and exits 2, as nothing was done; ``symgrad --help`` exits 0.
+(`lr must be …`, `output='sigmoid'`), and this module spells them as the command's flags
+(`--lr must be …`, `--output sigmoid`). `symgrad` without a command prints the help
+(the command list) and exits 2, as nothing was done; `symgrad --help` exits 0.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from ..store.names import DATASETS, EVALUATIONS, FETCHABLE, HOLDOUT, MIRRORS, NI
 if TYPE_CHECKING:  # imported when a command runs (COMMANDS), so that --help and --version need no SymPy
     from . import commands, demo  # noqa: F401
 
-#: Each subcommand's example, as its --help shows it, and after ``# →`` what it prints: the
+#: Each subcommand's example, as its --help shows it, and after `# →` what it prints: the
 #: tests run every example and find that text in its output (the last epoch's line, for train).
 EXAMPLES = {
     "demo": "symgrad demo  # → held-out accuracy 100.0%",
@@ -57,13 +57,13 @@ EXAMPLES = {
     "explain": "symgrad explain --sizes 2,2,2 --out step.html  # → E = 0.298371109 → 0.291027774 after the step",
     "data": "symgrad data list  # → the real MNIST test set shipped with symgrad",
 }
-#: The examples of ``symgrad data ACTION --help``.
+#: The examples of `symgrad data ACTION --help`.
 DATA_EXAMPLES = {
     "fetch": "symgrad data fetch mnist --dir ~/mnist && symgrad train --mnist ~/mnist",
     "list": "symgrad data list",
 }
 
-#: Where ``symgrad data fetch`` puts the files when no --dir is given, as --help says it.
+#: Where `symgrad data fetch` puts the files when no --dir is given, as --help says it.
 DATA_DIR_HELP = ("$SYMGRAD_DATA_DIR/mnist if set, else the user's cache folder: ~/.cache/symgrad/mnist "
                  "($XDG_CACHE_HOME) on Linux, ~/Library/Caches/symgrad/mnist on macOS, "
                  "%%LOCALAPPDATA%%\\symgrad\\mnist on Windows")
@@ -72,7 +72,7 @@ _SEPARATORS = re.compile(r"\s*[,-]\s*|\s+")
 
 
 def sizes_arg(text: str) -> list[int]:
-    """``"784,30,10"``, ``"784-30-10"``, ``"784, 30, 10"`` or ``"784 30 10"`` -> ``[784, 30, 10]``
+    """`"784,30,10"`, `"784-30-10"`, `"784, 30, 10"` or `"784 30 10"` -> `[784, 30, 10]`
     (each a positive whole number, at least two)."""
     parts = _SEPARATORS.split(text.strip())
     if any(not s for s in parts) and len(parts) > 1:
@@ -89,7 +89,7 @@ def sizes_arg(text: str) -> list[int]:
 
 
 def threads_arg(text: str) -> int | str:
-    """``--threads``: a whole number ≥ 1, ``auto`` or ``default``."""
+    """`--threads`: a whole number ≥ 1, `auto` or `default`."""
     if text in THREAD_CHOICES:
         return text
     try:
@@ -113,7 +113,7 @@ def seed_arg(text: str) -> int:
 
 
 def _choice(p: argparse.ArgumentParser, flag: str, choices: Sequence[str], **kw: object) -> None:
-    """A flag whose value is one of the library's ``choices``, also spelled with hyphens for underscores."""
+    """A flag whose value is one of the library's `choices`, also spelled with hyphens for underscores."""
     names = list(choices)
 
     def spelling(text: str) -> str:
@@ -124,7 +124,7 @@ def _choice(p: argparse.ArgumentParser, flag: str, choices: Sequence[str], **kw:
 
 
 def _network_flags(p: argparse.ArgumentParser, sizes: str | None = "2,3,2") -> None:
-    """--sizes, --activation, --output and --cost; ``sizes=None``: defaults of None, so that a command can tell
+    """--sizes, --activation, --output and --cost; `sizes=None`: defaults of None, so that a command can tell
     what the user gave (explain takes the rest from a saved model)."""
     default = (lambda value: None) if sizes is None else (lambda value: value)
     p.add_argument("--sizes", type=sizes_arg, default=None if sizes is None else sizes_arg(sizes),
@@ -137,6 +137,17 @@ def _network_flags(p: argparse.ArgumentParser, sizes: str | None = "2,3,2") -> N
                  "cross_entropy needs sigmoid")
     _choice(p, "--cost", COSTS, default=default("quadratic"),
             help="cost C (log_likelihood goes with a softmax output)" + ("" if sizes is None else "; default quadratic"))
+
+
+def _expr_flags(p: argparse.ArgumentParser) -> None:
+    """--expr, --shape and --wrt: a typed expression instead of a network (the --sizes flags are then not used)."""
+    p.add_argument("--expr", metavar="TEXT",
+                   help='a typed matrix expression instead of a network, e.g. "C = sum((W @ x + b - y)**2)/2" '
+                        "(docs: Typed expressions); the network flags are then not used")
+    p.add_argument("--shape", action="append", default=None, metavar="NAME=RxC",
+                   help="with --expr: a name's shape, e.g. W=3x4, x=4 (a column) or lam=scalar; repeatable")
+    p.add_argument("--wrt", action="append", default=None, metavar="NAME",
+                   help="with --expr: differentiate with respect to NAME (default: every name with a --shape); repeatable")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -222,7 +233,7 @@ def example_epilog(command: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser of ``symgrad`` and its subcommands' flags (each ``--help`` shows an example)."""
+    """The parser of `symgrad` and its subcommands' flags (each `--help` shows an example)."""
     parser = _Parser(prog="symgrad", description="Symbol-to-symbol differentiation of neural networks.")
     parser.add_argument("--version", action="version", version=f"symgrad {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -249,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="factored in δ (default), expanded to the leaves, or node by node in its neighbours' symbols")
     p.add_argument("--param", action="append", default=None, help="only the derivative of this parameter (e.g. W2, w2_1_1); repeatable")
     p.add_argument("--max-formulas", type=int, default=2000, help="refuse to print more formulas than this (default 2000)")
+    _expr_flags(p)
 
     p = add("verify", "prove BP1–BP4 symbolically and check them numerically")
     _network_flags(p)
@@ -257,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--points", type=int, default=3, help="random points for the numeric check")
     p.add_argument("--batch", type=int, default=1, help="examples per batch m in the proof (default 1)")
     p.add_argument("--max-params", type=int, default=1000, help="refuse networks with more parameters (default 1000)")
+    _expr_flags(p)
 
     p = add("train", "train a compiled network on MNIST, IDX files or a built-in dataset")
     _train_flags(p)
@@ -301,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Each command's work: (module of this package, function). The module is imported when the command runs,
-#: so that ``symgrad --help`` and ``--version`` answer without importing SymPy, NumPy or networkx.
+#: so that `symgrad --help` and `--version` answer without importing SymPy, NumPy or networkx.
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": (".demo", "demo"),
     "derive": (".commands", "derive"),
@@ -314,7 +327,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def command(name: str) -> Callable[[argparse.Namespace], int]:
-    """The function that does command ``name``'s work (its module imported now)."""
+    """The function that does command `name`'s work (its module imported now)."""
     module, function = COMMANDS[name]
     return getattr(import_module(module, __package__), function)
 
@@ -332,8 +345,8 @@ FLAGS = {
 def spelled(command: str, error: UsageError) -> str:
     """The error's message with the Python names of arguments spelled as the command's flags.
 
-    The argument at fault (``error.arg``) where the message starts with it, and names in backquotes:
-    ```lr``` -> ``--lr``, ```output='sigmoid'``` -> ``--output sigmoid``.
+    The argument at fault (`error.arg`) where the message starts with it, and names in backquotes:
+    `lr` -> `--lr`, `output='sigmoid'` -> `--output sigmoid`.
     """
 
     def flag(name: str) -> str:
@@ -350,7 +363,7 @@ def spelled(command: str, error: UsageError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``symgrad`` console script; returns the exit status."""
+    """Entry point of the `symgrad` console script; returns the exit status."""
     try:
         return _run(argv)
     except BrokenPipeError:  # `symgrad derive | head`: the reader is gone; stop quietly, as `cat` does

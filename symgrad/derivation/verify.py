@@ -1,28 +1,28 @@
-r"""``symgrad verify``: prove BP1–BP4 for a network, exactly and numerically.
+r"""`symgrad verify`: prove BP1–BP4 for a network, exactly and numerically.
 
 For a layer-level network with a concrete batch (m = 1 by default) backprop
-adds the derivative nodes δ^l = ∂C/∂z^l, ∂C/∂b^l and ∂C/∂W^l. Each is an
+adds the derivative nodes `δ^l = ∂C/∂z^l`, `∂C/∂b^l` and `∂C/∂W^l`. Each is an
 instance of one of Nielsen's equations:
 
-* BP1 δ^L = ∇_a C ⊙ σ′(z^L)
-* BP2 δ^l = ((W^{l+1})^T δ^{l+1}) ⊙ σ′(z^l)
-* BP3 ∂C/∂b^l = δ^l (summed over the batch)
-* BP4 ∂C/∂W^l = δ^l (a^{l−1})^T
+* BP1 `δ^L = ∇_a C ⊙ σ′(z^L)`
+* BP2 `δ^l = ((W^{l+1})^T δ^{l+1}) ⊙ σ′(z^l)`
+* BP3 `∂C/∂b^l = δ^l` (summed over the batch)
+* BP4 `∂C/∂W^l = δ^l (a^{l−1})^T`
 
 **Exact proof.** Every entry of the derivative node, expanded to the leaves
-(:mod:`symgrad.derivation.explicit`), minus ``sympy.diff`` of the fully explicit scalar
+(`symgrad.derivation.explicit`), minus `sympy.diff` of the fully explicit scalar
 cost with respect to the same scalar must be 0. For δ^l the cost is written as
-a function of the entries z^l_j (expanded only down to z^l) and differentiated
+a function of the entries `z^l_j` (expanded only down to `z^l`) and differentiated
 with respect to them. The difference is decided fast: every application σ(u),
 tanh(u), log(u), e^u, ... becomes a fresh symbol (σ′(u) → s(1 − s),
 tanh′(u) → 1 − t²), which makes the difference a rational function in
-independent symbols; if ``cancel`` makes it 0, it is 0 for all values. If not,
+independent symbols; if `cancel` makes it 0, it is 0 for all values. If not,
 a 30-digit evaluation at a random point decides "≠ 0"; otherwise the closed
-form (``rewrite(exp)``) goes through ``simplify``.
+form (`rewrite(exp)`) goes through `simplify`.
 
-**Numeric check.** At ``points`` seeded random points (leaves ~ N(0, 1), targets
-~ U(0, 1); points where the cost is undefined, e.g. ln(1 − a^L_j) with a sigmoid
-a^L_j that rounds to 1, are redrawn) each entry is compared with a central difference of the
+**Numeric check.** At `points` seeded random points (leaves ~ N(0, 1), targets
+~ U(0, 1); points where the cost is undefined, e.g. `ln(1 − a^L_j)` with a sigmoid
+`a^L_j` that rounds to 1, are redrawn) each entry is compared with a central difference of the
 cost, extrapolated to h → 0 by Ridders' method (from h = 10⁻², in float64). The
 error is |g − ĝ| / max(|g|, |ĝ|, 10⁻⁶) (relative, absolute for entries below
 10⁻⁶); it must be ≤ 10⁻⁶.
@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions.hadamard import HadamardPower
 
 from ..core.functions import closed_form, sigmoid, sigmoid_prime, tanh_prime
 from ..errors import UsageError
@@ -58,7 +60,7 @@ EQUATIONS = {
 
 #: The same equations in plain text (terminals).
 EQUATIONS_TEXT = {
-    "BP1": "δ^L = ∇_a C ⊙ σ′(z^L)",
+    "BP1": "`δ^L = ∇_a C ⊙ σ′(z^L)`",
     "BP2": "δ^l = ((W^(l+1))ᵀ δ^(l+1)) ⊙ σ′(z^l)",
     "BP3": "∂C/∂b^l = δ^l 1  (δ^l summed over the batch)",
     "BP4": "∂C/∂W^l = δ^l (a^(l−1))ᵀ",
@@ -72,8 +74,8 @@ def _np_sigmoid(v: Any) -> Any:
     return np.where(v >= 0, 1 / (1 + e), e / (1 + e))
 
 
-#: The helpers symgrad's heads name when they print themselves in NumPy (``sigmoid(z)`` is
-#: ``_sigmoid(z)``), here in their most accurate form: a check wants digits, not speed.
+#: The helpers symgrad's heads name when they print themselves in NumPy (`sigmoid(z)` is
+#: `_sigmoid(z)`), here in their most accurate form: a check wants digits, not speed.
 NUMPY_FUNCTIONS: dict[str, Callable] = {
     "_sigmoid": _np_sigmoid,
     "_sigmoid_prime": lambda v: _np_sigmoid(v) * (1 - _np_sigmoid(v)),
@@ -81,7 +83,7 @@ NUMPY_FUNCTIONS: dict[str, Callable] = {
 
 
 def lambdify(args: Sequence[sp.Symbol], expr: Any) -> Callable:
-    """``sympy.lambdify`` to NumPy, knowing symgrad's heads (σ, σ′, tanh′, ReLU, H, softplus)."""
+    """`sympy.lambdify` to NumPy, knowing symgrad's heads (σ, σ′, tanh′, ReLU, H, softplus)."""
     return sp.lambdify(list(args), expr, modules=[NUMPY_FUNCTIONS, "numpy"])
 
 
@@ -128,7 +130,7 @@ def _random_point(symbols: set, rng: np.random.Generator) -> dict:
 
 
 def decide_zero(diff: sp.Expr, atomizer: _Atomizer | None = None, rng: np.random.Generator | None = None) -> str:
-    """``"0"`` when ``diff`` is proved identically 0, ``"≠ 0"`` when a point shows it is not, else ``"?"``."""
+    """`"0"` when `diff` is proved identically 0, `"≠ 0"` when a point shows it is not, else `"?"`."""
     atomizer = atomizer or _Atomizer()
     atomized = atomizer(diff)
     numer = sp.together(atomized).as_numer_denom()[0]
@@ -163,7 +165,7 @@ class Check:
 
 @dataclass
 class Verification:
-    """The result of :func:`verify_bp`: one :class:`Check` per derivative node; prints as a table."""
+    """The result of `verify_bp`: one `Check` per derivative node; prints as a table."""
 
     sizes: tuple[int, ...]
     activation: str
@@ -173,7 +175,7 @@ class Verification:
     points: int
     checks: list[Check] = field(default_factory=list)
     seconds: float = 0.0
-    #: the output layer's activation (``None``: the same as ``activation``)
+    #: the output layer's activation (`None`: the same as `activation`)
     output: str | None = None
 
     @property
@@ -311,7 +313,7 @@ class NodeProgram:
             self.steps.append((node.name, out, args, lambdify(args, rhs)))
 
     def run(self, values: dict[sp.Symbol, float], fixed: tuple[str, ...] = ()) -> dict[sp.Symbol, float]:
-        """Values of every entry; nodes in ``fixed`` keep the values given for their entries."""
+        """Values of every entry; nodes in `fixed` keep the values given for their entries."""
         vals = dict(values)
         with np.errstate(all="ignore"):
             for name, out, args, fn in self.steps:
@@ -433,17 +435,105 @@ def verify_bp(
     weight_decay: Any = None,
     output: str | None = None,
 ) -> Verification:
-    """Prove BP1–BP4 exactly and check them numerically for the network ``sizes``.
+    """Prove BP1–BP4 exactly and check them numerically for the network `sizes`.
 
-    Builds ``mlp(sizes, activation, cost, level="layer", batch=batch, output=output)``
-    (``output``: the output layer's activation, e.g. a sigmoid output for the
+    Builds `mlp(sizes, activation, cost, level="layer", batch=batch, output=output)`
+    (`output`: the output layer's activation, e.g. a sigmoid output for the
     cross-entropy after tanh hidden layers), runs backprop, and checks every
-    δ^l, ∂C/∂b^l, ∂C/∂W^l (see the module docstring). ``Verification.ok`` is
+    δ^l, ∂C/∂b^l, ∂C/∂W^l (see the module docstring). `Verification.ok` is
     true when all hold.
     """
     net = mlp(sizes, activation, cost, level="layer", batch=batch, weight_decay=weight_decay, output=output)
     return verify_network(net, batch=batch, seed=seed, points=points)
 
 
-__all__ = ["FORMATS", "Check", "NodeProgram", "Verification", "central_difference", "decide_zero", "lambdify",
-           "verify_bp", "verify_network"]
+# ------------------------------------------------------------ any graph
+def explicit(expr: sp.Basic, entries: dict[sp.Basic, sp.ImmutableMatrix] | None = None) -> sp.Matrix:
+    """Every entry of a matrix (or scalar) expression, in scalar symbols: built bottom-up.
+
+    Each `MatrixSymbol` M becomes `entries[M]` (default: real symbols named `M[i,j]`); 1, I and 0
+    become explicit matrices; every matrix subterm is then written out entry by entry. A
+    scalar comes back as a 1×1 matrix.
+    """
+    entries = entries or {}
+    memo: dict[sp.Basic, sp.Basic] = {}
+
+    def go(e: sp.Basic) -> sp.Basic:
+        hit = memo.get(e)
+        if hit is not None:
+            return hit
+        if isinstance(e, sp.MatrixSymbol):
+            out = entries.get(e) or _entries_of(e)
+        elif isinstance(e, (sp.OneMatrix, sp.Identity, sp.ZeroMatrix)):
+            out = sp.ImmutableMatrix(e.as_explicit())
+        elif e.is_Atom or isinstance(e, (sp.Lambda, sp.MatrixBase)):
+            out = e
+        else:
+            args = [go(a) for a in e.args]
+            fast = _explicit_op(e, args)
+            if fast is not None:
+                memo[e] = fast
+                return fast
+            rebuilt = e.func(*args)
+            if isinstance(rebuilt, sp.MatrixExpr):
+                out = sp.ImmutableMatrix(rebuilt.as_explicit())
+            elif isinstance(rebuilt, sp.MatrixBase):
+                out = sp.ImmutableMatrix(rebuilt)
+            else:
+                out = rebuilt.doit() if rebuilt.has(sp.Trace) else rebuilt
+        memo[e] = out
+        return out
+
+    out = go(expr)
+    return sp.Matrix(out) if isinstance(out, sp.MatrixBase) else sp.Matrix([[out]])
+
+
+def _explicit_op(e: sp.Basic, args: list) -> sp.ImmutableMatrix | None:
+    """The common matrix heads on explicit arguments, by plain matrix arithmetic (SymPy's `as_explicit`
+    of a product goes through symbolic sums, many times slower)."""
+    if isinstance(e, sp.MatMul):
+        scalar = sp.Mul(*[a for a in args if not isinstance(a, sp.MatrixBase)])
+        mats = [a for a in args if isinstance(a, sp.MatrixBase)]
+        out = mats[0]
+        for m in mats[1:]:
+            out = out * m
+        return sp.ImmutableMatrix(out * scalar if scalar != 1 else out)
+    if isinstance(e, sp.MatAdd):
+        out = args[0]
+        for m in args[1:]:
+            out = out + m
+        return sp.ImmutableMatrix(out)
+    if isinstance(e, sp.Transpose):
+        return sp.ImmutableMatrix(args[0].T)
+    if isinstance(e, sp.HadamardProduct):
+        out = args[0]
+        for m in args[1:]:
+            out = out.multiply_elementwise(m)
+        return sp.ImmutableMatrix(out)
+    if isinstance(e, HadamardPower) and isinstance(args[0], sp.MatrixBase):
+        return sp.ImmutableMatrix(args[0].applyfunc(lambda v: v ** args[1]))
+    if isinstance(e, ElementwiseApplyFunction):
+        return sp.ImmutableMatrix(args[1].applyfunc(args[0]))
+    return None
+
+
+def expand_to(graph: Any, name: str, cut: Sequence[str] = ()) -> sp.Basic:
+    """Node `name` in the leaves, and in the nodes `cut` (kept as symbols, as if they were leaves)."""
+    closed: dict[sp.Basic, sp.Basic] = {}
+    for n in graph.upstream([name], stop=cut):
+        node = graph.node(n)
+        if node.expr is None or n in cut:
+            continue
+        closed[node.symbol] = node.expr.xreplace(closed) if closed else node.expr
+    target = graph.node(name)
+    return closed.get(target.symbol, target.symbol)
+
+
+def _entries_of(m: sp.MatrixSymbol) -> sp.ImmutableMatrix:
+    """Real scalar symbols `M[i,j]` for the entries of M (plain symbols: lambdify and the proofs take them)."""
+    r, c = m.shape
+    return sp.ImmutableMatrix(int(r), int(c), lambda i, j: sp.Symbol(f"{m.name}[{i},{j}]", real=True))
+
+
+__all__ = ["FORMATS", "Check", "NodeProgram", "Verification", "central_difference", "decide_zero", "expand_to", "explicit",
+           "lambdify", "verify_bp", "verify_network"]

@@ -1,13 +1,13 @@
 """Numbers: the derivative graph lowered and printed as NumPy or JAX, compiled, and trained.
 
-``lower`` holds the rewrites an expert makes by hand (σ′(z) as a(1 − a), stable logs,
-δ^L = a − y); ``numpy_printer`` and ``jax_printer`` print the lowered graph (backends are
-printers); ``compile`` turns it into one gradient function (:func:`compile`); ``program``
+`lower` holds the rewrites an expert makes by hand (σ′(z) as a(1 − a), stable logs,
+δ^L = a − y); `numpy_printer` and `jax_printer` print the lowered graph (backends are
+printers); `compile` turns it into one gradient function (`compile`); `program`
 prints the whole training step and epoch with the optimizer's update
-(:func:`compile_training`); ``backend`` is what JAX needs at run time; ``optim`` holds the
-optimizers (SGD, momentum, Adam); ``schedule`` the learning-rate schedules; ``threads`` the
-BLAS thread count; ``checkpoint`` saves and resumes runs; ``train`` trains a
-network (:func:`train`).
+(`compile_training`); `backend` is what JAX needs at run time; `optim` holds the
+optimizers (SGD, momentum, Adam); `schedule` the learning-rate schedules; `threads` the
+BLAS thread count; `checkpoint` saves and resumes runs; `train` trains a
+network (`train`).
 """
 
 from __future__ import annotations

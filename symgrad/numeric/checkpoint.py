@@ -1,11 +1,11 @@
 """Training checkpoints: what a run saves after every epoch to continue exactly, and its snapshots.
 
-A checkpoint is a model file (:mod:`symgrad.store.model_file`) whose ``extra`` holds
-``kind = "symgrad-checkpoint"``, the epoch, the optimizer's state (its moment arrays and
+A checkpoint is a model file (`symgrad.store.model_file`) whose `extra` holds
+`kind = "symgrad-checkpoint"`, the epoch, the optimizer's state (its moment arrays and
 Adam's step count t), the shuffling generator's state, the history so far and the run's
 configuration (batch size, optimizer, seed, dtype, η, λ, μ; the backend and device count for
 the record). Everything is host NumPy arrays and JSON, the same for both backends: a run
-checkpointed by NumPy resumes in JAX and the other way round. :func:`resume` reads it all back
+checkpointed by NumPy resumes in JAX and the other way round. `resume` reads it all back
 after checking that the run asking for it is the same run. A snapshot is the same state in
 memory, taken at the start of an epoch, to go back to when the epoch diverges.
 """
@@ -34,8 +34,8 @@ __all__ = ["KIND", "SETTINGS", "restore", "resume", "save_checkpoint", "snapshot
 def save_checkpoint(path: Any, spec: Mapping[str, Any], params: Mapping[str, np.ndarray], opt_state: Mapping[str, Any],
                     epoch: int, rng: np.random.Generator, history: Sequence[Mapping[str, Any]],
                     config: Mapping[str, Any], best: Mapping[str, Any] | None = None) -> None:
-    """Parameters, optimizer state, epoch, the shuffling generator and the history, in one atomic ``.npz``;
-    with ``best`` (keep-best: ``{"epoch": e, "params": {name: array}}``) the best epoch's parameters too."""
+    """Parameters, optimizer state, epoch, the shuffling generator and the history, in one atomic `.npz`;
+    with `best` (keep-best: `{"epoch": e, "params": {name: array}}`) the best epoch's parameters too."""
     extra = {
         "kind": KIND,
         "epoch": int(epoch),
@@ -52,7 +52,7 @@ def save_checkpoint(path: Any, spec: Mapping[str, Any], params: Mapping[str, np.
 def _check_same_run(path: Any, spec: Mapping[str, Any], config: Mapping[str, Any], cspec: Mapping[str, Any],
                     extra: Mapping[str, Any], override: Sequence[str] = ()) -> None:
     """The checkpoint's network and training settings are this run's (else a UsageError naming the setting and
-    how to change it, when it may change); the settings in ``override`` may differ."""
+    how to change it, when it may change); the settings in `override` may differ."""
     if extra.get("kind") != KIND:
         raise UsageError(f"resume {path}: a saved model, not a training checkpoint (no epoch and optimizer state)",
                          arg="resume")
@@ -83,9 +83,9 @@ def _check_same_run(path: Any, spec: Mapping[str, Any], config: Mapping[str, Any
 def resume(path: Any, spec: Mapping[str, Any], config: Mapping[str, Any], pnames: list[str],
            shapes: Mapping[str, tuple], rng: np.random.Generator,
            history: list, override: Sequence[str] = ()) -> tuple[int, list[np.ndarray], dict[str, Any], dict[str, Any]]:
-    """Read the checkpoint at ``path`` back: ``(its epoch, the parameters, the optimizer state, its extra)``; the
-    shuffling generator and the history are put back in place. ``override`` names the settings (``lr``,
-    ``schedule``) this run may change."""
+    """Read the checkpoint at `path` back: `(its epoch, the parameters, the optimizer state, its extra)`; the
+    shuffling generator and the history are put back in place. `override` names the settings (`lr`,
+    `schedule`) this run may change."""
     try:
         cspec, cparams, extra = load_checkpoint(path)
     except UsageError as e:
@@ -116,12 +116,12 @@ def resume(path: Any, spec: Mapping[str, Any], config: Mapping[str, Any], pnames
 
 
 def snapshot(trainer: Any, rng: np.random.Generator) -> Snapshot:
-    """A trainer's parameters and optimizer state and the generator's state now (host copies), to :func:`restore`."""
+    """A trainer's parameters and optimizer state and the generator's state now (host copies), to `restore`."""
     return [np.array(p, copy=True) for p in trainer.host_params()], trainer.opt_state(), rng.bit_generator.state
 
 
 def restore(saved: Snapshot, trainer: Any, rng: np.random.Generator) -> None:
-    """Back to a :func:`snapshot` (the last finite parameters, for ``on_nonfinite="stop"``)."""
+    """Back to a `snapshot` (the last finite parameters, for `on_nonfinite="stop"`)."""
     arrays, opt_state, rng_state = saved
     trainer.load(arrays, opt_state)
     rng.bit_generator.state = rng_state

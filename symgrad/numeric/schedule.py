@@ -3,15 +3,15 @@ r"""Learning-rate schedules: η for each epoch, from the run's η₀.
 The learning rate is constant within an epoch and set before it (epochs counted from 1, E of
 them in the run):
 
-* ``constant``: η_e = η₀;
-* ``step``: η_e = η₀ γ^⌊(e − 1)/k⌋ (× γ every k = ``step_size`` epochs; PyTorch's ``StepLR``);
-* ``exponential``: η_e = η₀ γ^(e − 1) (PyTorch's ``ExponentialLR``);
-* ``cosine``: η_e = η_min + (η₀ − η_min)(1 + cos(π (e − 1)/T))/2 with T = ``period``
-  (default E; PyTorch's ``CosineAnnealingLR`` with ``T_max`` = T).
+* `constant`: η_e = η₀;
+* `step`: η_e = η₀ γ^⌊(e − 1)/k⌋ (× γ every k = `step_size` epochs; PyTorch's `StepLR`);
+* `exponential`: η_e = η₀ γ^(e − 1) (PyTorch's `ExponentialLR`);
+* `cosine`: η_e = η_min + (η₀ − η_min)(1 + cos(π (e − 1)/T))/2 with T = `period`
+  (default E; PyTorch's `CosineAnnealingLR` with `T_max` = T).
 
-The training program takes η as an argument of every step (:mod:`symgrad.numeric.program`),
+The training program takes η as an argument of every step (`symgrad.numeric.program`),
 so changing it between epochs costs nothing; each epoch's η goes into its history record
-(``lr``), and a checkpoint records the schedule so that a resumed run follows it.
+(`lr`), and a checkpoint records the schedule so that a resumed run follows it.
 """
 
 from __future__ import annotations
@@ -40,13 +40,13 @@ class Schedule:
     """A learning-rate schedule (see the module docstring for the formulas).
 
     Args:
-        kind: one of :data:`SCHEDULES`.
-        step_size: ``step``: k, the epochs between two decays (default 10).
-        gamma: ``step``, ``exponential``: the factor γ in (0, 1] (default :data:`DEFAULT_GAMMA`).
-        min_lr: ``cosine``: η_min ≥ 0 (default 0).
-        period: ``cosine``: T in epochs (default: the run's epochs).
+        kind: one of `SCHEDULES`.
+        step_size: `step`: k, the epochs between two decays (default 10).
+        gamma: `step`, `exponential`: the factor γ in (0, 1] (default `DEFAULT_GAMMA`).
+        min_lr: `cosine`: η_min ≥ 0 (default 0).
+        period: `cosine`: T in epochs (default: the run's epochs).
 
-    A setting the schedule does not read is refused (``step_size`` with ``cosine``, …).
+    A setting the schedule does not read is refused (`step_size` with `cosine`, …).
     """
 
     kind: str = "constant"
@@ -82,7 +82,7 @@ class Schedule:
             object.__setattr__(self, "min_lr", m)
 
     def lr(self, eta0: float, epoch: int, epochs: int) -> float:
-        """η for ``epoch`` (1-based) of a run of ``epochs`` epochs starting from η₀ = ``eta0``."""
+        """η for `epoch` (1-based) of a run of `epochs` epochs starting from η₀ = `eta0`."""
         e = int(epoch) - 1
         if self.kind == "constant":
             return float(eta0)
@@ -107,14 +107,14 @@ class Schedule:
         return out
 
     def describe(self) -> str:
-        """In words, for a run's title and the per-epoch line: ``step (k = 10, γ = 0.5)``."""
+        """In words, for a run's title and the per-epoch line: `step (k = 10, γ = 0.5)`."""
         sym = {"step_size": "k", "gamma": "γ", "min_lr": "η_min", "period": "T"}
         given = [f"{sym[k]} = {getattr(self, k)}" for k in SCHEDULES[self.kind] if getattr(self, k) is not None]
         return self.kind + (f" ({', '.join(given)})" if given else "")
 
 
 def as_schedule(schedule: Schedule | str | Mapping[str, Any] | None) -> Schedule:
-    """A :class:`Schedule` from ``None`` (constant), a name, a mapping such as :meth:`Schedule.to_dict`'s, or itself."""
+    """A `Schedule` from `None` (constant), a name, a mapping such as `Schedule.to_dict`'s, or itself."""
     if schedule is None:
         return Schedule()
     if isinstance(schedule, Schedule):

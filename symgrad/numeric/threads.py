@@ -3,13 +3,13 @@
 The matrix products of a small network at a small batch (784-30-10, m = 10: W² a¹ is a
 30 × 784 by 784 × 10 product) are too short to share: with OpenBLAS's default (one thread
 per core) every product wakes the other threads, and on a busy machine waits for them — one
-thread was the fastest setting for every network and batch size ``benchmarks/threads.py``
-measured (docs/benchmarks.md). So :func:`choose_threads` gives 1 unless told otherwise, and
-:func:`blas_threads` limits the BLAS thread pools for the duration of a run with
-`threadpoolctl <https://github.com/joblib/threadpoolctl>`_ (the ``threads`` extra; without
+thread was the fastest setting for every network and batch size `benchmarks/threads.py`
+measured (docs/benchmarks.md). So `choose_threads` gives 1 unless told otherwise, and
+`blas_threads` limits the BLAS thread pools for the duration of a run with
+`threadpoolctl <https://github.com/joblib/threadpoolctl>`_ (the `threads` extra; without
 it the run keeps the library's default and says so in one line).
 
-JAX computes in XLA's own thread pool, which BLAS limits do not touch: for ``backend="jax"``
+JAX computes in XLA's own thread pool, which BLAS limits do not touch: for `backend="jax"`
 the setting only affects the host-side NumPy work (the evaluation after each epoch).
 """
 
@@ -33,7 +33,7 @@ __all__ = ["AUTO_THREADS", "THREAD_CHOICES", "blas_threads", "check_threads", "c
 
 
 def check_threads(threads: Any) -> None:
-    """``threads`` is a whole number ≥ 1, ``"auto"`` or ``"default"`` (else a UsageError naming it)."""
+    """`threads` is a whole number ≥ 1, `"auto"` or `"default"` (else a UsageError naming it)."""
     if threads in THREAD_CHOICES:
         return
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
@@ -41,8 +41,8 @@ def check_threads(threads: Any) -> None:
 
 
 def choose_threads(threads: int | str = "auto") -> int | None:
-    """The BLAS thread count a run asks for: ``threads`` itself, :data:`AUTO_THREADS` for ``"auto"``, or
-    ``None`` for ``"default"`` (no limit: the BLAS library's own choice, usually one thread per core)."""
+    """The BLAS thread count a run asks for: `threads` itself, `AUTO_THREADS` for `"auto"`, or
+    `None` for `"default"` (no limit: the BLAS library's own choice, usually one thread per core)."""
     check_threads(threads)
     if threads == "default":
         return None
@@ -53,10 +53,10 @@ def choose_threads(threads: int | str = "auto") -> int | None:
 
 @contextmanager
 def blas_threads(n: int | None, notices: list[str] | None = None) -> Iterator[bool]:
-    """Limit the BLAS thread pools to ``n`` threads inside the block (``None``: no limit); yields whether it could.
+    """Limit the BLAS thread pools to `n` threads inside the block (`None`: no limit); yields whether it could.
 
-    Without threadpoolctl the block runs with BLAS's default and the notice :data:`MISSING` goes
-    into ``notices`` (once). The previous limits are restored on leaving, also after an error.
+    Without threadpoolctl the block runs with BLAS's default and the notice `MISSING` goes
+    into `notices` (once). The previous limits are restored on leaving, also after an error.
     """
     if n is None:
         yield True

@@ -1,23 +1,23 @@
 r"""Training compiled networks: mini-batch SGD (Nielsen), momentum, Adam.
 
 The cost of a mini-batch of m examples is summed over its examples, so the
-update of Nielsen's ``network.py`` is
+update of Nielsen's `network.py` is
 
     w → w − (η/m) Σ_x ∂C_x/∂w,    b → b − (η/m) Σ_x ∂C_x/∂b,
 
-with the gradients computed by the code :func:`symgrad.numeric.compile` generates from
+with the gradients computed by the code `symgrad.numeric.compile` generates from
 the derivative graph. Momentum keeps a velocity v → μv − (η/m)∇C, w → w + v;
 Adam (Kingma & Ba) uses the mean gradient g = ∇C/m. L2 weight decay λ adds
 λ Σ_l ‖W^l‖² to each mini-batch's cost (so 2λW to ∂C/∂W).
 
 The hot loop is what an expert writes by hand: examples shuffled once per
-epoch (``np.random.default_rng(seed).permutation``), each mini-batch a view of
+epoch (`np.random.default_rng(seed).permutation`), each mini-batch a view of
 the shuffled rows (columns are examples), the generated function called with
 positional arrays, parameters updated in place. Nothing is validated or
 copied per step; NaN/Inf is detected once per epoch, and the epoch is then
 replayed from its start with checks to name the step and the parameter.
-The optimizers are in :mod:`symgrad.numeric.optim`, checkpoints in
-:mod:`symgrad.numeric.checkpoint`; the ``symgrad train`` command in :mod:`symgrad.cli.commands`.
+The optimizers are in `symgrad.numeric.optim`, checkpoints in
+`symgrad.numeric.checkpoint`; the `symgrad train` command in `symgrad.cli.commands`.
 """
 
 from __future__ import annotations
@@ -53,26 +53,26 @@ __all__ = ["MONITORS", "NONFINITE", "OPTIMIZERS", "OVERRIDABLE", "SCHEDULES", "H
 class History(list):
     """The per-epoch records of a training run (a list of dicts).
 
-    Each record has ``epoch`` (1-based), ``seconds`` (training time of that
-    epoch, evaluation excluded), ``train_cost`` and ``train_accuracy`` (mean
+    Each record has `epoch` (1-based), `seconds` (training time of that
+    epoch, evaluation excluded), `train_cost` and `train_accuracy` (mean
     cost per example and fraction correct on the training set, measured after
-    the epoch), ``holdout_cost``, ``holdout_accuracy`` (``None`` without a
-    held-out set) and ``lr``, the epoch's learning rate η (the schedule's). ``interrupted`` is set when a signal stopped the run. ``backend``, ``dtype`` and
-    ``devices`` say where it computed, ``notices`` what it switched on for itself (JAX's 64-bit
-    mode); :meth:`to_json` (``symgrad train --json``) records them all.
+    the epoch), `holdout_cost`, `holdout_accuracy` (`None` without a
+    held-out set) and `lr`, the epoch's learning rate η (the schedule's). `interrupted` is set when a signal stopped the run. `backend`, `dtype` and
+    `devices` say where it computed, `notices` what it switched on for itself (JAX's 64-bit
+    mode); `to_json` (`symgrad train --json`) records them all.
     """
 
     interrupted: bool = False
-    #: why training stopped early on NaN/Inf with ``on_nonfinite="stop"`` (else ``None``)
+    #: why training stopped early on NaN/Inf with `on_nonfinite="stop"` (else `None`)
     stopped: str | None = None
-    #: where the run computed: ``"numpy"`` or ``"jax"``, the dtype and the number of devices
+    #: where the run computed: `"numpy"` or `"jax"`, the dtype and the number of devices
     backend: str = "numpy"
     dtype: str = "float64"
     devices: int = 1
-    #: the BLAS thread count the run asked for (``None``: BLAS's default) and the learning-rate schedule
+    #: the BLAS thread count the run asked for (`None`: BLAS's default) and the learning-rate schedule
     threads: int | None = None
     schedule: dict | None = None
-    #: why early stopping ended the run (else ``None``), and the best epoch (early stopping or keep-best)
+    #: why early stopping ended the run (else `None`), and the best epoch (early stopping or keep-best)
     early_stopped: str | None = None
     best_epoch: int | None = None
 
@@ -153,7 +153,7 @@ def _inputs(X: Any, d: int, dtype: Any, what: str = "X") -> np.ndarray:
 
 @dataclass
 class _Data:
-    """The training examples as rows (``X`` (n, d), targets ``Y`` (n, k), ``labels``) and the held-out set."""
+    """The training examples as rows (`X` (n, d), targets `Y` (n, k), `labels`) and the held-out set."""
 
     X: np.ndarray
     Y: np.ndarray
@@ -208,12 +208,12 @@ def _progress(total: int, initial: int, enabled: bool) -> Any:
 class Trainer:
     """A network's training program on one backend, its parameters and optimizer state: one epoch at a time.
 
-    The program (:func:`symgrad.numeric.program.compile_training`) holds the forward pass,
+    The program (`symgrad.numeric.program.compile_training`) holds the forward pass,
     backprop and the update; the parameters and state live where the backend computes (NumPy
-    arrays updated in place, or JAX device arrays, replicated over ``devices``). Evaluation and
+    arrays updated in place, or JAX device arrays, replicated over `devices`). Evaluation and
     the replay that names a diverged step run on the host in NumPy, through the gradient
-    function and the unfused :class:`~symgrad.numeric.optim.Optimizer` (the per-batch path).
-    :func:`train` drives it; the benchmark times :meth:`run_epoch` itself.
+    function and the unfused `Optimizer` (the per-batch path).
+    `train` drives it; the benchmark times `run_epoch` itself.
     """
 
     def __init__(self, net: Network, lr: float, batch_size: int, optimizer: str = "sgd", momentum: float = 0.9,
@@ -259,7 +259,7 @@ class Trainer:
         return jax.device_put(arrays, rep)
 
     def load(self, params: list[np.ndarray], opt_state: Mapping[str, Any] | None) -> None:
-        """Put host parameters and a state dict (``None``: a fresh optimizer) where the backend computes."""
+        """Put host parameters and a state dict (`None`: a fresh optimizer) where the backend computes."""
         program = self.program
         if self.backend == "numpy" and hasattr(self, "params"):
             for p, v in zip(self.params, params):  # in place: the arrays stay the same objects
@@ -289,9 +289,9 @@ class Trainer:
 
     # ------------------------------------------------------------ epochs
     def run_epoch(self, perm: np.ndarray, flag: list | None = None) -> float:
-        """One pass over the training rows in the order ``perm`` (mini-batches of ``batch_size``); the summed cost.
+        """One pass over the training rows in the order `perm` (mini-batches of `batch_size`); the summed cost.
 
-        NumPy stops after the current step when ``flag[0]`` is set (a signal); JAX after the epoch.
+        NumPy stops after the current step when `flag[0]` is set (a signal); JAX after the epoch.
         """
         if self.rows is None:
             raise UsageError("Trainer.run_epoch: no data (call set_data(X, Y) first)")
@@ -306,8 +306,8 @@ class Trainer:
     def reference_epoch(self, perm: np.ndarray) -> None:
         """The same epoch by the per-batch path on the host (gradient function, then the unfused optimizer).
 
-        What :func:`train` did before the update was printed into the program; kept as the
-        reference the printed step is tested against, and for :func:`_diagnose`'s replay.
+        What `train` did before the update was printed into the program; kept as the
+        reference the printed step is tested against, and for `_diagnose`'s replay.
         """
         X, Y = (np.asarray(r) for r in self.rows)
         params = [np.array(p) for p in self.host_params()]
@@ -328,10 +328,10 @@ def _is_number(x: Any) -> bool:
 def check_settings(epochs: Any = 1, batch_size: Any = 1, lr: Any = 1.0, momentum: Any = 0.0,
                    weight_decay: Any = 0.0, on_nonfinite: str = "raise", dtype: str = "float64",
                    backend: str = "numpy", devices: Any = None, *, threads: Any = "auto") -> None:
-    """The training settings (see :func:`train`) checked before any work; a :class:`UsageError` names the one at fault.
+    """The training settings (see `train`) checked before any work; a `UsageError` names the one at fault.
 
-    For ``backend="jax"`` this imports JAX (a one-line error naming the ``jax`` extra when it is
-    missing), switches on its 64-bit mode for float64 and checks ``devices`` against those JAX sees.
+    For `backend="jax"` this imports JAX (a one-line error naming the `jax` extra when it is
+    missing), switches on its 64-bit mode for float64 and checks `devices` against those JAX sees.
     """
     for name, v in (("epochs", epochs), ("batch_size", batch_size)):
         low = 0 if name == "epochs" else 1
@@ -385,45 +385,45 @@ def train(
     init_from: Any = None,
     override: Sequence[str] = (),
 ) -> History:
-    """Train ``net`` on examples ``X`` (n, d) with labels (n,) or targets (n, k); return the :class:`History`.
+    """Train `net` on examples `X` (n, d) with labels (n,) or targets (n, k); return the `History`.
 
-    Parameters start from the network's values (or :func:`init_params` with
-    ``init`` and ``seed`` when it has none) and end in the network
-    (``net.params()``). ``holdout=(X_h, labels_h)`` is evaluated after every
-    epoch. ``callback(record)`` is called after every epoch; returning ``False``
+    Parameters start from the network's values (or `init_params` with
+    `init` and `seed` when it has none) and end in the network
+    (`net.params()`). `holdout=(X_h, labels_h)` is evaluated after every
+    epoch. `callback(record)` is called after every epoch; returning `False`
     stops training (what it prints does not garble the progress bar: the bar is
-    cleared while it runs). ``checkpoint=PATH`` saves parameters, optimizer state,
+    cleared while it runs). `checkpoint=PATH` saves parameters, optimizer state,
     epoch and the shuffling generator's state after every epoch (atomically);
-    ``resume=PATH`` continues such a run exactly. A signal (``stop``) ends the run after the current
+    `resume=PATH` continues such a run exactly. A signal (`stop`) ends the run after the current
     mini-batch with the network back at the parameters of the last completed epoch.
 
-    ``on_nonfinite`` says what happens when the parameters or the cost become
-    NaN or Inf (divergence): ``"raise"`` (default) raises :class:`TrainingError`
-    naming the epoch, the step and the parameter; ``"stop"`` ends training with
-    the parameters of the last finite epoch and sets ``history.stopped`` to the
-    reason; ``"ignore"`` carries on (no checkpoint is written for non-finite
+    `on_nonfinite` says what happens when the parameters or the cost become
+    NaN or Inf (divergence): `"raise"` (default) raises `TrainingError`
+    naming the epoch, the step and the parameter; `"stop"` ends training with
+    the parameters of the last finite epoch and sets `history.stopped` to the
+    reason; `"ignore"` carries on (no checkpoint is written for non-finite
     parameters).
 
-    ``backend`` is ``"numpy"`` (default) or ``"jax"`` (the ``jax`` extra: the epoch is one jitted
-    ``lax.scan``); ``devices=N`` splits every mini-batch over N JAX devices (default 1; the batch
+    `backend` is `"numpy"` (default) or `"jax"` (the `jax` extra: the epoch is one jitted
+    `lax.scan`); `devices=N` splits every mini-batch over N JAX devices (default 1; the batch
     size must divide by N). Shuffling is NumPy's seeded permutation on the host for both, so both
     see the same order, and a checkpoint written by one backend resumes in the other.
 
-    ``threads``: BLAS threads for the run (:mod:`symgrad.numeric.threads`): a whole number,
-    ``"auto"`` (default: the measured best, one thread) or ``"default"`` (BLAS's own choice).
+    `threads`: BLAS threads for the run (`symgrad.numeric.threads`): a whole number,
+    `"auto"` (default: the measured best, one thread) or `"default"` (BLAS's own choice).
 
-    ``schedule``: the learning rate of each epoch from η₀ = ``lr`` (:class:`Schedule` or its name:
-    ``"constant"``, ``"step"``, ``"exponential"``, ``"cosine"``); every record holds its ``lr``.
+    `schedule`: the learning rate of each epoch from η₀ = `lr` (`Schedule` or its name:
+    `"constant"`, `"step"`, `"exponential"`, `"cosine"`); every record holds its `lr`.
 
-    ``early_stop="cost"`` or ``"accuracy"`` stops when the held-out cost (accuracy) has not
-    improved by more than ``min_delta`` for ``patience`` epochs (``history.early_stopped`` says
-    why). ``keep_best=True`` ends with the parameters of the best epoch by that measure (by
-    held-out cost without ``early_stop``; or name the measure: ``keep_best="accuracy"``);
-    ``history.best_epoch`` records which. Both need ``holdout``.
+    `early_stop="cost"` or `"accuracy"` stops when the held-out cost (accuracy) has not
+    improved by more than `min_delta` for `patience` epochs (`history.early_stopped` says
+    why). `keep_best=True` ends with the parameters of the best epoch by that measure (by
+    held-out cost without `early_stop`; or name the measure: `keep_best="accuracy"`);
+    `history.best_epoch` records which. Both need `holdout`.
 
-    ``init_from=PATH`` starts from a saved model's parameters (fine-tuning): its network must be
+    `init_from=PATH` starts from a saved model's parameters (fine-tuning): its network must be
     this one (sizes, activation, output, cost), else a UsageError names the difference. A resumed
-    run must have the checkpoint's settings; ``override=("lr",)`` (or ``"schedule"``) lets this
+    run must have the checkpoint's settings; `override=("lr",)` (or `"schedule"`) lets this
     run's learning rate (schedule) replace the checkpoint's, and a notice records it.
     """
     if not isinstance(net, Network):
@@ -494,7 +494,7 @@ def train(
 def _loop(trainer: Trainer, data: _Data, epochs_left: range, epochs: int, rng: np.random.Generator, flag: list,
           on_nonfinite: str, history: History, sched: Schedule, best: _Best | None, checkpoint: Any,
           spec: Mapping[str, Any], config: Mapping[str, Any], bar: Any, callback: Callable | None) -> None:
-    """The epochs of :func:`train`: η from the schedule, train, record, track the best, checkpoint, report."""
+    """The epochs of `train`: η from the schedule, train, record, track the best, checkpoint, report."""
     pnames = trainer.pnames
     for epoch in epochs_left:
         trainer.lr = sched.lr(config["lr"], epoch, epochs)
@@ -616,7 +616,7 @@ def _overrides(override: Any, resume: Any) -> tuple[str, ...]:
 
 
 def _init_from(net: Network, path: Any) -> None:
-    """Fine-tuning: the parameters of the saved model at ``path``, whose network must be ``net``'s."""
+    """Fine-tuning: the parameters of the saved model at `path`, whose network must be `net`'s."""
     try:
         spec, params = load_model(path)
     except UsageError as e:
@@ -637,7 +637,7 @@ def _init_from(net: Network, path: Any) -> None:
 
 
 def _start_params(net: Network, init: str, seed: int | None, resumed: bool) -> None:
-    """Parameters for a network that has none (:func:`init_params`); else its own, which must be finite."""
+    """Parameters for a network that has none (`init_params`); else its own, which must be finite."""
     if any(p.value is None for p in net.graph.parameters):
         net.set_params(init_params(net.sizes, init, seed))
     elif not resumed:  # a resumed run takes the checkpoint's parameters
@@ -647,8 +647,8 @@ def _start_params(net: Network, init: str, seed: int | None, resumed: bool) -> N
 
 def _epoch(trainer: Trainer, data: _Data, epoch: int, rng: np.random.Generator, flag: list, on_nonfinite: str,
            history: History) -> tuple[dict[str, Any], bool] | None:
-    """Train one epoch and measure it: ``(record, parameters finite)``, or ``None`` when the run stops here
-    (a signal came, or it diverged with ``on_nonfinite="stop"``: then back to the epoch's start)."""
+    """Train one epoch and measure it: `(record, parameters finite)`, or `None` when the run stops here
+    (a signal came, or it diverged with `on_nonfinite="stop"`: then back to the epoch's start)."""
     saved = snapshot(trainer, rng)
     perm = rng.permutation(data.n)  # on the host, for every backend: the same order everywhere
     t0 = time.perf_counter()

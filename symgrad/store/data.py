@@ -2,13 +2,13 @@ r"""Data for training: IDX files (MNIST), arrays passed directly, generated demo
 
 Conventions
 -----------
-Every loader returns ``(X, labels)`` with **examples as rows**: ``X`` is an
-``(n, d)`` float array (float64 unless asked otherwise) and ``labels`` an
-``(n,)`` int64 array. The network sees a mini-batch of m examples as
-**columns** — the input a^1 = x is ``(d, m)`` and the target y is ``(k, m)``
-(Nielsen's layout, see :mod:`symgrad.networks`) — so a trainer takes
-``to_columns(X[batch])`` and ``one_hot(labels[batch], k)``. Arrays a user
-passes directly follow the same ``(n, d)`` convention; :func:`as_arrays`
+Every loader returns `(X, labels)` with **examples as rows**: `X` is an
+`(n, d)` float array (float64 unless asked otherwise) and `labels` an
+`(n,)` int64 array. The network sees a mini-batch of m examples as
+**columns** — the input a^1 = x is `(d, m)` and the target y is `(k, m)`
+(Nielsen's layout, see `symgrad.networks`) — so a trainer takes
+`to_columns(X[batch])` and `one_hot(labels[batch], k)`. Arrays a user
+passes directly follow the same `(n, d)` convention; `as_arrays`
 checks and converts them.
 
 IDX (the MNIST format): a big-endian header — two zero bytes, a type code
@@ -20,20 +20,23 @@ gzip magic bytes, not the name).
 
 Nothing here unpickles, and nothing needs files outside the package: the demo
 sets are generated from a seed, and the real MNIST test set (10,000 digits) ships
-inside it (``symgrad/store/datasets/mnist/``, checked against its pinned sha256
+inside it (`symgrad/store/datasets/mnist/`, checked against its pinned sha256
 whenever it is loaded). The full training set is fetched by
-:func:`symgrad.store.fetch.fetch_mnist` (``symgrad data fetch mnist``).
+`symgrad.store.fetch.fetch_mnist` (`symgrad data fetch mnist`).
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import io
+import math
 import os
+import stat
 import zlib
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -63,13 +66,16 @@ __all__ = [
     "PACKAGED_MNIST",
     "as_arrays",
     "check_finite",
+    "check_regular",
     "dataset",
     "find_mnist",
     "load_idx",
     "load_mnist",
+    "memory_limit",
     "one_hot",
     "packaged_mnist",
     "read_idx",
+    "size_text",
     "split",
     "to_columns",
 ]
@@ -98,21 +104,194 @@ def _describe_magic(magic: int) -> str:
     return f"{magic} (0x{magic:08X}: {kind}, {ndim}-D)"
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The file's bytes, gunzipped if they start with the gzip magic."""
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
-    if path.is_dir():
-        raise DataError(f"{path}: is a directory, not an IDX file")
+#: Chunk size of the streaming reader: memory grows with the data actually there, never with a promise.
+_CHUNK = 1 << 22
+
+
+def memory_limit() -> int:
+    """The bytes a single input may unpack to: this machine's physical memory (a bound, not a guess of what is free).
+
+    Used to refuse an IDX header or a model file that promises more than could ever be held.
+    """
     try:
-        raw = path.read_bytes()
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): a generous fixed bound
+        return 64 << 30
+
+
+def size_text(n: int) -> str:
+    """A byte count for a message, short whatever its size: `1,234 bytes (1.2 KiB)`, `a 600-digit number`."""
+    if n >= 10**21:
+        return f"about 10^{len(str(n)) - 1} bytes"
+    if n < 1024:
+        return f"{n:,} bytes"
+    value, i = n / 1024, 0
+    while value >= 1024 and i < 5:
+        value, i = value / 1024, i + 1
+    return f"{n:,} bytes ({value:.1f} {('KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB')[i]})"
+
+
+def _shape_text(dims: tuple[int, ...]) -> str:
+    """`10×28×28`; a long shape (a hostile header may give 255 sizes) shortened so an error stays one short line."""
+    if len(dims) <= 6:
+        return "×".join(map(str, dims))
+    return "×".join(map(str, dims[:3])) + "×…×" + "×".join(map(str, dims[-2:])) + f" ({len(dims)} dimensions)"
+
+
+def check_regular(path: Path, what: str = "an IDX file", *, pipes: bool = True) -> None:
+    """`path` exists and is a regular file, or a pipe (read as a bounded stream) when `pipes`; a device such as
+    `/dev/zero`, a directory or a socket is refused (`DataError` naming the file)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
     except OSError as e:
         raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
-    return _gunzip(path, raw)
+    if stat.S_ISDIR(st.st_mode):
+        raise DataError(f"{path}: is a directory, not {what}")
+    if not (stat.S_ISREG(st.st_mode) or (pipes and stat.S_ISFIFO(st.st_mode))):
+        kind = ("a character device" if stat.S_ISCHR(st.st_mode) else "a block device" if stat.S_ISBLK(st.st_mode)
+                else "a socket" if stat.S_ISSOCK(st.st_mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode)
+                else "not a regular file")
+        raise DataError(f"{path}: is {kind}, not {what}; refusing to read it")
+
+
+def _read_exactly(stream: IO[bytes], n: int) -> bytes:
+    """`n` bytes, or fewer only where the stream ends; read in chunks, so memory follows the data actually there
+    (a pipe or a gzip stream may return less than asked before its end)."""
+    parts, got = [], 0
+    while got < n:
+        chunk = stream.read(min(_CHUNK, n - got))
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
+
+
+def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read one IDX file (plain or gzip) into an array of its native shape and type.
+
+    Checks the magic number (two zero bytes, a known type code, D ≥ 1), that the
+    header is complete, and that the data are exactly ∏ sizes × item size bytes —
+    neither truncated nor followed by trailing bytes. Errors are
+    `DataError` naming the file and what is wrong.
+    The result is a writable array in native byte order (uint8 for MNIST).
+
+    Hostile files stay cheap: the file is read as a stream (gzip decompressed as it
+    goes), the header first; no more than the ∏ sizes × item size bytes it promises
+    are read, plus one to detect trailing data, so a gzip bomb stops after its header's
+    worth. A header promising more than this machine's memory (`memory_limit`),
+    or a plain file whose size disagrees with its header, is refused before any data
+    are read. A device (`/dev/zero`), a directory or a socket is refused; a pipe
+    is read as a bounded stream.
+    """
+    path = Path(os.fspath(path))
+    check_regular(path)
+    try:
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            regular = stat.S_ISREG(st.st_mode)
+            start = f.read(2)
+            raw: IO[bytes] = f
+            if regular:
+                f.seek(0)
+            else:  # a pipe cannot seek: put the two bytes back in front
+                raw = io.BufferedReader(_Prefixed(start, f))
+            if start == _GZIP_MAGIC:
+                return _idx_stream(path, gzip.GzipFile(fileobj=raw, mode="rb"), None)
+            return _idx_stream(path, raw, st.st_size if regular else None)
+    except EOFError:
+        raise DataError(f"{path}: truncated gzip data (the compressed stream ends early)") from None
+    except (gzip.BadGzipFile, zlib.error) as e:
+        raise DataError(f"{path}: corrupt gzip data ({e})") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
+
+
+class _Prefixed(io.RawIOBase):
+    """A pipe with the bytes already read from it put back in front."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self._head, self._rest = head, rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self._head:
+            n = min(len(b), len(self._head))
+            b[:n], self._head = self._head[:n], self._head[n:]
+            return n
+        data = self._rest.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+def _idx_stream(path: Path | Traversable, stream: IO[bytes], size: int | None) -> np.ndarray:
+    """The IDX array read from `stream` (`size`: the plain file's size, else unknown), header first."""
+    head = _read_exactly(stream, 4)
+    magic, ndim, dtype = _check_magic(path, head)
+    header = 4 + 4 * ndim
+    rest = _read_exactly(stream, header - 4)
+    dims = _check_header(path, head + rest, magic, ndim)
+    expected = math.prod(dims) * dtype.itemsize
+    what = _what(dims, dtype, expected)
+    if size is not None:  # a plain file: its size says it all before any data are read
+        found = size - header
+        if found < expected:
+            raise DataError(f"{path}: truncated: header says {what}, found {found:,}")
+        if found > expected:
+            raise DataError(f"{path}: {found - expected:,} trailing bytes: header says {what}, found {found:,}")
+    limit = memory_limit()
+    if expected > limit:
+        raise DataError(f"{path}: header says {what}, more than this machine's memory ({size_text(limit)})")
+    body = _read_exactly(stream, expected + 1)  # one more byte than promised: trailing data?
+    found = len(body)
+    if found < expected:
+        raise DataError(f"{path}: truncated: header says {what}, found {found:,}")
+    if found > expected:
+        raise DataError(f"{path}: trailing data: header says {what}, and the data go on after them")
+    arr = np.frombuffer(body, dtype=dtype, count=math.prod(dims)).reshape(dims)
+    return arr.astype(dtype.newbyteorder("="), copy=True)
+
+
+def _check_magic(path: Path | Traversable, head: bytes) -> tuple[int, int, np.dtype]:
+    if len(head) < 4:
+        raise DataError(f"{path}: not an IDX file: {len(head)} bytes, too short for the 4-byte magic number")
+    if head[0] != 0 or head[1] != 0:
+        raise DataError(
+            f"{path}: not an IDX file: the magic number must start with two zero bytes, found {head[:4]!r}"
+        )
+    magic = int.from_bytes(head[:4], "big")
+    code, ndim = head[2], head[3]
+    if code not in IDX_TYPES:
+        known = ", ".join(f"0x{c:02X} {t.name}" for c, t in IDX_TYPES.items())
+        raise DataError(
+            f"{path}: bad magic number {magic} (0x{magic:08X}): unknown type code 0x{code:02X} ({known})"
+        )
+    if ndim == 0:
+        raise DataError(f"{path}: bad magic number {magic} (0x{magic:08X}): zero dimensions")
+    return magic, ndim, IDX_TYPES[code]
+
+
+def _check_header(path: Path | Traversable, data: bytes, magic: int, ndim: int) -> tuple[int, ...]:
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataError(
+            f"{path}: truncated header: magic {_describe_magic(magic)} needs {header} header bytes, found {len(data)}"
+        )
+    return tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+
+
+def _what(dims: tuple[int, ...], dtype: np.dtype, expected: int) -> str:
+    shape_txt = _shape_text(dims)
+    return f"{shape_txt} = {size_text(expected)}" if dtype.itemsize == 1 else (
+        f"{shape_txt} {dtype.name} = {size_text(expected)}")
 
 
 def _gunzip(path: Path | Traversable, raw: bytes) -> bytes:
-    """``raw`` gunzipped if it starts with the gzip magic, else as it is."""
+    """`raw` gunzipped if it starts with the gzip magic, else as it is."""
     if raw[:2] != _GZIP_MAGIC:
         return raw
     try:
@@ -123,60 +302,9 @@ def _gunzip(path: Path | Traversable, raw: bytes) -> bytes:
         raise DataError(f"{path}: corrupt gzip data ({e})") from None
 
 
-def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read one IDX file (plain or gzip) into an array of its native shape and type.
-
-    Checks the magic number (two zero bytes, a known type code, D ≥ 1), that the
-    header is complete, and that the data are exactly ∏ sizes × item size bytes —
-    neither truncated nor followed by trailing bytes. Errors are
-    :class:`~symgrad.errors.DataError` naming the file and what is wrong.
-    The result is a writable array in native byte order (uint8 for MNIST).
-    """
-    path = Path(os.fspath(path))
-    return _parse_idx(path, _read_bytes(path))
-
-
 def _parse_idx(path: Path | Traversable, data: bytes) -> np.ndarray:
-    """The IDX array held by ``data`` (the bytes of ``path``, gunzipped), checked as :func:`read_idx` says."""
-    if len(data) < 4:
-        raise DataError(f"{path}: not an IDX file: {len(data)} bytes, too short for the 4-byte magic number")
-    if data[0] != 0 or data[1] != 0:
-        raise DataError(
-            f"{path}: not an IDX file: the magic number must start with two zero bytes, found {data[:4]!r}"
-        )
-    magic = int.from_bytes(data[:4], "big")
-    code, ndim = data[2], data[3]
-    if code not in IDX_TYPES:
-        known = ", ".join(f"0x{c:02X} {t.name}" for c, t in IDX_TYPES.items())
-        raise DataError(
-            f"{path}: bad magic number {magic} (0x{magic:08X}): unknown type code 0x{code:02X} ({known})"
-        )
-    if ndim == 0:
-        raise DataError(f"{path}: bad magic number {magic} (0x{magic:08X}): zero dimensions")
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DataError(
-            f"{path}: truncated header: magic {_describe_magic(magic)} needs {header} header bytes, found {len(data)}"
-        )
-    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    dtype = IDX_TYPES[code]
-    count = 1
-    for s in dims:
-        count *= s
-    expected = count * dtype.itemsize
-    found = len(data) - header
-    shape_txt = "×".join(map(str, dims))
-    what = (
-        f"{shape_txt} = {expected} bytes"
-        if dtype.itemsize == 1
-        else f"{shape_txt} {dtype.name} = {expected} bytes"
-    )
-    if found < expected:
-        raise DataError(f"{path}: truncated: header says {what}, found {found}")
-    if found > expected:
-        raise DataError(f"{path}: {found - expected} trailing bytes: header says {what}, found {found}")
-    arr = np.frombuffer(data, dtype=dtype, count=count, offset=header).reshape(dims)
-    return arr.astype(dtype.newbyteorder("="), copy=True)
+    """The IDX array held by `data` (the bytes of `path`, gunzipped), checked as `read_idx` says."""
+    return _idx_stream(path, io.BytesIO(data), len(data))
 
 
 def _expect_magic(path: Path | Traversable, arr: np.ndarray, magic: int, what: str) -> None:
@@ -197,11 +325,11 @@ def load_idx(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Load an IDX images file and its labels file.
 
-    Returns ``X`` of shape ``(n, rows·cols)`` with the pixels scaled to [0, 1]
-    (x = p / 255, float64 by default) and ``labels`` of shape ``(n,)`` (int64).
+    Returns `X` of shape `(n, rows·cols)` with the pixels scaled to [0, 1]
+    (x = p / 255, float64 by default) and `labels` of shape `(n,)` (int64).
     Checks that the images have magic 2051 (uint8, 3-D), the labels 2049
     (uint8, 1-D), that both files hold the same number n ≥ 1 of examples, and
-    that every label lies in ``0..max_label``.
+    that every label lies in `0..max_label`.
     """
     ipath, lpath = Path(os.fspath(images_path)), Path(os.fspath(labels_path))
     return _examples(ipath, read_idx(ipath), lpath, read_idx(lpath), max_label, dtype)
@@ -211,7 +339,7 @@ def _examples(
     ipath: Path | Traversable, images: np.ndarray, lpath: Path | Traversable, labels: np.ndarray,
     max_label: int, dtype: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(X, labels)`` from the arrays of an images and a labels file, checked as :func:`load_idx` says."""
+    """`(X, labels)` from the arrays of an images and a labels file, checked as `load_idx` says."""
     _expect_magic(ipath, images, IDX_IMAGES, "an images file")
     _expect_magic(lpath, labels, IDX_LABELS, "a labels file")
     n, m = images.shape[0], labels.shape[0]
@@ -234,17 +362,17 @@ def _examples(
 
 
 def _variants(name: str) -> list[str]:
-    """The names a distribution may give one MNIST file: ``train-images-idx3-ubyte``, the
-    ``train-images.idx3-ubyte`` of some archives, each plain or gzip (``.gz``)."""
+    """The names a distribution may give one MNIST file: `train-images-idx3-ubyte`, the
+    `train-images.idx3-ubyte` of some archives, each plain or gzip (`.gz`)."""
     names = [name, name.replace("-idx", ".idx")]
     return [n + ext for n in names for ext in ("", ".gz")]
 
 
 def find_mnist(folder: str | os.PathLike[str]) -> dict[str, Path | None]:
-    """Where each of the four MNIST files is in ``folder`` (``None`` when absent), by its standard name.
+    """Where each of the four MNIST files is in `folder` (`None` when absent), by its standard name.
 
-    Tried for each: the name as it is, with ``.gz``, and with a dot before ``idx``, plain or
-    ``.gz`` (``train-images-idx3-ubyte``, ``train-images.idx3-ubyte.gz``, …); the first found wins.
+    Tried for each: the name as it is, with `.gz`, and with a dot before `idx`, plain or
+    `.gz` (`train-images-idx3-ubyte`, `train-images.idx3-ubyte.gz`, …); the first found wins.
     """
     root = Path(os.fspath(folder))
     found: dict[str, Path | None] = {}
@@ -257,15 +385,15 @@ def find_mnist(folder: str | os.PathLike[str]) -> dict[str, Path | None]:
 def load_mnist(
     folder: str | os.PathLike[str], *, dtype: Any = np.float64
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Load the four standard MNIST files from ``folder``.
+    """Load the four standard MNIST files from `folder`.
 
-    Looks for ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
-    ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte`` — each also spelled
-    with a dot before ``idx`` (``train-images.idx3-ubyte``), plain or with ``.gz``.
-    Returns ``{"train": (X, labels), "test": (X, labels)}`` as :func:`load_idx`
+    Looks for `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`,
+    `t10k-images-idx3-ubyte` and `t10k-labels-idx1-ubyte` — each also spelled
+    with a dot before `idx` (`train-images.idx3-ubyte`), plain or with `.gz`.
+    Returns `{"train": (X, labels), "test": (X, labels)}` as `load_idx`
     does: 60,000 and 10,000 examples for the real set (Nielsen trains on the first
-    50,000 and validates on the last :data:`NIELSEN_VALIDATION`). A missing file is
-    an error listing what was looked for and how to get it (``symgrad data fetch mnist``).
+    50,000 and validates on the last `NIELSEN_VALIDATION`). A missing file is
+    an error listing what was looked for and how to get it (`symgrad data fetch mnist`).
     """
     root = Path(os.fspath(folder))
     get = f"download the four files with: symgrad data fetch mnist --dir {root}"
@@ -290,13 +418,13 @@ def _packaged(name: str) -> Traversable:
 def packaged_mnist(
     *, dtype: Any = np.float64, folder: str | os.PathLike[str] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The real MNIST test set shipped inside the package: ``X`` (10000, 784) in [0, 1], ``labels`` (10000,).
+    """The real MNIST test set shipped inside the package: `X` (10000, 784) in [0, 1], `labels` (10000,).
 
-    The two files (``t10k-images-idx3-ubyte.gz``, ``t10k-labels-idx1-ubyte.gz``,
-    CC BY-SA 3.0, Y. LeCun, C. Cortes, C. J. C. Burges; see the ``README.md`` beside
-    them) are checked against their pinned size and sha256 (:data:`MNIST_GZ`) each
+    The two files (`t10k-images-idx3-ubyte.gz`, `t10k-labels-idx1-ubyte.gz`,
+    CC BY-SA 3.0, Y. LeCun, C. Cortes, C. J. C. Burges; see the `README.md` beside
+    them) are checked against their pinned size and sha256 (`MNIST_GZ`) each
     time they are read, before they are parsed: a truncated or altered copy is a
-    :class:`DataError` naming the file and both hashes. ``folder`` reads the two
+    `DataError` naming the file and both hashes. `folder` reads the two
     files from another folder instead, under the same check.
     """
     root = None if folder is None else Path(os.fspath(folder))
@@ -326,7 +454,7 @@ def packaged_mnist(
 
 
 def check_finite(name: str, array: Any) -> np.ndarray:
-    """Raise :class:`DataError` if ``array`` holds NaN or ±Inf, naming it and the first bad index.
+    """Raise `DataError` if `array` holds NaN or ±Inf, naming it and the first bad index.
 
     Returns the array (as a NumPy array) so the call can be chained.
     """
@@ -377,9 +505,9 @@ def _check_range(y: np.ndarray, k: int, name: str) -> None:
 
 
 def one_hot(labels: Any, k: int, dtype: Any = np.float64) -> np.ndarray:
-    """The ``(k, n)`` target matrix y with y[labels[i], i] = 1 (examples as columns).
+    """The `(k, n)` target matrix y with y[labels[i], i] = 1 (examples as columns).
 
-    Labels outside ``0..k−1`` (or not whole numbers) raise :class:`DataError`
+    Labels outside `0..k−1` (or not whole numbers) raise `DataError`
     naming the first offending index and value.
     """
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
@@ -392,7 +520,7 @@ def one_hot(labels: Any, k: int, dtype: Any = np.float64) -> np.ndarray:
 
 
 def to_columns(X: Any, dtype: Any = None) -> np.ndarray:
-    """``X`` (n, d), examples as rows → the network's ``(d, n)`` layout, C-contiguous."""
+    """`X` (n, d), examples as rows → the network's `(d, n)` layout, C-contiguous."""
     a = np.asarray(X, dtype=dtype)
     if a.ndim != 2:
         raise DataError(f"X: expected an (n, d) array, got shape {a.shape}")
@@ -408,13 +536,13 @@ def as_arrays(
     dtype: Any = np.float64,
     name: str = "X",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Check and convert arrays passed directly: ``X`` (n, d), ``labels`` (n,) → float, int64.
+    """Check and convert arrays passed directly: `X` (n, d), `labels` (n,) → float, int64.
 
-    ``X`` may be a list or array with one example per row; ``(n, rows, cols)``
-    images are flattened to ``(n, rows·cols)``. Labels must be whole numbers (in
-    ``0..n_classes−1`` when ``n_classes`` is given); ``d`` must equal ``n_inputs``
+    `X` may be a list or array with one example per row; `(n, rows, cols)`
+    images are flattened to `(n, rows·cols)`. Labels must be whole numbers (in
+    `0..n_classes−1` when `n_classes` is given); `d` must equal `n_inputs`
     when given (the network's n_1). NaN/Inf are rejected. Remember the network
-    sees examples as columns: use :func:`to_columns` and :func:`one_hot`.
+    sees examples as columns: use `to_columns` and `one_hot`.
     """
     try:
         a = np.asarray(X)
@@ -449,9 +577,9 @@ def as_arrays(
 def split(
     X: Any, labels: Any, holdout: int
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Hold out the **last** ``holdout`` examples: ``((X_train, labels_train), (X_hold, labels_hold))``.
+    """Hold out the **last** `holdout` examples: `((X_train, labels_train), (X_hold, labels_hold))`.
 
-    ``0 ≤ holdout < n`` (at least one example must be left to train on). The
+    `0 ≤ holdout < n` (at least one example must be left to train on). The
     parts are views of the inputs, not copies.
     """
     if isinstance(holdout, bool) or not isinstance(holdout, (int, np.integer)):
@@ -509,22 +637,22 @@ def _blobs(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
 
 
 def dataset(name: str, n: int | None = None, seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A built-in dataset ``(X (n, d) float64, labels (n,) int64)``.
+    """A built-in dataset `(X (n, d) float64, labels (n,) int64)`.
 
-    * ``xor``: the four points of {0,1}² with label x₁ XOR x₂; with ``n``, n noisy
+    * `xor`: the four points of {0,1}² with label x₁ XOR x₂; with `n`, n noisy
       copies (Gaussian noise σ = 0.1) of the corners in a seeded order.
-    * ``spirals``: two interleaved spirals in the plane (1.5 turns each, radius ≤ 1,
+    * `spirals`: two interleaved spirals in the plane (1.5 turns each, radius ≤ 1,
       noise σ = 0.02), labels 0 and 1; default n = 200.
-    * ``blobs``: three Gaussian blobs (σ = 0.3) around the unit circle, labels 0..2;
+    * `blobs`: three Gaussian blobs (σ = 0.3) around the unit circle, labels 0..2;
       default n = 300.
-    * ``mnist``: the real MNIST test set shipped with the package
-      (:func:`packaged_mnist`): 28×28 digits as 784 pixels x = p / 255 in [0, 1],
+    * `mnist`: the real MNIST test set shipped with the package
+      (`packaged_mnist`): 28×28 digits as 784 pixels x = p / 255 in [0, 1],
       labels 0..9; default (and at most) n = 10,000, the first n in the file's
-      order. ``seed`` is ignored: the data are the file's.
+      order. `seed` is ignored: the data are the file's.
 
-    For the generated sets the same ``seed`` gives the same data, and examples come
-    in a shuffled order, so :func:`split` holds out a mix of classes (the MNIST
-    test set is mixed already; :data:`HOLDOUT` gives its default split, 8,000 + 2,000).
+    For the generated sets the same `seed` gives the same data, and examples come
+    in a shuffled order, so `split` holds out a mix of classes (the MNIST
+    test set is mixed already; `HOLDOUT` gives its default split, 8,000 + 2,000).
     """
     if name not in DATASETS:
         raise UsageError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
