@@ -42,7 +42,7 @@ def chromium() -> str | None:
 
 
 class VisibleText(HTMLParser):
-    """The text a reader sees: without code, scripts and KaTeX's hidden MathML (which holds the source)."""
+    """The text a reader sees outside code, scripts and typeset formulas."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -57,7 +57,9 @@ class VisibleText(HTMLParser):
         self.errors += "katex-error" in classes
         if tag in VOID:
             return
-        hidden = tag in SKIPPED or "katex-mathml" in classes or (self.stack and self.stack[-1])
+        # KaTeX's output is typeset maths (its \hat is a "^" glyph; its hidden MathML holds the source):
+        # raw TeX is what is left outside it.
+        hidden = tag in SKIPPED or "katex" in classes or (self.stack and self.stack[-1])
         self.stack.append(bool(hidden))
 
     def handle_endtag(self, tag: str) -> None:
