@@ -79,7 +79,7 @@ def test_the_hook_runs_an_example_and_holds_it_to_its_promise(monkeypatch):
     command, _, promise = EXAMPLES["derive"].partition("  # → ")
     assert page.startswith(f"```console\n$ {command}\n") and promise in page
     monkeypatch.setitem(EXAMPLES, "derive", f"{command}  # → something it never prints")
-    with pytest.raises(ValueError, match="without printing"):
+    with pytest.raises(ValueError, match="did not end by printing"):
         HOOK.on_page_markdown("<!-- symgrad example: derive -->", page=PAGE)
 
 

@@ -121,7 +121,7 @@ def test_names_print_upright_when_multi_letter():
     assert name_tex("up") == r"\mathrm{up}"
     assert name_tex("W1") == "W_{1}"
     assert name_tex("W_out") == r"W_{\mathrm{out}}"
-    assert name_tex("alpha") == r"\alpha"
+    assert name_tex("alpha") == r"\alpha" and name_tex("lam") == r"\lambda"
     g = parse("up = W @ x; C = sum(up)", {"W": (2, 3), "x": 3})
     assert g.node("up").tex == r"\mathrm{up}"
 

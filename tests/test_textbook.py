@@ -22,7 +22,12 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 import symgrad as sg
 from symgrad.cli.main import main
 from symgrad.core.functions import sigmoid
-from symgrad.derivation.expression import derive_expression, expression_graph, verify_expression
+from symgrad.derivation.expression import (
+    derive_expression,
+    expression_graph,
+    verify_derivatives,
+    verify_expression,
+)
 from symgrad.derivation.verify import decide_zero, explicit
 
 QUADRATIC_FORM = ("C = x.T @ A @ x", {"x": (3, 1), "A": (3, 3)}, "x")
@@ -105,7 +110,7 @@ def test_a_wrong_derivative_fails_verification():
     g = expression_graph("C = sum(exp(W @ x))", {"W": (2, 2), "x": (2, 1)}, ["W"])
     d = g.node(g.derivatives["C"]["W"])
     d.expr = 2 * d.expr  # sabotage the node: both checks must notice
-    report = sg.derivation.verify.verify_graph(g, wrt=["W"], points=1)
+    report = verify_derivatives(g, wrt=["W"], points=1)
     assert not report.ok
     assert report.checks[0].symbolic == "≠ 0" and report.checks[0].max_error > 0.1
     assert "FAILED" in report.render("text")

@@ -7,7 +7,8 @@ In `docs/cli.md` a line
 becomes a console block showing `$ symgrad ARGS` and what that command prints, run at build time (in a
 scratch folder, in this process, help at 100 columns); a non-zero exit status is shown as `$ echo $?`.
 `<!-- symgrad example: NAME -->` runs the example `symgrad NAME --help` ends with (`EXAMPLES` in
-`symgrad.cli.main`) and fails the build unless it exits 0 and prints what its `# →` promises. So the page
+`symgrad.cli.main`; `a && b` in turn, in one folder) and fails the build unless it ends by printing
+what its `# →` promises. So the page
 cannot drift from the parser: a new flag shows up in the next build, with nothing to edit here.
 `SYMGRAD_DOCS_EXAMPLES=0` builds the page without running the examples (a quick build for the tests
 that look at other pages); the help texts are still the parser's.
@@ -34,28 +35,36 @@ LONG = 30  # an example's output longer than this shows its first and last lines
 HEAD, TAIL = 16, 8
 
 
-def run(args: list[str]) -> tuple[int, str]:
-    """`symgrad ARGS` in this process, in a scratch folder: (exit status, stdout + stderr)."""
+def run(*commands: list[str]) -> list[tuple[int, str]]:
+    """Each `symgrad ARGS` in turn, in this process, in one scratch folder: (exit status, stdout + stderr).
+
+    A chain stops at the first command that fails, as `a && b` does.
+    """
     from symgrad.cli.main import main
 
-    out = io.StringIO()
+    results = []
     here, columns = os.getcwd(), os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = "100"
     try:
         with tempfile.TemporaryDirectory(prefix="symgrad-docs-") as scratch:
             os.chdir(scratch)
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-                try:
-                    status = main(args)
-                except SystemExit as e:  # argparse's own exits
-                    status = e.code if isinstance(e.code, int) else 1
+            for args in commands:
+                out = io.StringIO()
+                with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+                    try:
+                        status = main(args)
+                    except SystemExit as e:  # argparse's own exits
+                        status = e.code if isinstance(e.code, int) else 1
+                results.append((status, out.getvalue()))
+                if status != 0:
+                    break
     finally:
         os.chdir(here)
         if columns is None:
             os.environ.pop("COLUMNS", None)
         else:
             os.environ["COLUMNS"] = columns
-    return status, out.getvalue()
+    return results
 
 
 def shorten(text: str) -> str:
@@ -65,11 +74,14 @@ def shorten(text: str) -> str:
     return "\n".join([*lines[:HEAD], f"[… {len(lines) - HEAD - TAIL} more lines …]", *lines[-TAIL:]])
 
 
-def block(command: str, status: int, output: str, short: bool = False) -> str:
-    shown = f"$ {command}\n{shorten(output) if short else output.rstrip()}"
-    if status != 0:
-        shown += f"\n$ echo $?\n{status}"
-    return f"```console\n{shown}\n```"
+def block(shown: list[tuple[str, int, str]], short: bool = False) -> str:
+    """A console block of `$ command` lines and their output; a failing command's status as `$ echo $?`."""
+    lines = []
+    for command, status, output in shown:
+        lines += [f"$ {command}", *([shorten(output) if short else output.rstrip()] if output.strip() else [])]
+        if status != 0:
+            lines += ["$ echo $?", str(status)]
+    return "```console\n" + "\n".join(lines) + "\n```"
 
 
 def expand(match: re.Match[str]) -> str:
@@ -79,16 +91,17 @@ def expand(match: re.Match[str]) -> str:
         name = match.group("args").strip()
         if name not in EXAMPLES:
             raise ValueError(f"docs/cli.md: no example for {name!r} (EXAMPLES has {sorted(EXAMPLES)})")
-        command, _, promise = EXAMPLES[name].partition("  # → ")
+        line, _, promise = EXAMPLES[name].partition("  # → ")
+        chain = [part.strip() for part in line.split("&&")]
         if os.environ.get("SYMGRAD_DOCS_EXAMPLES") == "0":
-            return f"```console\n$ {command}\n[not run in this build of the docs]\n```"
-        status, output = run(shlex.split(command)[1:])
-        if status != 0 or promise not in output:
-            raise ValueError(f"docs/cli.md: `{command}` exited {status} without printing {promise!r}:\n{output}")
-        return block(command, status, output, short=True)
+            return "```console\n" + "\n".join(f"$ {c}" for c in chain) + "\n[not run in this build of the docs]\n```"
+        results = run(*(shlex.split(c)[1:] for c in chain))
+        if len(results) < len(chain) or results[-1][0] != 0 or promise not in results[-1][1]:
+            raise ValueError(f"docs/cli.md: `{line}` did not end by printing {promise!r}:\n{results}")
+        return block([(c, status, out) for c, (status, out) in zip(chain, results)], short=True)
     args = shlex.split(match.group("args"))
-    status, output = run(args)
-    return block(shlex.join(["symgrad", *args]), status, output)
+    ((status, output),) = run(args)
+    return block([(shlex.join(["symgrad", *args]), status, output)])
 
 
 def on_page_markdown(markdown: str, page: Any, **kwargs: Any) -> str:

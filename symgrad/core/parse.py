@@ -502,6 +502,8 @@ def name_tex(name: str) -> str:
         return name
     if name in _GREEK:
         return "\\" + name
+    if name == "lam":  # the usual spelling of λ where lambda is a keyword
+        return r"\lambda"
     return rf"\mathrm{{{name}}}"
 
 
