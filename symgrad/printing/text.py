@@ -26,6 +26,7 @@ def to_text(tex: str) -> str:
         (r"\frac{1}{2}", "½"), ("^{T}", "ᵀ"), (r"\tanh", "tanh"), (r"\log", "ln"), (r"\ln", "ln"),
         (r"\cdot", "·"), (r"\times", "×"), (r"\lambda", "λ"), (r"\eta", "η"), (r"\sum", "Σ"),
         (r"\epsilon", "ε"), (r"\qquad", "  "), (r"\quad", "  "), (r"\,", " "), (r"\circ ", "∘"), (r"\circ", "∘"),
+        (r"\left\lVert ", "‖"), (r" \right\rVert", "‖"),
     ):
         out = out.replace(a, b)
     group = r"([^{}]*(?:\{[^{}]*\}[^{}]*)*)"
