@@ -7,13 +7,15 @@ verifies BP1–BP4, and compiles to NumPy for training.
 
 The package is layered, each layer importing only those below it::
 
-    cli → derivation → numeric, printing → store → networks → core → errors
+    cli → derivation → numeric, printing → store → networks → layers → core → errors
 """
 
+from . import layers
 from .core import Graph, Node, backprop, expand, gradients
 from .core.functions import log_softmax, relu, sigmoid, sigmoid_prime, softmax, softplus, step, tanh_prime
 from .derivation import ChainRule, chain_rule
 from .errors import GraphError
+from .layers import layer, sequential
 from .networks import Network, init_params, mlp
 from .printing import Formula, latex  # importing printing also fills the core's notebook displays
 
@@ -32,8 +34,11 @@ __all__ = [
     "gradients",
     "init_params",
     "latex",
+    "layer",
+    "layers",
     "log_softmax",
     "mlp",
+    "sequential",
     "relu",
     "sigmoid",
     "sigmoid_prime",
