@@ -13,7 +13,7 @@ The package is layered, each layer importing only those below it::
 from . import layers
 from .core import Graph, Node, backprop, expand, gradients
 from .core.functions import log_softmax, relu, sigmoid, sigmoid_prime, softmax, softplus, step, tanh_prime
-from .derivation import ChainRule, chain_rule
+from .derivation import ChainRule, chain_rule, verify_graph
 from .errors import GraphError
 from .layers import layer, sequential
 from .networks import Network, init_params, mlp
@@ -46,4 +46,5 @@ __all__ = [
     "softplus",
     "step",
     "tanh_prime",
+    "verify_graph",
 ]

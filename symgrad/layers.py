@@ -481,6 +481,8 @@ def sequential(
         pred = out
     for mask, value in b.constants.items():
         g.node(mask).value = value
+    # what training reads off any graph (symgrad.numeric.train): the data leaves, the cost, the prediction
+    g.meta.update(input="x", target="y", cost=C, prediction=pred)
     model = Model(g, "x", out, C, "y", pred, dict(b.constants))
     if seed is not None:
         init_values(g, seed)
