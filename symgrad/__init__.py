@@ -1,23 +1,34 @@
 """symgrad: symbol-to-symbol differentiation of neural networks.
 
-A computation is a :class:`Graph` (networkx) whose nodes hold SymPy
-expressions; :func:`backprop` adds the derivative nodes ∂C/∂u to the same
+A computation is a `Graph` (networkx) whose nodes hold SymPy
+expressions; `backprop` adds the derivative nodes ∂C/∂u to the same
 graph (Deep Learning book §6.5); the result prints in Nielsen's notation,
 verifies BP1–BP4, and compiles to NumPy for training.
 
-The package is layered, each layer importing only those below it::
+The package is layered, each layer importing only those below it:
 
-    cli → derivation → numeric, printing → store → networks → layers → core → errors
+```text
+cli → derivation → numeric, printing → store → networks → layers → core → errors
+```
+
+Importing the package imports none of SymPy, NumPy or networkx (`symgrad --help` answers at once):
+each name here, and in each subpackage, is imported from its module when first used (PEP 562).
 """
 
-from . import layers
-from .core import Graph, Node, backprop, expand, gradients
-from .core.functions import log_softmax, relu, sigmoid, sigmoid_prime, softmax, softplus, step, tanh_prime
-from .derivation import ChainRule, chain_rule, verify_graph
-from .errors import GraphError
-from .layers import layer, sequential
-from .networks import Network, init_params, mlp
-from .printing import Formula, latex  # importing printing also fills the core's notebook displays
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import printing  # noqa: F401 - fills the core's notebook displays (they load the printing modules when first shown)
+from .errors import GraphError, lazy_exports
+
+if TYPE_CHECKING:  # what the names are, for readers and type checkers; imported when first used
+    from .core import Graph, Node, backprop, expand, gradients
+    from .core.functions import log_softmax, relu, sigmoid, sigmoid_prime, softmax, softplus, step, tanh_prime
+    from .derivation import ChainRule, chain_rule, verify_graph
+    from .layers import layer, sequential
+    from .networks import Network, init_params, mlp
+    from .printing import Formula, latex
 
 __version__ = "0.1.0"
 
@@ -35,7 +46,6 @@ __all__ = [
     "init_params",
     "latex",
     "layer",
-    "layers",
     "log_softmax",
     "mlp",
     "sequential",
@@ -48,3 +58,29 @@ __all__ = [
     "tanh_prime",
     "verify_graph",
 ]
+
+lazy_exports(__name__, {
+    "Graph": ".core",
+    "Node": ".core",
+    "backprop": ".core",
+    "expand": ".core",
+    "gradients": ".core",
+    "log_softmax": ".core.functions",
+    "relu": ".core.functions",
+    "sigmoid": ".core.functions",
+    "sigmoid_prime": ".core.functions",
+    "softmax": ".core.functions",
+    "softplus": ".core.functions",
+    "step": ".core.functions",
+    "tanh_prime": ".core.functions",
+    "ChainRule": ".derivation",
+    "chain_rule": ".derivation",
+    "verify_graph": ".derivation",
+    "layer": ".layers",
+    "sequential": ".layers",
+    "Network": ".networks",
+    "init_params": ".networks",
+    "mlp": ".networks",
+    "Formula": ".printing",
+    "latex": ".printing",
+})

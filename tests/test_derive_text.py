@@ -27,3 +27,23 @@ def test_derive_prints_readable_text(capsys):
     assert "BP3  ∂C/∂b^3 = δ^3 1" in out
     assert "BP4  ∂C/∂W^2 = δ^2 xᵀ" in out
     assert "(∂" not in out and "\\" not in out
+
+
+def test_derive_latex_labels_only_the_book_equations(capsys):
+    # ∇_a C is no BP equation: its row has no label column at all (no empty `&& \text{}`)
+    assert cli(["derive", "--sizes", "2,3,2", "--cost", "cross_entropy", "--format", "latex"]) == 0
+    out = capsys.readouterr().out
+    assert r"\text{}" not in out
+    rows = out.split("\\begin{aligned}\n")[1].split("\n\\end{aligned}")[0].split(" \\\\\n")
+    assert rows[0].startswith(r"\nabla_{a^{3}} C &= ") and "&&" not in rows[0]
+    assert all(r.endswith((r"\text{BP1}", r"\text{BP2}", r"\text{BP3}", r"\text{BP4}")) for r in rows[1:])
+
+
+@pytest.mark.parametrize("cost, output", [("quadratic", []), ("cross_entropy", ["--output", "sigmoid"]),
+                                          ("log_likelihood", [])])
+def test_relu_names_are_plain_roman(cost, output, capsys):
+    # \operatorname is a macro KaTeX counts against its expansion limit; \mathrm is a font switch
+    assert cli(["derive", "--sizes", "2,3,2", "--activation", "relu", "--level", "neuron", "--format", "latex",
+                "--form", "expanded", "--cost", cost, *output]) == 0
+    out = capsys.readouterr().out
+    assert r"\mathrm{ReLU}" in out and r"\operatorname" not in out

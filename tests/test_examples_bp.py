@@ -20,7 +20,7 @@ def test_mlp_relu_softmax_example():
     assert out["numpy_error_W1"] < 1e-12 and out["numpy_error_W2"] < 1e-12
     assert out["relu_zeroed"] > 0  # the ReLU really clips something at the test point
     assert out["latex"]["W2"] == r"\frac{\partial J}{\partial W^{(2)}} = 2 \lambda W^{(2)} + H^{T} \nabla_{U^{(2)}} J"
-    assert r"\odot \operatorname{ReLU}'\left(U^{(1)}\right)" in out["latex"]["W1_in_G"]
+    assert r"\odot \mathrm{ReLU}'\left(U^{(1)}\right)" in out["latex"]["W1_in_G"]
 
 
 def test_hessian_example():

@@ -87,6 +87,29 @@ def test_tex_to_mathml_basics():
     assert "<mtext>" in tex_to_mathml(r"\nosuchcommand x")
 
 
+def test_tex_to_mathml_never_drops_a_script():
+    # TeX refuses a double superscript; strict conversion refuses it too, the lenient one keeps both.
+    for tex, what in ((r"w^{2}_{11}^{+}", "superscript"), (r"x^{2}'", "superscript"), (r"a_{1}_{2}", "subscript")):
+        with pytest.raises(ValueError, match=f"double {what}"):
+            tex_to_mathml(tex, strict=True)
+    lenient = tex_to_mathml(r"w^{2}_{11}^{+}")
+    assert "<mn>2</mn>" in lenient and "<mn>11</mn>" in lenient and "<mo>+</mo>" in lenient
+    # a prime joins the superscript, as in TeX: σ′² is one superscript
+    assert "<msup><mi>σ</mi><mrow><mo>′</mo><mrow><mn>2</mn>" in tex_to_mathml(r"\sigma'^{2}", strict=True)
+
+
+@pytest.mark.parametrize("sizes", [(2, 3, 1), (3, 3, 2)])
+def test_update_lines_have_one_superscript(sizes):
+    # p⁺ of w^{2}_{11} is (w^{2}_{11})⁺: the layer and the update stay apart, in every renderer
+    rep = explain(sizes, "tanh", figure=False)
+    lhs = [b.lhs for b in next(s for s in rep.sections if s.title == "The update").blocks if isinstance(b, Equation)]
+    assert r"\left(w^{2}_{11}\right)^{+}" in lhs and r"\left(w^{3}_{11}\right)^{+}" in lhs
+    assert len(lhs) == len(rep.updated)
+    for tex in lhs:
+        ET.fromstring(tex_to_mathml(tex, strict=True))
+    assert "}^{+}" not in rep.to_markdown().replace(r"\right)^{+}", "")
+
+
 def test_general_network_matches_backprop():
     rep = explain((2, 3, 1), "tanh", x=[0.5, -1.0], y=[0.3], lr=0.1, figure=False)
     assert rep.backprop_gap < 1e-12

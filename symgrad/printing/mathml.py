@@ -1,7 +1,7 @@
 r"""LaTeX → MathML for the LaTeX subset symgrad writes, so a report's maths renders natively.
 
 Browsers render presentation MathML (MathML Core) without a script or a network; an HTML
-report (:mod:`symgrad.printing.report`) writes its formulas through :func:`tex_to_mathml`.
+report (`symgrad.printing.report`) writes its formulas through `tex_to_mathml`.
 """
 
 from __future__ import annotations
@@ -54,29 +54,57 @@ class _TexToMathML:
     def seq(self, stop: tuple[str, ...] = ()) -> str:
         items: list[str] = []
         while (t := self.peek()) is not None and t not in stop:
-            if t in ("^", "_"):
-                base = items.pop() if items else "<mrow></mrow>"
-                sub = sup = None
-                while self.peek() in ("^", "_"):
-                    kind = self.take()
-                    arg = self.arg()
-                    if kind == "_":
-                        sub = arg
-                    else:
-                        sup = arg
-                if sub is not None and sup is not None:
-                    items.append(f"<msubsup>{base}{sub}{sup}</msubsup>")
-                elif sub is not None:
-                    items.append(f"<msub>{base}{sub}</msub>")
-                else:
-                    items.append(f"<msup>{base}{sup}</msup>")
-            elif t == "'":
-                self.take()
-                base = items.pop() if items else "<mrow></mrow>"
-                items.append(f"<msup>{base}<mo>′</mo></msup>")
+            if t in ("^", "_", "'"):
+                items.append(self.scripts(items.pop() if items else "<mrow></mrow>"))
             else:
                 items.append(self.atom())
         return "".join(items)
+
+    def scripts(self, base: str) -> str:
+        """A base's scripts, as TeX reads them: at most one `_` and one `^`, primes joining the `^`.
+
+        `x^{a}^{b}` is an error in TeX ("Double superscript"); it is refused with `strict`, and
+        otherwise written with both scripts kept, `{x^{a}}^{b}`: no script is ever dropped.
+        """
+        sub: str | None = None
+        sup: list[str] = []
+        primes = 0
+        while (t := self.peek()) in ("^", "_", "'"):
+            self.take()
+            if t == "'":
+                if sup:  # x^{a}' : the prime would be a second superscript
+                    return self.double(base, sub, sup, "superscript", "<mo>′</mo>")
+                primes += 1
+                continue
+            arg = self.arg()
+            if t == "_":
+                if sub is not None:
+                    return self.double(base, sub, sup or [f"<mo>{'′' * primes}</mo>"] * bool(primes), "subscript",
+                                       arg, "_")
+                sub = arg
+            else:
+                if sup:
+                    return self.double(base, sub, sup, "superscript", arg)
+                sup = [f"<mo>{'′' * primes}</mo>"] * bool(primes) + [arg]
+        if primes and not sup:
+            sup = [f"<mo>{'′' * primes}</mo>"]
+        return self.build(base, sub, sup)
+
+    @staticmethod
+    def build(base: str, sub: str | None, sup: list[str]) -> str:
+        top = sup[0] if len(sup) == 1 else f"<mrow>{''.join(sup)}</mrow>"
+        if sub is not None and sup:
+            return f"<msubsup>{base}{sub}{top}</msubsup>"
+        if sub is not None:
+            return f"<msub>{base}{sub}</msub>"
+        return f"<msup>{base}{top}</msup>"
+
+    def double(self, base: str, sub: str | None, sup: list[str], what: str, extra: str, kind: str = "^") -> str:
+        if self.strict:
+            raise ValueError(f"double {what}")
+        inner = self.build(base, sub, sup)
+        outer = f"<msub>{inner}{extra}</msub>" if kind == "_" else f"<msup>{inner}{extra}</msup>"
+        return self.scripts(outer) if self.peek() in ("^", "_", "'") else outer
 
     def group(self) -> str:
         body = self.seq(("}",))
@@ -181,10 +209,11 @@ class _TexToMathML:
 def tex_to_mathml(tex: str, display: bool = True, strict: bool = False) -> str:
     r"""MathML (presentation, MathML Core) for the LaTeX symgrad writes.
 
-    Covers ``\frac``, scripts, ``\left(…\right)``, ``\mathrm``/``\operatorname``/``\text``,
+    Covers `\frac`, scripts, `\left(…\right)`, `\mathrm`/`\operatorname`/`\text`,
     Greek letters, ∂, ∇, ⊙, ×, ⋅ and the like. An unknown command is kept as
-    text (``strict=True`` raises :class:`ValueError` instead). The LaTeX is kept
-    in an ``annotation`` for copying.
+    text, and a double superscript or subscript (an error in TeX) keeps both scripts,
+    nested; `strict=True` raises `ValueError` for either instead. No script is dropped.
+    The LaTeX is kept in an `annotation` for copying.
     """
     conv = _TexToMathML(tex, strict)
     body = conv.seq()
