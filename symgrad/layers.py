@@ -3,8 +3,8 @@ r"""Layers at matrix level, in the book's notation: each adds named nodes to a `
 A mini-batch is a matrix with one example per column (m columns; for a sequence model, one
 token per column). A bias b is broadcast as b 1ᵀ, a gain γ as γ 1ᵀ; a sum over an example's
 entries is 1ᵀ x (Σ_j x_j, one per column), a mean (1/d) 1ᵀ x. Every layer is one function
-``f(g, x, ..., k=...)`` that adds its nodes (named with the layer's number k: ``W3``, ``b3``,
-``z3``) to the graph and returns the name of its output node; the builder `sequential`
+`f(g, x, ..., k=...)` that adds its nodes (named with the layer's number k: `W3`, `b3`,
+`z3`) to the graph and returns the name of its output node; the builder `sequential`
 stacks them, so that an MLP, a residual MLP and a one-block transformer are each a few lines.
 
 | layer | nodes it adds (per column) |
@@ -12,8 +12,8 @@ stacks them, so that an MLP, a residual MLP and a one-block transformer are each
 | `dense` | z = W x + b 1ᵀ |
 | `activation` | a = f(z) elementwise: σ, tanh, ReLU, softplus, SiLU, GELU (tanh approximation) |
 | `softmax` | a = softmax(z), per column |
-| `layer_norm` | μ = (1/d) 1ᵀ x, c = x − 1 μ, v = (1/d) 1ᵀ (c ∘ c), r = (v + ε 1ᵀ)^{∘−½}, x̂ = c ⊙ (1 r), h = x̂ ⊙ (γ 1ᵀ) + β 1ᵀ |
-| `rms_norm` | s = (1/d) 1ᵀ (x ∘ x), r = (s + ε 1ᵀ)^{∘−½}, x̂ = x ⊙ (1 r), h = x̂ ⊙ (γ 1ᵀ) (+ β 1ᵀ) |
+| `layer_norm` | μ = (1/d) 1ᵀ x, c = x − 1 μ, v = (1/d) 1ᵀ (c ∘ c), r = (v + ε 1ᵀ)^∘−½, x̂ = c ⊙ (1 r), h = x̂ ⊙ (γ 1ᵀ) + β 1ᵀ |
+| `rms_norm` | s = (1/d) 1ᵀ (x ∘ x), r = (s + ε 1ᵀ)^∘−½, x̂ = x ⊙ (1 r), h = x̂ ⊙ (γ 1ᵀ) (+ β 1ᵀ) |
 | `residual` | h = x + F(x) |
 | `swiglu` | g = W_gate x, u = W_up x, h = SiLU(g) ⊙ u, o = W_down h |
 | `dropout` | h = x ⊙ M, the mask M an input (entries 0 or 1/(1 − p)) |
@@ -90,7 +90,7 @@ def _ones(rows: Any, cols: Any) -> OneMatrix:
 
 # ------------------------------------------------------------------ layers
 def dense(g: Graph, x: str, n_out: int, *, k: Any, bias: bool = True) -> str:
-    r"""z^k = W^k x + b^k 1ᵀ: W^k (n_out × d), b^k (n_out × 1). Returns ``"z{k}"``."""
+    r"""z^k = W^k x + b^k 1ᵀ: W^k (n_out × d), b^k (n_out × 1). Returns `"z{k}"`."""
     d, m = _shape(g, x)
     n_out = _whole("n_out", n_out)
     W = _param(g, f"W{k}", (n_out, d), f"W^{{{k}}}", "W", k, "glorot")
@@ -102,7 +102,7 @@ def dense(g: Graph, x: str, n_out: int, *, k: Any, bias: bool = True) -> str:
 
 
 def activation(g: Graph, x: str, fn: str, *, k: Any) -> str:
-    """a^k = f(x) elementwise, f one of `ELEMENTWISE`. Returns ``"a{k}"``."""
+    """a^k = f(x) elementwise, f one of `ELEMENTWISE`. Returns `"a{k}"`."""
     if fn not in ELEMENTWISE:
         raise UsageError(f"unknown activation {fn!r}; choose one of {', '.join(ELEMENTWISE)}", arg="activation")
     _shape(g, x)
@@ -110,7 +110,7 @@ def activation(g: Graph, x: str, fn: str, *, k: Any) -> str:
 
 
 def softmax(g: Graph, x: str, *, k: Any) -> str:
-    r"""a^k = softmax(x) per column: a_j = e^{x_j} / Σ_i e^{x_i}. Returns ``"a{k}"``."""
+    r"""a^k = softmax(x) per column: a_j = exp(x_j) / Σ_i exp(x_i). Returns `"a{k}"`."""
     _shape(g, x)
     return _node(g, f"a{k}", F.softmax(g[x]), f"a^{{{k}}}", k, kind="a")
 
@@ -127,8 +127,8 @@ def _norm_out(g: Graph, xhat: sp.Basic, d: Any, m: Any, k: Any, bias: bool) -> s
 def layer_norm(g: Graph, x: str, *, k: Any, eps: sp.Basic = EPS, bias: bool = True) -> str:
     r"""Layer norm per column, with gain γ and bias β (d × 1 each):
 
-    μ = (1/d) 1ᵀ x, c = x − 1 μ, v = (1/d) 1ᵀ (c ∘ c), r = (v + ε 1ᵀ)^{∘−½}, x̂ = c ⊙ (1 r),
-    h = x̂ ⊙ (γ 1ᵀ) + β 1ᵀ. Returns ``"h{k}"``.
+    μ = (1/d) 1ᵀ x, c = x − 1 μ, v = (1/d) 1ᵀ (c ∘ c), r = (v + ε 1ᵀ)^∘−½, x̂ = c ⊙ (1 r),
+    h = x̂ ⊙ (γ 1ᵀ) + β 1ᵀ. Returns `"h{k}"`.
     """
     d, m = _shape(g, x)
     X = g[x]
@@ -143,10 +143,10 @@ def layer_norm(g: Graph, x: str, *, k: Any, eps: sp.Basic = EPS, bias: bool = Tr
 
 
 def rms_norm(g: Graph, x: str, *, k: Any, eps: sp.Basic = EPS, bias: bool = False) -> str:
-    r"""RMSNorm per column, with gain γ (and, with ``bias=True``, a bias β):
+    r"""RMSNorm per column, with gain γ (and, with `bias=True`, a bias β):
 
-    s = (1/d) 1ᵀ (x ∘ x), r = (s + ε 1ᵀ)^{∘−½}, x̂ = x ⊙ (1 r), h = x̂ ⊙ (γ 1ᵀ) (+ β 1ᵀ).
-    Returns ``"h{k}"``.
+    s = (1/d) 1ᵀ (x ∘ x), r = (s + ε 1ᵀ)^∘−½, x̂ = x ⊙ (1 r), h = x̂ ⊙ (γ 1ᵀ) (+ β 1ᵀ).
+    Returns `"h{k}"`.
     """
     d, m = _shape(g, x)
     X = g[x]
@@ -158,7 +158,7 @@ def rms_norm(g: Graph, x: str, *, k: Any, eps: sp.Basic = EPS, bias: bool = Fals
 
 
 def residual(g: Graph, x: str, fx: str, *, k: Any) -> str:
-    """h^k = x + F(x), the residual connection (F(x) the node ``fx``, of x's shape). Returns ``"h{k}"``."""
+    """h^k = x + F(x), the residual connection (F(x) the node `fx`, of x's shape). Returns `"h{k}"`."""
     if _shape(g, x) != _shape(g, fx):
         raise GraphError(f"node 'h{k}': a residual needs F(x) of x's shape: {x} is {_shape(g, x)}, "
                          f"{fx} is {_shape(g, fx)}")
@@ -169,7 +169,7 @@ def swiglu(g: Graph, x: str, hidden: int, n_out: int | None = None, *, k: Any) -
     r"""The SwiGLU MLP (Shazeer 2020; Llama/Qwen's gate, up and down projections):
 
     g = W_gate x, u = W_up x (hidden × m), h = SiLU(g) ⊙ u, o = W_down h (n_out × m, default d).
-    Returns ``"o{k}"``.
+    Returns `"o{k}"`.
     """
     d, _m = _shape(g, x)
     hidden = _whole("hidden", hidden)
@@ -186,7 +186,7 @@ def swiglu(g: Graph, x: str, hidden: int, n_out: int | None = None, *, k: Any) -
 
 def dropout(g: Graph, x: str, *, k: Any) -> str:
     """h^k = x ⊙ M^k with the mask M^k an input of x's shape (inverted dropout: entries 0 or 1/(1 − p),
-    drawn by the caller; all ones to evaluate). Returns ``"h{k}"``; the mask is the input ``"M{k}"``."""
+    drawn by the caller; all ones to evaluate). Returns `"h{k}"`; the mask is the input `"M{k}"`."""
     shape = _shape(g, x)
     M = g.input(f"M{k}", shape, tex=f"M^{{{k}}}", kind="mask", meta={"layer": k})
     return _node(g, f"h{k}", HadamardProduct(g[x], M), f"h^{{{k}}}", k)
@@ -197,7 +197,7 @@ def attention(g: Graph, x: str, d_k: int, d_v: int | None = None, *, k: Any, mas
 
     Q = W_Q x, K = W_K x (d_k × T), V = W_V x (d_v × T, default d), S = KᵀQ/√d_k (+ M, an additive
     mask input: 0 where query j may see key i, a large negative number where not), A = softmax(S)
-    per column (column j: query j's weights over the keys), h = V A. Returns ``"h{k}"``.
+    per column (column j: query j's weights over the keys), h = V A. Returns `"h{k}"`.
     """
     d, T = _shape(g, x)
     d_k = _whole("d_k", d_k)
@@ -239,8 +239,8 @@ def quadratic(g: Graph, a: str, y: str = "y", *, name: str = "C") -> str:
 
 # ------------------------------------------------------------------ sequences
 def block_mask(batch: int, tokens: int, *, causal: bool = False, value: float = -1e9) -> np.ndarray:
-    """The additive attention mask M (BT × BT) of ``batch`` sequences of ``tokens`` columns side by side:
-    0 where key i and query j are in the same sequence (and, ``causal``, i ≤ j), ``value`` elsewhere."""
+    """The additive attention mask M (BT × BT) of `batch` sequences of `tokens` columns side by side:
+    0 where key i and query j are in the same sequence (and, `causal`, i ≤ j), `value` elsewhere."""
     n = batch * tokens
     seq = np.arange(n) // tokens
     ok = seq[:, None] == seq[None, :]
@@ -250,7 +250,7 @@ def block_mask(batch: int, tokens: int, *, causal: bool = False, value: float = 
 
 
 def mean_pool_matrix(batch: int, tokens: int) -> np.ndarray:
-    """P (BT × B) with P_{ib} = 1/T when column i belongs to sequence b: h P is each sequence's mean column."""
+    """P (BT × B) with P_ib = 1/T when column i belongs to sequence b: h P is each sequence's mean column."""
     P = np.zeros((batch * tokens, batch))
     P[np.arange(batch * tokens), np.arange(batch * tokens) // tokens] = 1.0 / tokens
     return P
@@ -261,7 +261,7 @@ def init_values(g: Graph, seed: int | None = 0, *, overwrite: bool = False) -> d
     """Give the layers' parameters initial values (in graph order, one seeded generator); returns them.
 
     W ~ N(0, 2/(n_in + n_out)) (Glorot), biases 0, gains 1. A parameter that already has a value
-    keeps it unless ``overwrite``.
+    keeps it unless `overwrite`.
     """
     rng = np.random.default_rng(seed)
     out: dict[str, np.ndarray] = {}
@@ -289,10 +289,10 @@ Layer = Callable[["_Builder", str], str]
 
 @dataclass
 class Model:
-    """A stack of layers as one graph: ``input`` x, ``output`` (the node before the cost), ``cost`` C.
+    """A stack of layers as one graph: `input` x, `output` (the node before the cost), `cost` C.
 
-    ``prediction`` is the node read to classify (softmax of the output for the cross-entropy),
-    ``target`` y; ``constants`` are inputs with fixed values (a mask M, a pooling matrix P).
+    `prediction` is the node read to classify (softmax of the output for the cross-entropy),
+    `target` y; `constants` are inputs with fixed values (a mask M, a pooling matrix P).
     """
 
     graph: Graph
@@ -308,7 +308,7 @@ class Model:
         return [p.name for p in self.graph.parameters]
 
     def backprop(self, wrt: Sequence[str] | str | None = None) -> dict[str, str]:
-        """`symgrad.backprop` from the cost: ``{node: its derivative node}`` (default: every parameter;
+        """`symgrad.backprop` from the cost: `{node: its derivative node}` (default: every parameter;
         any node, e.g. the input x for ∂C/∂x)."""
         return backprop(self.graph, self.cost, wrt)
 
@@ -320,7 +320,7 @@ class Model:
         return {p: np.asarray(self.graph.node(p).value, dtype=float) for p in self.parameters}
 
     def set_params(self, params: Mapping[str, Any]) -> None:
-        """Give parameters values ``{name: array}`` (each of its node's shape)."""
+        """Give parameters values `{name: array}` (each of its node's shape)."""
         for name, v in params.items():
             node = self.graph.node(name)
             if node.role != "parameter":
@@ -392,7 +392,7 @@ class layer:
     @staticmethod
     def attention(d_k: int, d_v: int | None = None, *, sequences: int | None = None,
                   causal: bool = False) -> Layer:
-        """One head; with ``sequences=B`` the columns are B sequences side by side, kept apart by a block mask."""
+        """One head; with `sequences=B` the columns are B sequences side by side, kept apart by a block mask."""
 
         def build(b: _Builder, x: str) -> str:
             k = b.next()
@@ -411,7 +411,7 @@ class layer:
 
     @staticmethod
     def residual(*inner: Layer) -> Layer:
-        """h = x + F(x), F the stack ``inner``."""
+        """h = x + F(x), F the stack `inner`."""
 
         def build(b: _Builder, x: str) -> str:
             fx = x
@@ -423,7 +423,7 @@ class layer:
 
     @staticmethod
     def mean_pool(sequences: int) -> Layer:
-        """h = x P: each of ``sequences`` sequences (side by side as columns) to its mean column."""
+        """h = x P: each of `sequences` sequences (side by side as columns) to its mean column."""
 
         def build(b: _Builder, x: str) -> str:
             k = b.next()
@@ -449,15 +449,17 @@ def sequential(
     name: str = "sequential",
     seed: int | None = 0,
 ) -> Model:
-    r"""A stack of layers on an input x (``inputs`` × m) with a cost, as one graph.
+    r"""A stack of layers on an input x (`inputs` × m) with a cost, as one graph.
 
-    ``batch`` is the number of columns m (default: the symbol m). Each layer is one of
+    `batch` is the number of columns m (default: the symbol m). Each layer is one of
     `layer`'s specifications, numbered k = 2, 3, … in order (layer 1 is the input, as in
-    Nielsen); ``cost`` is ``"softmax_cross_entropy"`` (C = −tr(yᵀ ln softmax(z)), prediction
-    softmax(z)) or ``"quadratic"`` (C = ½ tr((a − y)ᵀ(a − y)), prediction a). ``seed`` draws
-    initial values (`init_values`; ``None``: no values). For example a 4-8-3 MLP::
+    Nielsen); `cost` is `"softmax_cross_entropy"` (C = −tr(yᵀ ln softmax(z)), prediction
+    softmax(z)) or `"quadratic"` (C = ½ tr((a − y)ᵀ(a − y)), prediction a). `seed` draws
+    initial values (`init_values`; `None`: no values). For example a 4-8-3 MLP:
 
-        net = sequential(4, layer.dense(8), layer.activation("tanh"), layer.dense(3), seed=0)
+    ```python
+    net = sequential(4, layer.dense(8), layer.activation("tanh"), layer.dense(3), seed=0)
+    ```
     """
     inputs = _whole("inputs", inputs)
     if cost not in COSTS:

@@ -221,7 +221,7 @@ class silu(_Numeric):
 
 
 class silu_prime(_Numeric):
-    r"""SiLU′(z) = σ(z)(1 + z(1 − σ(z))), the derivative of :class:`silu`."""
+    r"""SiLU′(z) = σ(z)(1 + z(1 − σ(z))), the derivative of `silu`."""
 
     _formula_heads = (sigmoid,)
 

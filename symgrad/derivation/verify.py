@@ -453,15 +453,15 @@ __all__ = ["FORMATS", "Check", "GraphCheck", "GraphVerification", "NodeProgram",
 
 
 # ------------------------------------------------------------- any graph
-#: An exact proof is tried when the graph's leaves have at most this many entries in all (``exact="auto"``).
+#: An exact proof is tried when the graph's leaves have at most this many entries in all (`exact="auto"`).
 EXACT_ENTRIES = 40
 #: Leaves that keep their stored value in every check (constants, not variables: masks, pooling matrices).
 CONSTANT_KINDS = ("mask", "pool")
 
 
 def concrete_graph(graph: Graph, dims: dict, cut: Sequence[str] = ()) -> Graph:
-    """A copy of ``graph`` with every symbolic dimension replaced (``dims``: symbol → whole number), and each
-    node named in ``cut`` made an input (its expression dropped): the cost as a function of that node."""
+    """A copy of `graph` with every symbolic dimension replaced (`dims`: symbol → whole number), and each
+    node named in `cut` made an input (its expression dropped): the cost as a function of that node."""
     g = Graph(graph.name)
     symbols: dict[sp.Basic, sp.Basic] = {}
     for node in graph.nodes():
@@ -478,7 +478,7 @@ def concrete_graph(graph: Graph, dims: dict, cut: Sequence[str] = ()) -> Graph:
 
 
 def explicit_entries(graph: Graph, names: Sequence[str]) -> dict[str, sp.ImmutableMatrix]:
-    """Every needed node's entries in the leaves' entries (real symbols ``x_0_1``, ``W2_1_0``, …), node by node.
+    """Every needed node's entries in the leaves' entries (real symbols `x_0_1`, `W2_1_0`, …), node by node.
 
     The graph must have concrete shapes (`concrete_graph`). A scalar node is a 1 × 1 matrix here.
     """
@@ -511,7 +511,7 @@ def explicit_entries(graph: Graph, names: Sequence[str]) -> dict[str, sp.Immutab
 
 @dataclass
 class GraphCheck:
-    """One derivative node ∂C/∂u of a graph checked: exactly (``"0"``, ``"≠ 0"``, ``"?"``, or ``"skipped"``)
+    """One derivative node ∂C/∂u of a graph checked: exactly (`"0"`, `"≠ 0"`, `"?"`, or `"skipped"`)
     and by central differences (the worst relative error over the points)."""
 
     node: str
@@ -608,14 +608,14 @@ def verify_graph(
 ) -> GraphVerification:
     """Check every derivative node ∂C/∂u of any graph, exactly and numerically, as `verify_network` does BP1–BP4.
 
-    Backprop is run first when the graph has no derivatives of ``cost`` (all parameters). Symbolic
-    dimensions (the batch m) become ``batch``. **Numerically**, at ``points`` random points (leaves
-    ~ N(0, 1), targets ~ U(0.05, 0.95); masks and pooling matrices keep their values; ``values``
+    Backprop is run first when the graph has no derivatives of `cost` (all parameters). Symbolic
+    dimensions (the batch m) become `batch`. **Numerically**, at `points` random points (leaves
+    ~ N(0, 1), targets ~ U(0.05, 0.95); masks and pooling matrices keep their values; `values`
     fixes any leaf), each entry of ∂C/∂u, compiled to NumPy, is compared with a central difference
     of C (Ridders' extrapolation) in u — for an intermediate u, C as a function of u, the graph cut
-    at u; the relative error must be ≤ 10⁻⁶. **Exactly** (``exact=True``, or ``"auto"``: when the
+    at u; the relative error must be ≤ 10⁻⁶. **Exactly** (`exact=True`, or `"auto"`: when the
     leaves have at most `EXACT_ENTRIES` entries in all), every entry of the node written out in the
-    leaves' entries minus ``sympy.diff`` of the written-out cost must simplify to 0 (`decide_zero`).
+    leaves' entries minus `sympy.diff` of the written-out cost must simplify to 0 (`decide_zero`).
     """
     g0 = as_graph(graph)
     if points < 1:

@@ -741,7 +741,7 @@ def _diagnose(epoch: int, saved: Snapshot, data: _Data, trainer: Trainer) -> Non
 
 # ------------------------------------------------------------------ any graph
 def _graph_leaf(g: Graph, key: str, role: str) -> str:
-    """The graph's data leaf of ``role`` (``meta[key]``, else its only ``role`` leaf without a value)."""
+    """The graph's data leaf of `role` (`meta[key]`, else its only `role` leaf without a value)."""
     name = g.meta.get(key)
     if name is not None:
         return g.node(name).name
@@ -753,7 +753,7 @@ def _graph_leaf(g: Graph, key: str, role: str) -> str:
 
 
 def _columns(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """The examples ``idx`` side by side as columns: rows (n, d) → (d, b); (n, d, T) → (d, b·T)."""
+    """The examples `idx` side by side as columns: rows (n, d) → (d, b); (n, d, T) → (d, b·T)."""
     batch = a[idx]
     if batch.ndim == 2:
         return batch.T
@@ -780,16 +780,16 @@ def train_graph(
 ) -> History:
     """Train any graph with parameters, a cost and data leaves (a `symgrad.layers` model, say); the `History`.
 
-    The graph's input x gets ``X``: rows (n, d), one column per example, or (n, d, T), T columns
-    per example (a sequence of T tokens) laid side by side; its target y gets ``labels_or_Y``
-    (labels (n,), one-hot as columns, or targets (n, k)). The names come from ``graph.meta``
-    (``input``, ``target``, ``cost``, ``prediction``; `symgrad.layers.sequential` sets them)
+    The graph's input x gets `X`: rows (n, d), one column per example, or (n, d, T), T columns
+    per example (a sequence of T tokens) laid side by side; its target y gets `labels_or_Y`
+    (labels (n,), one-hot as columns, or targets (n, k)). The names come from `graph.meta`
+    (`input`, `target`, `cost`, `prediction`; `symgrad.layers.sequential` sets them)
     or, for a bare graph, its one input and one target without a value; inputs with a value (a
     mask, a pooling matrix) are constants. When the graph's batch is a number (B examples as
-    columns) ``batch_size`` must be B and each epoch skips the n mod B examples left over after
+    columns) `batch_size` must be B and each epoch skips the n mod B examples left over after
     shuffling; with a symbolic batch m the last mini-batch is smaller. The update is
     `symgrad.numeric.optim.Optimizer`'s (SGD w → w − (η/m)(∇C + 2λW), momentum, Adam; the decay on
-    the parameters of kind W), with ∇C from the graph's derivative nodes compiled for ``backend``.
+    the parameters of kind W), with ∇C from the graph's derivative nodes compiled for `backend`.
     Parameters start from their values (`symgrad.layers.init_values` draws those missing) and end
     there. Accuracy (argmax of the prediction per column) is reported when the graph has one.
     """

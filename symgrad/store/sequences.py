@@ -18,9 +18,9 @@ __all__ = ["majority_tokens"]
 
 def majority_tokens(n: int, *, tokens: int = 6, vocabulary: int = 4, classes: int = 3,
                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``(X, labels)``: X (n, V, T) one-hot sequences, labels (n,) the most frequent class token of each.
+    """`(X, labels)`: X (n, V, T) one-hot sequences, labels (n,) the most frequent class token of each.
 
-    The same ``seed`` gives the same examples on every machine (NumPy's seeded PCG64).
+    The same `seed` gives the same examples on every machine (NumPy's seeded PCG64).
     """
     for name, v, low in (("n", n, 1), ("tokens", tokens, 1), ("vocabulary", vocabulary, 2), ("classes", classes, 2)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
