@@ -25,6 +25,7 @@ from .errors import GraphError, lazy_exports
 if TYPE_CHECKING:  # what the names are, for readers and type checkers; imported when first used
     from .core import Graph, Node, backprop, expand, gradients
     from .core.functions import log_softmax, relu, sigmoid, sigmoid_prime, softmax, softplus, step, tanh_prime
+    from .core.parse import parse
     from .derivation import ChainRule, chain_rule, verify_graph
     from .layers import layer, sequential
     from .networks import Network, init_params, mlp
@@ -48,6 +49,7 @@ __all__ = [
     "layer",
     "log_softmax",
     "mlp",
+    "parse",
     "sequential",
     "relu",
     "sigmoid",
@@ -81,6 +83,7 @@ lazy_exports(__name__, {
     "Network": ".networks",
     "init_params": ".networks",
     "mlp": ".networks",
+    "parse": ".core.parse",
     "Formula": ".printing",
     "latex": ".printing",
 })
