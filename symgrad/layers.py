@@ -134,8 +134,7 @@ def layer_norm(g: Graph, x: str, *, k: Any, eps: sp.Basic = EPS, bias: bool = Tr
     X = g[x]
     mu = g.add(f"mu{k}", sp.Rational(1, d) * _ones(1, d) * X, tex=rf"\mu^{{{k}}}", meta={"layer": k})
     c = g.add(f"c{k}", X - _ones(d, 1) * mu, tex=f"c^{{{k}}}", meta={"layer": k})
-    v = g.add(f"var{k}", sp.Rational(1, d) * _ones(1, d) * HadamardPower(c, 2), tex=rf"\sigma^{{2,{k}}}",
-              meta={"layer": k})
+    v = g.add(f"var{k}", sp.Rational(1, d) * _ones(1, d) * HadamardPower(c, 2), tex=f"v^{{{k}}}", meta={"layer": k})
     r = g.add(f"r{k}", HadamardPower(v + eps * _ones(1, m), sp.Rational(-1, 2)), tex=f"r^{{{k}}}",
               meta={"layer": k})
     xhat = g.add(f"xhat{k}", HadamardProduct(c, _ones(d, 1) * r), tex=rf"\hat{{x}}^{{{k}}}", meta={"layer": k})
