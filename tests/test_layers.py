@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symgrad.core.functions import ColumnwiseMatrixFunction, gelu, gelu_prime, silu, silu_prime
-from symgrad.derivation.verify import decide_zero
+from symgrad.derivation.verify import central_difference, decide_zero
 from symgrad.errors import GraphError, UsageError
 from symgrad.layers import ELEMENTWISE, block_mask, layer, mean_pool_matrix, sequential
 from symgrad.numeric.compile import compile_graph
@@ -36,7 +36,8 @@ def _values(model, rng, m):
 
 
 def gradient_error(model, m, wrt=None, seed=0):
-    """The worst relative error of ∂C/∂u (compiled) against a central difference of the compiled cost."""
+    """The worst relative error of ∂C/∂u (compiled) against a central difference of the compiled cost
+    (Ridders' extrapolation, as `verify_graph` uses)."""
     g = model.graph
     wrt = list(model.parameters) + ["x"] if wrt is None else wrt
     table = model.backprop(wrt)
@@ -50,13 +51,10 @@ def gradient_error(model, m, wrt=None, seed=0):
     worst = 0.0
     for w in wrt:
         A, G = vals[w], out[table[w]]
-        num = np.zeros_like(A)
-        for idx in np.ndindex(A.shape):
-            h = 1e-4 * max(1.0, abs(A[idx]))
-            up, dn = A.copy(), A.copy()
-            up[idx] += h
-            dn[idx] -= h
-            num[idx] = (cost(w, up) - cost(w, dn)) / (2 * h)
+        flat = A.reshape(-1).copy()
+        num = np.array([central_difference(lambda v, w=w, shape=A.shape: cost(w, v.reshape(shape)), flat, i,
+                                           min(1e-2, 0.1 * max(abs(float(flat[i])), 1e-3)))
+                        for i in range(flat.size)]).reshape(A.shape)
         worst = max(worst, float(np.max(np.abs(num - G)) / max(1e-6, float(np.max(np.abs(num))))))
     return worst
 
@@ -170,11 +168,12 @@ SHAPE_KEEPING = {
 }
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=8, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(sorted(SHAPE_KEEPING)), min_size=1, max_size=3), st.integers(0, 2**16))
 def test_random_stacks_of_layers_backprop_equals_central_differences(names, seed):
     model = sequential(3, *[SHAPE_KEEPING[n]() for n in names], batch=2, seed=seed)
-    assert gradient_error(model, 2, seed=seed) < 1e-5, names
+    assert gradient_error(model, 2, seed=seed) < 1e-6, names
 
 
 # ------------------------------------------------------------------ backprop wrt anything
