@@ -48,7 +48,7 @@ def run_title(
 ) -> str:
     """The title of a run's curves, naming the data, the network and the optimizer, e.g.
     `spirals (400 train / 200 held out) — 2-32-32-2 relu, log-likelihood — adam, η = 0.01, batch 10`;
-    with a learning-rate ``schedule`` (its description, e.g. `cosine`), `η₀ = 0.01, cosine`."""
+    with a learning-rate `schedule` (its description, e.g. `cosine`), `η₀ = 0.01, cosine`."""
     counts = []
     if n_train is not None:
         counts.append(f"{n_train:,} train")
