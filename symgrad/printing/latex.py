@@ -189,7 +189,7 @@ def _scalar(e: sp.Basic, matrices: dict, shape: tuple | None) -> sp.Expr | None:
 
 
 class _Elementwise:
-    """Writes a :class:`Textbook` form: sums with their plus terms first, ⊙ between matrix factors."""
+    """Writes a `Textbook` form: sums with their plus terms first, ⊙ between matrix factors."""
 
     def __init__(self, printer: LatexPrinter, matrices: dict, shape: tuple | None) -> None:
         self.p, self.matrices, self.shape = printer, matrices, shape
@@ -297,7 +297,7 @@ def equation(graph: Graph, name: str, form: str = "factored") -> str:
 
 
 def textbook_latex(expr: sp.Basic, printer: BookLatexPrinter) -> str:
-    """``expr`` in LaTeX, in its :class:`Textbook` form when it has one (a division to tidy)."""
+    """`expr` in LaTeX, in its `Textbook` form when it has one (a division to tidy)."""
     form = Textbook.of(expr)
     tex = form.latex(printer) if form is not None else None
     return tex if tex is not None else printer.doprint(expr)

@@ -1,7 +1,7 @@
 """Every formula symgrad prints renders: in KaTeX (default limits), in LaTeX, and through the MathML
 converter of the HTML reports.
 
-The strings are those of the test matrix (:mod:`collect`); each renderer also gets canaries
+The strings are those of the test matrix (`collect.py`); each renderer also gets canaries
 that must fail, so a broken harness cannot pass. Outside CI a missing renderer skips its test
 (with the reason); in CI (``CI=1`` or ``SYMGRAD_RENDER=required``) it fails. A summary line
 per renderer says how many strings it rendered and how many failed.
