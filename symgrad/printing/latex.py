@@ -1,14 +1,14 @@
-r"""LaTeX in the book's notation, by SymPy's ``_print_<Head>`` dispatch.
+r"""LaTeX in the book's notation, by SymPy's `_print_<Head>` dispatch.
 
-:class:`BookLatexPrinter` prints node symbols by their ``tex`` (w^{l}_{jk},
-δ^{l}, ∇_{a^{L}} C, ...), ⊙ as ``\odot`` (SymPy writes ``\circ``), an
+`BookLatexPrinter` prints node symbols by their `tex` (`w^{l}_{jk}`,
+`δ^{l}`, `∇_{a^{L}} C`, ...), ⊙ as `\odot` (SymPy writes `\circ`), an
 elementwise function as σ(z), σ′(z), and the bias broadcast b 1ᵀ.
 
 Two forms of a derivative node:
 
 * **factored** — in terms of δ and the other nodes: derivative nodes that only
-  pass a gradient along (∇_{a^l} C = (W^{l+1})ᵀ δ^{l+1} for a hidden layer) are
-  substituted, so BP2 reads δ^l = ((W^{l+1})ᵀ δ^{l+1}) ⊙ σ′(z^l);
+  pass a gradient along (`∇_{a^l} C = (W^{l+1})ᵀ δ^{l+1}` for a hidden layer) are
+  substituted, so BP2 reads `δ^l = ((W^{l+1})ᵀ δ^{l+1}) ⊙ σ′(z^l)`;
 * **expanded** — the closed form in the inputs, parameters and targets.
 """
 
@@ -89,10 +89,10 @@ class Textbook:
     r"""An elementwise expression as a textbook writes it: one fraction, factored, signs tidied.
 
     The expression is read entry by entry: a dummy scalar stands for each matrix symbol
-    (``matrices``), 1 for the all-ones matrix of ``shape`` (``None``: a scalar expression). It
-    is ``sign · Π num[i] / Π den[i]``, each a ``(factor, power)``. The cross-entropy's
-    ∇_a C = −(y − 𝟏) ⊙ 1/(𝟏 − a) − y/a prints as \frac{a − y}{a ⊙ (𝟏 − a)}, a fraction
-    of matrices dividing entry by entry.
+    (`matrices`), 1 for the all-ones matrix of `shape` (`None`: a scalar expression). It
+    is `sign · Π num[i] / Π den[i]`, each a `(factor, power)`. The cross-entropy's
+    `∇_a C = −(y − 𝟏) ⊙ 1/(𝟏 − a) − y/a` prints as `\frac{a − y}{a ⊙ (𝟏 − a)}`, a
+    fraction of matrices dividing entry by entry.
     """
 
     def __init__(self, sign: sp.Integer, num: list, den: list, matrices: dict, shape: tuple | None) -> None:
@@ -100,7 +100,7 @@ class Textbook:
 
     @classmethod
     def of(cls, expr: sp.Basic) -> Textbook | None:
-        """The textbook form of ``expr``, or ``None`` when it has no division to tidy (or is not elementwise)."""
+        """The textbook form of `expr`, or `None` when it has no division to tidy (or is not elementwise)."""
         matrices: dict[sp.Dummy, sp.MatrixSymbol] = {}
         shape = expr.shape if isinstance(expr, sp.MatrixExpr) else None
         scalar = _scalar(expr, matrices, shape)
@@ -132,7 +132,7 @@ class Textbook:
         return self.sign * num / den
 
     def latex(self, printer: LatexPrinter) -> str | None:
-        """The LaTeX, ⊙ between matrix factors, or ``None`` for a form this printer does not write."""
+        """The LaTeX, ⊙ between matrix factors, or `None` for a form this printer does not write."""
         return _Elementwise(printer, self.matrices, self.shape).fraction(self)
 
 
@@ -150,7 +150,7 @@ def _flip(f: sp.Expr) -> bool:
 
 
 def _scalar(e: sp.Basic, matrices: dict, shape: tuple | None) -> sp.Expr | None:
-    """An elementwise matrix expression as a scalar one (``None`` if it is not elementwise)."""
+    """An elementwise matrix expression as a scalar one (`None` if it is not elementwise)."""
     if shape is None:
         return e if isinstance(e, sp.Expr) and not e.has(sp.MatrixSymbol) else None
     if isinstance(e, sp.MatrixSymbol):
@@ -258,7 +258,7 @@ def to_latex(expr: sp.Basic, graph: Graph | None = None) -> str:
 
 
 def passes_along(graph: Graph, node: Node) -> bool:
-    """A derivative node that only carries the gradient on: ∇_{a^l}C = (W^{l+1})ᵀδ^{l+1}."""
+    """A derivative node that only carries the gradient on: `∇_{a^l}C = (W^{l+1})ᵀδ^{l+1}`."""
     if node.role != "derivative" or node.kind == "delta" or node.of is None:
         return False
     if graph.node(node.of).role == "parameter":
@@ -279,7 +279,7 @@ def factored(graph: Graph, name: str) -> sp.Basic:
 
 
 def equation(graph: Graph, name: str, form: str = "factored") -> str:
-    """``lhs = rhs`` in LaTeX for one node; ``form`` is ``factored``, ``expanded`` or ``node``."""
+    """`lhs = rhs` in LaTeX for one node; `form` is `factored`, `expanded` or `node`."""
     if form not in FORMS:
         raise UsageError(f"unknown form {form!r}; choose one of {', '.join(FORMS)}", arg="form")
     node = graph.node(name)
@@ -306,11 +306,11 @@ def textbook_latex(expr: sp.Basic, printer: BookLatexPrinter) -> str:
 def latex(obj: Any, name: str | None = None, *, form: str = "factored") -> str:
     """LaTeX for a node, a derivative, a whole network's derivatives, or an expression.
 
-    * ``latex(graph, "dC/dW2")`` — one equation, e.g. ``\\frac{∂C}{∂W^{2}} = δ^{2} x^{T}``;
-    * ``latex(network)`` or ``latex(graph)`` — every derivative node (or, before
-      backprop, every computed node) in an ``aligned`` block;
-    * ``latex(node)`` — a :class:`~symgrad.core.graph.Node` that belongs to a graph;
-    * ``latex(expr)`` — any SymPy expression.
+    * `latex(graph, "dC/dW2")` — one equation, e.g. `\\frac{∂C}{∂W^{2}} = δ^{2} x^{T}`;
+    * `latex(network)` or `latex(graph)` — every derivative node (or, before
+      backprop, every computed node) in an `aligned` block;
+    * `latex(node)` — a `Node` that belongs to a graph;
+    * `latex(expr)` — any SymPy expression.
     """
     if isinstance(obj, Node):
         if obj.graph is None:
@@ -331,7 +331,7 @@ def latex(obj: Any, name: str | None = None, *, form: str = "factored") -> str:
 
 
 class Formula:
-    """LaTeX that shows itself in a notebook (``_repr_latex_``) and prints as text."""
+    """LaTeX that shows itself in a notebook (`_repr_latex_`) and prints as text."""
 
     def __init__(self, tex: str) -> None:
         self.tex = tex

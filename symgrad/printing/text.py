@@ -1,6 +1,6 @@
 """LaTeX as terminal text: the formulas symgrad writes, readable without a TeX renderer.
 
-Used by ``symgrad derive``'s text output and by the node labels of a ``.dot`` drawing.
+Used by `symgrad derive`'s text output and by the node labels of a `.dot` drawing.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ _SIMPLE_SCRIPT = re.compile(r"[\w′'ᵀ.*]+")
 def to_text(tex: str) -> str:
     r"""A readable plain-text rendering of our LaTeX (for terminals).
 
-    ``\frac{\partial C}{\partial b^{3}}`` prints as ``∂C/∂b^3``, ``\nabla_{a^{3}} C`` as
-    ``∇_(a^3) C`` (a script of more than one symbol is bracketed), ``(W^{3})^{T}`` as
-    ``(W^3)ᵀ``, and the all-ones ``\mathbf{1}``, ``\mathbf{1}\mathbf{1}^{T}`` as 𝟏, 𝟏𝟏ᵀ
+    `\frac{\partial C}{\partial b^{3}}` prints as `∂C/∂b^3`, `\nabla_{a^{3}} C` as
+    `∇_(a^3) C` (a script of more than one symbol is bracketed), `(W^{3})^{T}` as
+    `(W^3)ᵀ`, and the all-ones `\mathbf{1}`, `\mathbf{1}\mathbf{1}^{T}` as 𝟏, 𝟏𝟏ᵀ
     (`legend` says what they are, once).
     """
     # The all-ones vector and matrix in bold (𝟏, 𝟏𝟏ᵀ): a bare 1 1ᵀ reads as "eleven-transpose".
@@ -56,7 +56,7 @@ def to_text(tex: str) -> str:
 
 
 def legend(text: str) -> str:
-    """One line that says what the all-ones 𝟏, 𝟏𝟏ᵀ and an entrywise fraction in ``text`` mean ("" if none)."""
+    """One line that says what the all-ones 𝟏, 𝟏𝟏ᵀ and an entrywise fraction in `text` mean ("" if none)."""
     parts = []
     if "𝟏𝟏ᵀ" in text:
         parts.append("𝟏𝟏ᵀ is a matrix of ones")
