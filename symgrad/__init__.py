@@ -25,6 +25,7 @@ from .errors import GraphError, lazy_exports
 if TYPE_CHECKING:  # what the names are, for readers and type checkers; imported when first used
     from .core import Graph, Node, backprop, expand, gradients
     from .core.functions import log_softmax, relu, sigmoid, sigmoid_prime, softmax, softplus, step, tanh_prime
+    from .core.parse import parse
     from .derivation import ChainRule, chain_rule
     from .networks import Network, init_params, mlp
     from .printing import Formula, latex
@@ -46,6 +47,7 @@ __all__ = [
     "latex",
     "log_softmax",
     "mlp",
+    "parse",
     "relu",
     "sigmoid",
     "sigmoid_prime",
@@ -74,6 +76,7 @@ lazy_exports(__name__, {
     "Network": ".networks",
     "init_params": ".networks",
     "mlp": ".networks",
+    "parse": ".core.parse",
     "Formula": ".printing",
     "latex": ".printing",
 })

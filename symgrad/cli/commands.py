@@ -21,6 +21,7 @@ import numpy as np
 from ..derivation.derive import render
 from ..derivation.explain import explain as explain_step
 from ..derivation.explain import fmt
+from ..derivation.expression import derive_expression, shapes_from_flags, verify_expression
 from ..derivation.verify import verify_bp
 from ..errors import UsageError, require
 from ..networks import check_spec, count_params, mlp
@@ -41,8 +42,22 @@ __all__ = ["data_command", "derive", "explain", "graph", "train", "verify"]
 
 
 # ------------------------------------------------------------------ derive
+def _expression(args: argparse.Namespace) -> bool:
+    """Whether the command is about a typed expression (--expr); --shape/--wrt without it, or --param with it, are refused."""
+    if getattr(args, "expr", None) is None:
+        if getattr(args, "shape", None) or getattr(args, "wrt", None):
+            raise UsageError("--shape and --wrt go with --expr")
+        return False
+    if getattr(args, "param", None):
+        raise UsageError("--param names a network's parameter; with --expr use --wrt")
+    return True
+
+
 def derive(args: argparse.Namespace) -> int:
-    """`symgrad derive`: print a network's derivative formulas."""
+    """`symgrad derive`: print a network's (or a typed expression's) derivative formulas."""
+    if _expression(args):
+        print(derive_expression(args.expr, shapes_from_flags(args.shape), args.wrt, args.format, args.form))
+        return 0
     if args.level == "neuron" and not args.param:
         n_params = count_params(args.sizes)
         if n_params > args.max_formulas:
@@ -58,6 +73,13 @@ def derive(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ verify
 def verify(args: argparse.Namespace) -> int:
     """`symgrad verify`: print the report; 0 when everything holds, 1 otherwise."""
+    if _expression(args):
+        if args.points < 1:
+            raise UsageError("--points must be at least 1")
+        report = verify_expression(args.expr, shapes_from_flags(args.shape), args.wrt, seed=args.seed,
+                                   points=args.points, max_entries=args.max_params)
+        print(report.render(args.format))
+        return 0 if report.ok else 1
     if args.points < 1 or args.batch < 1:
         raise UsageError("--points and --batch must be at least 1")
     check_spec({"sizes": args.sizes, "activation": args.activation, "cost": args.cost, "output": args.output})

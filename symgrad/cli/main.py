@@ -139,6 +139,17 @@ def _network_flags(p: argparse.ArgumentParser, sizes: str | None = "2,3,2") -> N
             help="cost C (log_likelihood goes with a softmax output)" + ("" if sizes is None else "; default quadratic"))
 
 
+def _expr_flags(p: argparse.ArgumentParser) -> None:
+    """--expr, --shape and --wrt: a typed expression instead of a network (the --sizes flags are then not used)."""
+    p.add_argument("--expr", metavar="TEXT",
+                   help='a typed matrix expression instead of a network, e.g. "C = sum((W @ x + b - y)**2)/2" '
+                        "(docs: Typed expressions); the network flags are then not used")
+    p.add_argument("--shape", action="append", default=None, metavar="NAME=RxC",
+                   help="with --expr: a name's shape, e.g. W=3x4, x=4 (a column) or lam=scalar; repeatable")
+    p.add_argument("--wrt", action="append", default=None, metavar="NAME",
+                   help="with --expr: differentiate with respect to NAME (default: every name with a --shape); repeatable")
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -249,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="factored in δ (default), expanded to the leaves, or node by node in its neighbours' symbols")
     p.add_argument("--param", action="append", default=None, help="only the derivative of this parameter (e.g. W2, w2_1_1); repeatable")
     p.add_argument("--max-formulas", type=int, default=2000, help="refuse to print more formulas than this (default 2000)")
+    _expr_flags(p)
 
     p = add("verify", "prove BP1–BP4 symbolically and check them numerically")
     _network_flags(p)
@@ -257,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--points", type=int, default=3, help="random points for the numeric check")
     p.add_argument("--batch", type=int, default=1, help="examples per batch m in the proof (default 1)")
     p.add_argument("--max-params", type=int, default=1000, help="refuse networks with more parameters (default 1000)")
+    _expr_flags(p)
 
     p = add("train", "train a compiled network on MNIST, IDX files or a built-in dataset")
     _train_flags(p)

@@ -466,6 +466,9 @@ def train(
                                    f"{extra['config'].get(key)!r} (override)")
         if best is not None:
             best.replay(history, extra.get("best"), pnames, history.notices)
+            if best.patience is not None and best.wait >= best.patience:  # it had stopped early: nothing to train
+                history.early_stopped = best.reason(done)
+                first_epoch = epochs + 1
     if init_from is not None:
         history.notices.append(f"started from the parameters of {init_from}")
     trainer.set_data(data.X, data.Y)
