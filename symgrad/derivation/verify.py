@@ -60,7 +60,7 @@ EQUATIONS = {
 
 #: The same equations in plain text (terminals).
 EQUATIONS_TEXT = {
-    "BP1": "`δ^L = ∇_a C ⊙ σ′(z^L)`",
+    "BP1": "δ^L = ∇_a C ⊙ σ′(z^L)",
     "BP2": "δ^l = ((W^(l+1))ᵀ δ^(l+1)) ⊙ σ′(z^l)",
     "BP3": "∂C/∂b^l = δ^l 𝟏  (𝟏 a column of ones: δ^l summed over the batch)",
     "BP4": "∂C/∂W^l = δ^l (a^(l−1))ᵀ",
