@@ -3,7 +3,8 @@
 A computation is a `Graph` (networkx) whose nodes hold SymPy
 expressions; `backprop` adds the derivative nodes ∂C/∂u to the same
 graph (Deep Learning book §6.5); the result prints in Nielsen's notation,
-verifies BP1–BP4, and compiles to NumPy for training.
+verifies BP1–BP4, and compiles to NumPy for training; `load` gives a saved model back
+to predict with and evaluate.
 
 The package is layered, each layer importing only those below it:
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:  # what the names are, for readers and type checkers; imported
     from .core.parse import parse
     from .derivation import ChainRule, chain_rule
     from .networks import Network, init_params, mlp
+    from .numeric.model import Model, load
     from .printing import Formula, latex
 
 __version__ = "0.1.0"
@@ -38,12 +40,14 @@ __all__ = [
     "Formula",
     "Graph",
     "GraphError",
+    "Model",
     "Network",
     "Node",
     "backprop",
     "expand",
     "gradients",
     "init_params",
+    "load",
     "latex",
     "log_softmax",
     "mlp",
@@ -76,6 +80,8 @@ lazy_exports(__name__, {
     "Network": ".networks",
     "init_params": ".networks",
     "mlp": ".networks",
+    "Model": ".numeric.model",
+    "load": ".numeric.model",
     "parse": ".core.parse",
     "Formula": ".printing",
     "latex": ".printing",
