@@ -63,11 +63,16 @@ EQUATIONS = {
 
 #: The same equations in plain text (terminals).
 EQUATIONS_TEXT = {
-    "BP1": "`δ^L = ∇_a C ⊙ σ′(z^L)`",
+    "BP1": "δ^L = ∇_a C ⊙ σ′(z^L)",
     "BP2": "δ^l = ((W^(l+1))ᵀ δ^(l+1)) ⊙ σ′(z^l)",
-    "BP3": "∂C/∂b^l = δ^l 1  (δ^l summed over the batch)",
+    "BP3": "∂C/∂b^l = δ^l 𝟏  (𝟏 a column of ones: δ^l summed over the batch)",
     "BP4": "∂C/∂W^l = δ^l (a^(l−1))ᵀ",
 }
+
+#: BP1 for a softmax output layer: a^L_j depends on every z^L_k, ∂a_j/∂z_k = a_j(1[j = k] − a_k), so
+#: δ^L = (diag(a^L) − a^L (a^L)ᵀ) ∇_a C, column by column (no σ′ of its own).
+SOFTMAX_BP1 = r"\delta^{L} = a^{L} \odot \nabla_{a} C - a^{L} \left(\left(a^{L}\right)^{T} \nabla_{a} C\right)"
+SOFTMAX_BP1_TEXT = "δ^L = a^L ⊙ ∇_a C − a^L ((a^L)ᵀ ∇_a C)  (softmax output, for each example)"
 
 
 # ------------------------------------------------------------------ numerics
@@ -190,6 +195,14 @@ class Verification:
     def title(self) -> str:
         return f"BP1–BP4 for the {describe(self.sizes, self.activation, self.cost, self.output)}, batch m = {self.batch}"
 
+    def equation_latex(self, eq: str) -> str:
+        """The book's equation `eq` (BP1–BP4) in LaTeX, BP1 as it reads for this network's output layer."""
+        return SOFTMAX_BP1 if eq == "BP1" and self.output == "softmax" else EQUATIONS[eq]
+
+    def equation_text(self, eq: str) -> str:
+        """The same equation in plain text."""
+        return SOFTMAX_BP1_TEXT if eq == "BP1" and self.output == "softmax" else EQUATIONS_TEXT[eq]
+
     def by_equation(self) -> dict[str, list[Check]]:
         out: dict[str, list[Check]] = {}
         for c in self.checks:
@@ -203,7 +216,7 @@ class Verification:
         head = ("node", "entries", "exact", "max rel. err", "time", "")
         lines = [self.title, f"numeric check: {self.points} random points (seed {self.seed}), tolerance {TOLERANCE:g}", ""]
         for eq, checks in self.by_equation().items():
-            lines.append(f"{eq}  {EQUATIONS_TEXT[eq]}")
+            lines.append(f"{eq}  {self.equation_text(eq)}")
             rows = [head] + [self._row(c) for c in checks]
             widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
             for r in rows:
@@ -225,7 +238,7 @@ class Verification:
             for c in checks:
                 node, n, sym, err, t, ok = self._row(c)
                 rows.append([f"`{node}`", f"${c.formula}$", n, sym, err, t, ok])
-            doc.sections.append(Section(f"{eq}: ${EQUATIONS[eq]}$", [Table(head, rows, "llrlrrl")]))
+            doc.sections.append(Section(f"{eq}: ${self.equation_latex(eq)}$", [Table(head, rows, "llrlrrl")]))
         doc.sections.append(Section("", [Paragraph(f"**{'All hold' if self.ok else 'FAILED'}** ({self.seconds:.2f} s)")]))
         return doc
 
@@ -233,7 +246,7 @@ class Verification:
         lines = [f"% {self.title}"]
         for eq, checks in self.by_equation().items():
             lines += [
-                rf"\paragraph{{{eq}}} ${EQUATIONS[eq]}$",
+                rf"\paragraph{{{eq}}} ${self.equation_latex(eq)}$",
                 "",
                 r"\begin{tabular}{llrlrrl}",
                 r"node & formula & entries & exact & max rel.\ error & time & \\ \hline",

@@ -36,6 +36,9 @@ from ..core.rules import hadamard
 from ..errors import UsageError
 from .latex import BookLatexPrinter, passes_along
 
+#: Entries with more operations than this are not simplified (the time grows fast, the reading gains little).
+MAX_ENTRY_OPS = 150
+
 _ELEMENTWISE = (sp.MatAdd, sp.HadamardProduct, HadamardPower, ElementwiseApplyFunction)
 
 
@@ -136,11 +139,14 @@ def _simplify_entry(s: sp.Basic) -> sp.Basic:
 def _block(e: MatrixExpr, inner: Callable[[sp.Basic], sp.Basic]) -> sp.Basic:
     b = _Block(tuple(e.shape), inner)
     lifted = b.lift(e)
-    simple = _simplify_entry(lifted)
-    try:
-        return b.lower(simple)
-    except ValueError:  # pragma: no cover - the simplified entry has a head with no entrywise form
-        return b.lower(lifted)
+    # a big entry is left as it is: simplifying it would take long and read no better
+    simple = _simplify_entry(lifted) if sp.count_ops(lifted) <= MAX_ENTRY_OPS else lifted
+    for candidate in (simple, lifted):
+        try:
+            return b.lower(candidate)
+        except ValueError:  # a head with no entrywise form (a function of two arguments, say)
+            continue
+    return e.func(*[inner(a) for a in e.args])
 
 
 # ----------------------------------------------------------------- rewriting
