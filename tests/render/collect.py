@@ -201,10 +201,55 @@ def explain_items() -> list[Item]:
     return items
 
 
+#: Typed expressions (`derive --expr`): the textbook three, a δ, RMSNorm- and SwiGLU-like blocks, a norm with λ.
+EXPRESSIONS = [
+    ("C = x.T @ A @ x", {"x": (3, 1), "A": (3, 3)}, ["x", "A"]),
+    ("C = norm(X @ w - y)**2 + 0.5 * lam * norm(w)**2", {"X": (3, 2), "w": 2, "y": 3, "lam": ()}, ["w", "lam"]),
+    ("C = -sum(y * log(sigmoid(X @ w)) + (1 - y) * log(1 - sigmoid(X @ w)))", {"X": (3, 2), "w": 2, "y": 3}, ["w"]),
+    ("z = X @ w\nC = -sum(y * log(sigmoid(z)) + (1 - y) * log(1 - sigmoid(z)))", {"X": (3, 2), "w": 2, "y": 3},
+     ["w", "z"]),
+    ("ms = mean(x**2, axis=0)\nr = ms**-0.5\nh = x * r * g\nC = sum(h * v)", {"x": (2, 2), "g": 2, "v": (2, 2)},
+     ["x", "g"]),
+    ("u = W1 @ x; up = W3 @ x; h = u * sigmoid(u) * up; C = sum(W2 @ h)",
+     {"W1": (2, 2), "W3": (2, 2), "W2": (1, 2), "x": 2}, ["W1", "W3", "x"]),
+    ("C = -sum(y * log_softmax(W @ x + b)) + trace(W @ W.T) / 100", {"W": (2, 2), "x": (2, 1), "b": 2, "y": 2},
+     ["W", "b"]),
+    ("C = sum(tanh(W @ x) / (1 + exp(W @ x)) - sqrt(1 + x * x) * s + relu(x) * softplus(x))",
+     {"W": (2, 2), "x": 2, "s": ()}, ["W", "s", "x"]),
+]
+
+
+def expression_items() -> list[Item]:
+    """`derive --expr` in LaTeX and Markdown, every form, and `verify --expr`'s LaTeX and Markdown reports."""
+    from symgrad.derivation.expression import derive_expression, verify_expression
+
+    items = []
+    for text, shapes, wrt in EXPRESSIONS:
+        src = "derive --expr " + text.replace("\n", "; ")[:60]
+        for form in FORMS:
+            latex = derive_expression(text, shapes, wrt, fmt="latex", form=form)
+            items.append(Item(f"{src} {form} latex", latex.split("\n", 1)[1], "display"))
+            items += markdown_maths(f"{src} {form} markdown", derive_expression(text, shapes, wrt, fmt="markdown",
+                                                                                  form=form))
+        rep = verify_expression(text, shapes, wrt, points=1)
+        items.append(Item(src + " verify latex", rep.to_latex(), "document"))
+        items += markdown_maths(src + " verify markdown", rep.to_markdown())
+    return items
+
+
+def expression_texts() -> list[tuple[str, str]]:
+    """`derive --expr`'s terminal text, every form (for the text checks)."""
+    from symgrad.derivation.expression import derive_expression
+
+    return [(f"derive --expr {text.replace(chr(10), '; ')[:60]} {form} text", derive_expression(text, shapes, wrt, form=form))
+            for text, shapes, wrt in EXPRESSIONS for form in FORMS]
+
+
 def collect() -> tuple[list[Item], list[tuple[str, str]]]:
     """Every item, each distinct (LaTeX, mode) once (the first source that printed it names it)."""
     derived, texts = derive_items()
-    everything = derived + display_items() + explicit_items() + verify_items() + explain_items()
+    texts = texts + expression_texts()
+    everything = derived + display_items() + explicit_items() + verify_items() + explain_items() + expression_items()
     seen: dict[tuple[str, str], Item] = {}
     for it in everything:
         key = (it.tex, it.mode)
