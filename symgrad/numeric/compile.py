@@ -23,11 +23,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import networkx as nx
 import numpy as np
 import sympy as sp
 
 from ..core.backprop import backprop
-from ..core.graph import Graph, as_graph
+from ..core.graph import Graph, as_graph, node_symbols
 from ..errors import CompileError, UsageError
 from ..networks import layer_params, neuron_params
 from ..store.files import atomic_write_text
@@ -63,6 +64,8 @@ class CompiledModel:
     network: Any = field(default=None, repr=False)
     function_name: str = "compiled"
     backend: str = "numpy"
+    #: the outputs' terms that use no example (λΣw², 2λw), compiled on their own; built on first need
+    _once: Any = field(default=None, repr=False)
 
     @property
     def params(self) -> tuple[str, ...]:
@@ -104,7 +107,9 @@ class CompiledModel:
 
         ``params`` maps parameter names to arrays (for a neuron-level network
         also the layer arrays ``W2, b2, ...``, with ``x``, ``y`` as (n, m)
-        arrays: the result is then summed over the m examples).
+        arrays, one example per column: the result is then summed over the m
+        examples, and a term that uses no example, λΣw² in C and 2λw in ∂C/∂w,
+        counts once per mini-batch, as at the layer level).
         """
         if len(args) == 1 and isinstance(args[0], Mapping) and not kw:
             values = dict(args[0])
@@ -143,10 +148,28 @@ class CompiledModel:
         if y is not None:
             Y = np.asarray(y, dtype=self.dtype).reshape(net.sizes[-1], -1)
             values.update({name: Y[k] for k, name in enumerate(net.names["y"])})
-        out = {k: np.sum(v) for k, v in self.evaluate(values).items()}  # sum over the batch
+        per_example = self.evaluate(values)
+        out = {k: np.sum(v) for k, v in per_example.items()}  # sum over the batch
+        m = max((np.size(v) for v in per_example.values()), default=1)
+        if m > 1:
+            # The graph holds one example: a term that uses none (λΣw² in C, 2λw in ∂C/∂w) came
+            # once per example into the sum, but belongs to the mini-batch once, as at the layer level.
+            once = self._example_free()
+            if once is not None:
+                model, parts = once
+                free = model.evaluate({a: values[a] for a in model.args})
+                for o, part in parts.items():
+                    if np.ndim(per_example[o]) > 0:
+                        out[o] = out[o] - (np.size(per_example[o]) - 1) * free[part]
         if self.cost is None or not self.grads:
             return out
         return out[self.cost], layer_params(net, {p: out[d] for p, d in self.grads.items()}, self.dtype)
+
+    def _example_free(self) -> tuple[CompiledModel, dict[str, str]] | None:
+        """The outputs' example-free terms compiled apart, and ``{output: its part's node}``; or None."""
+        if self._once is None:
+            self._once = example_free_parts(self.graph, self.outputs, self.network, self.dtype) or False
+        return self._once or None
 
     # ------------------------------------------------------------- export
     def export(self, path: Any) -> Any:
@@ -176,6 +199,38 @@ def _outputs(graph: Graph, cost: str, wrt: Sequence[str] | None,
         grads = {inv[o]: o for o in outputs if o in inv}
         cost_out = cost if cost in outputs else None
     return outputs, grads, cost_out
+
+
+def example_free_parts(graph: Graph, outputs: Sequence[str], net: Any,
+                       dtype: str) -> tuple[CompiledModel, dict[str, str]] | None:
+    """The terms of the scalar ``outputs`` that use no example (no x, no y), compiled as one model.
+
+    A neuron-level graph holds one example; its cost C = Σ_j c_j(x, y) + λ Σ w² is summed over a
+    mini-batch example by example, but λ Σ w² (and 2λw in ∂C/∂w) belongs to the batch once. Returns
+    the model and ``{output: the node of its example-free part}``; None when no output has one.
+    """
+    data = set(net.names["x"]) | set(net.names["y"])
+    dependent = set(data)
+    for d in data:
+        dependent |= nx.descendants(graph.nx, d)
+    parts: dict[str, sp.Basic] = {}
+    for o in outputs:
+        node = graph.node(o)
+        if node.expr is None or node.is_matrix or o not in dependent:
+            continue
+        free = [t for t in sp.Add.make_args(node.expr)
+                if not any(graph.node(s).name in dependent for s in node_symbols(t))]
+        if free:
+            parts[o] = sp.Add(*free)
+    if not parts:
+        return None
+    used = {graph.node(s).name for e in parts.values() for s in node_symbols(e)}
+    g = graph.subgraph(used, name=f"{graph.name} (terms without an example)")
+    names = {}
+    for i, (o, e) in enumerate(parts.items()):
+        names[o] = f"once{i}"
+        g.add(names[o], e)
+    return compile_graph(g, outputs=list(names.values()), dtype=dtype, name="example_free"), names
 
 
 def compile_graph(
