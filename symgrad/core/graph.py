@@ -359,6 +359,8 @@ class Graph:
                 return e
             new_args = [visit(a, False) for a in e.args]
             rebuilt = e.func(*new_args) if new_args != list(e.args) else e
+            if not isinstance(e, (sp.Expr, MatrixExpr)):
+                return rebuilt  # a condition or a (value, condition) pair of a Piecewise: no value of its own
             if top:
                 sym = g.add(name, rebuilt, role=role)
             else:

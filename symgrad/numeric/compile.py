@@ -26,6 +26,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from ..core.backprop import backprop
 from ..core.graph import Graph, as_graph, node_symbols
@@ -355,7 +356,14 @@ def _statement(graph: Graph, ctx: Lowering, printer: GraphPrinting, n: str, e: s
     except CompileError as err:
         raise CompileError(f"node {n!r}: {err}") from None
     except Exception as err:  # noqa: BLE001
-        raise CompileError(f"node {n!r}: cannot print {node.expr}: {err}") from None
+        undefined = sorted({str(a.func) for a in node.expr.atoms(AppliedUndef)})
+        if undefined:
+            raise CompileError(
+                f"node {n!r}: {', '.join(undefined)} is an undefined function (sympy.Function), with no numeric "
+                f"code; define it (a sympy.Lambda, or a symgrad head) before compiling"
+            ) from None
+        why = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise CompileError(f"node {n!r}: cannot print {' '.join(str(node.expr).split())[:80]}: {why}") from None
     # a node whose code broadcasts (a constant, b 1ᵀ alone) gets its full shape
     if node.is_matrix and ((is_matrix(node.expr) and not is_matrix(e) and not scalar_full(ctx, e))
                            or (is_matrix(e) and not is_full(e))):
