@@ -21,10 +21,11 @@ from . import printing  # noqa: F401 - fills the core's notebook displays (they 
 from .errors import GraphError, lazy_exports
 
 if TYPE_CHECKING:  # what the names are, for readers and type checkers; imported when first used
-    from .core import Graph, Node, backprop, expand, gradients
+    from .core import Graph, Node, backprop, expand, gradients, hessian_nodes
     from .core.functions import log_softmax, relu, sigmoid, sigmoid_prime, softmax, softplus, step, tanh_prime
     from .derivation import ChainRule, chain_rule
     from .networks import Network, init_params, mlp
+    from .numeric.hessian import Hessian, hessian
     from .printing import Formula, latex
 
 __version__ = "0.1.0"
@@ -35,11 +36,14 @@ __all__ = [
     "Formula",
     "Graph",
     "GraphError",
+    "Hessian",
     "Network",
     "Node",
     "backprop",
     "expand",
     "gradients",
+    "hessian",
+    "hessian_nodes",
     "init_params",
     "latex",
     "log_softmax",
@@ -59,6 +63,9 @@ lazy_exports(__name__, {
     "backprop": ".core",
     "expand": ".core",
     "gradients": ".core",
+    "hessian_nodes": ".core",
+    "hessian": ".numeric.hessian",
+    "Hessian": ".numeric.hessian",
     "log_softmax": ".core.functions",
     "relu": ".core.functions",
     "sigmoid": ".core.functions",

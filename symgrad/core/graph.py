@@ -375,6 +375,26 @@ class Graph:
         return g
 
 
+def find_cost(graph: Graph, cost: str | sp.Basic | None = None) -> str:
+    """The name of the cost C to differentiate: ``cost`` if given, else the graph's one node of role ``cost``.
+
+    A graph with no cost node, or with several, is a :class:`GraphError` that says to name it.
+    """
+    if cost is not None:
+        return graph.node(cost).name
+    costs = [n.name for n in graph.nodes("cost")]
+    if len(costs) == 1:
+        return costs[0]
+    if not costs:
+        raise GraphError(
+            f"graph {graph.name!r} has no cost node (a node added with role='cost'); name the node to "
+            "differentiate with cost='...'"
+        )
+    raise GraphError(
+        f"graph {graph.name!r} has {len(costs)} cost nodes ({', '.join(map(repr, costs))}); say which with cost='...'"
+    )
+
+
 def as_graph(obj: Any) -> Graph:
     """``obj`` if it is a :class:`Graph`, else its ``.graph`` (a network's, say), which must be one."""
     if isinstance(obj, Graph):

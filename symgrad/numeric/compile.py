@@ -29,8 +29,8 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from ..core.backprop import backprop
-from ..core.graph import Graph, as_graph, node_symbols
-from ..errors import CompileError, UsageError
+from ..core.graph import Graph, as_graph, find_cost, node_symbols
+from ..errors import CompileError, GraphError, UsageError
 from ..networks import layer_params, neuron_params
 from ..store.files import atomic_write_text
 from . import jax_printer, numpy_printer
@@ -96,9 +96,12 @@ class CompiledModel:
                 arr = arr.reshape(-1, 1)
             if arr.ndim != 2:
                 raise UsageError(f"node {name!r} needs a matrix of shape {node.shape}, got shape {arr.shape}")
-            for d, actual in zip(node.shape, arr.shape):
-                if sp.sympify(d).is_Integer and int(d) != actual:
-                    raise UsageError(f"node {name!r} needs shape {node.shape}, got {arr.shape}")
+            if not _fits(node.shape, arr.shape):
+                # data given as rows (one example per row, as train() takes it) when only that reading fits
+                if node.role in ("input", "target") and _fits(node.shape, arr.shape[::-1]):
+                    return np.ascontiguousarray(arr.T)
+                what = " (one example per column)" if node.role in ("input", "target") else ""
+                raise UsageError(f"node {name!r} needs shape {node.shape}{what}, got {arr.shape}")
         elif arr.ndim == 0:
             arr = arr[()]
         return arr
@@ -144,32 +147,40 @@ class CompiledModel:
         net = self.network
         values = neuron_params(net, params, self.dtype)
         if x is not None:
-            X = np.asarray(x, dtype=self.dtype).reshape(net.sizes[0], -1)
+            X = as_columns("x", x, net.sizes[0]).astype(self.dtype)
             values.update({name: X[k] for k, name in enumerate(net.names["x"])})
         if y is not None:
-            Y = np.asarray(y, dtype=self.dtype).reshape(net.sizes[-1], -1)
+            Y = as_columns("y", y, net.sizes[-1]).astype(self.dtype)
             values.update({name: Y[k] for k, name in enumerate(net.names["y"])})
+        out = self.batch_sum(values)
+        if self.cost is None or not self.grads:
+            return out
+        return out[self.cost], layer_params(net, {p: out[d] for p, d in self.grads.items()}, self.dtype)
+
+    def batch_sum(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """``{output: Σ_x value}``: the outputs of a graph that holds one example, summed over a mini-batch.
+
+        ``values`` gives each input and target node a vector, one entry per example (the
+        parameters stay scalars). A term that uses no example (no input, no target), such as
+        λΣw² in C, 2λw in ∂C/∂w or 2λ in ∂²C/∂w², belongs to the mini-batch once, as at the
+        layer level, not once per example.
+        """
         per_example = self.evaluate(values)
-        out = {k: np.sum(v) for k, v in per_example.items()}  # sum over the batch
-        m = max((np.size(v) for v in per_example.values()), default=1)
-        if m > 1:
-            # The graph holds one example: a term that uses none (λΣw² in C, 2λw in ∂C/∂w) came
-            # once per example into the sum, but belongs to the mini-batch once, as at the layer level.
+        out = {k: np.sum(v) for k, v in per_example.items()}
+        if max((np.size(v) for v in per_example.values()), default=1) > 1:
             once = self._example_free()
             if once is not None:
                 model, parts = once
                 free = model.evaluate({a: values[a] for a in model.args})
                 for o, part in parts.items():
-                    if np.ndim(per_example[o]) > 0:
+                    if np.ndim(per_example[o]) > 0:  # it came into the sum once per example
                         out[o] = out[o] - (np.size(per_example[o]) - 1) * free[part]
-        if self.cost is None or not self.grads:
-            return out
-        return out[self.cost], layer_params(net, {p: out[d] for p, d in self.grads.items()}, self.dtype)
+        return out
 
     def _example_free(self) -> tuple[CompiledModel, dict[str, str]] | None:
         """The outputs' example-free terms compiled apart, and ``{output: its part's node}``; or None."""
         if self._once is None:
-            self._once = example_free_parts(self.graph, self.outputs, self.network, self.dtype) or False
+            self._once = example_free_parts(self.graph, self.outputs, self.dtype) or False
         return self._once or None
 
     # ------------------------------------------------------------- export
@@ -178,7 +189,34 @@ class CompiledModel:
         return atomic_write_text(path, self.source)
 
 
-def _outputs(graph: Graph, cost: str, wrt: Sequence[str] | None,
+def _fits(shape: tuple, actual: tuple) -> bool:
+    return all(not sp.sympify(d).is_Integer or int(d) == a for d, a in zip(shape, actual))
+
+
+def as_columns(name: str, value: Any, n: int) -> np.ndarray:
+    """``value`` as an n × m array, one example per column (the layer level's orientation, x = a^1).
+
+    A 1-D array of n numbers is one example; an m × n array with m ≠ n (examples as rows, as
+    ``train()`` takes them) is turned; anything else is a :class:`UsageError` that says which
+    shape is wanted.
+    """
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise UsageError(f"{name} must be an array of numbers, got {type(value).__name__}", arg=name) from None
+    if arr.ndim == 1 and arr.shape[0] == n:
+        return arr.reshape(n, 1)
+    if arr.ndim == 2 and arr.shape[0] == n:
+        return arr
+    if arr.ndim == 2 and arr.shape[1] == n:
+        return arr.T
+    raise UsageError(
+        f"{name} has shape {arr.shape}, but the network takes {n} numbers per example: give an {n} × m array "
+        "(one example per column)", arg=name
+    )
+
+
+def _outputs(graph: Graph, cost: str | None, wrt: Sequence[str] | None,
              outputs: Sequence[str] | None) -> tuple[list[str], dict[str, str], str | None]:
     """(outputs, {parameter: its derivative node among them}, the cost if it is one), running backprop if needed."""
     if outputs is None:
@@ -190,27 +228,27 @@ def _outputs(graph: Graph, cost: str, wrt: Sequence[str] | None,
             table = graph.derivatives[cost_name]
         grads = {p: table[p] for p in params}
         return [cost_name, *grads.values()], grads, cost_name
-    if any(isinstance(o, str) and o not in graph for o in outputs) and cost in graph:
+    if any(isinstance(o, str) and o not in graph for o in outputs) and cost is not None:
         backprop(graph, cost)  # derivative nodes asked for before backprop was run
     outputs = [graph.node(o).name for o in outputs]
     grads: dict[str, str] = {}
     cost_out = None
-    if cost in graph and cost in graph.derivatives:
+    if cost is not None and cost in graph.derivatives:
         inv = {d: p for p, d in graph.derivatives[cost].items()}
         grads = {inv[o]: o for o in outputs if o in inv}
         cost_out = cost if cost in outputs else None
     return outputs, grads, cost_out
 
 
-def example_free_parts(graph: Graph, outputs: Sequence[str], net: Any,
+def example_free_parts(graph: Graph, outputs: Sequence[str],
                        dtype: str) -> tuple[CompiledModel, dict[str, str]] | None:
-    """The terms of the scalar ``outputs`` that use no example (no x, no y), compiled as one model.
+    """The terms of the scalar ``outputs`` that use no example (no input, no target), compiled as one model.
 
     A neuron-level graph holds one example; its cost C = Σ_j c_j(x, y) + λ Σ w² is summed over a
     mini-batch example by example, but λ Σ w² (and 2λw in ∂C/∂w) belongs to the batch once. Returns
     the model and ``{output: the node of its example-free part}``; None when no output has one.
     """
-    data = set(net.names["x"]) | set(net.names["y"])
+    data = {n.name for n in graph.nodes(("input", "target"))}
     dependent = set(data)
     for d in data:
         dependent |= nx.descendants(graph.nx, d)
@@ -236,7 +274,7 @@ def example_free_parts(graph: Graph, outputs: Sequence[str], net: Any,
 
 def compile_graph(
     net_or_graph: Any,
-    cost: str = "C",
+    cost: str | None = None,
     wrt: Sequence[str] | None = None,
     dtype: str = "float64",
     outputs: Sequence[str] | None = None,
@@ -249,8 +287,14 @@ def compile_graph(
 
     ``outputs`` defaults to the cost and ∂cost/∂p for every parameter in
     ``wrt`` (default: all parameters with a derivative node; backprop is run
-    first if it has not been). Leaves become positional arguments; the generated
-    source is ``model.source``.
+    first if it has not been). ``cost`` defaults to a network's cost, or to the
+    graph's one node of role ``cost``, whatever its name (several, or none, when
+    the outputs are the cost's gradients: an error says to name it). Leaves become
+    positional arguments; the generated source is ``model.source``.
+
+    Orientation: a layer-level mini-batch is columns, x is n_1 × m (one example per
+    column), as in the book's z^l = W^l a^{l−1} + b^l; ``train()`` takes data as rows
+    (one example per row, as data sets come) and turns them into columns itself.
 
     ``update="sgd"`` makes the training step itself: the function takes one more
     argument ``eta`` (η/m) and, after computing every gradient, updates the
@@ -267,6 +311,16 @@ def compile_graph(
     check_backend(backend, dtype, CompileError)
     if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
         raise CompileError(f"name must be a Python identifier not starting with _, got {name!r}", arg="name")
+    try:
+        if network is not None and cost is None:
+            cost = network.cost_node
+        elif outputs is None or cost is not None:
+            cost = find_cost(graph, cost)
+        else:
+            costs = graph.nodes("cost")
+            cost = costs[0].name if len(costs) == 1 else None
+    except GraphError as e:
+        raise CompileError(str(e), arg="cost") from None
     outputs, grads, cost_out = _outputs(graph, cost, wrt, outputs)
     if update not in (None, "sgd"):
         raise CompileError(f"update must be None or 'sgd', got {update!r}", arg="update")
