@@ -1,15 +1,17 @@
 """symgrad: symbol-to-symbol differentiation of neural networks.
 
-A computation is a :class:`Graph` (networkx) whose nodes hold SymPy
-expressions; :func:`backprop` adds the derivative nodes ∂C/∂u to the same
+A computation is a `Graph` (networkx) whose nodes hold SymPy
+expressions; `backprop` adds the derivative nodes ∂C/∂u to the same
 graph (Deep Learning book §6.5); the result prints in Nielsen's notation,
 verifies BP1–BP4, and compiles to NumPy for training.
 
-The package is layered, each layer importing only those below it::
+The package is layered, each layer importing only those below it:
 
-    cli → derivation → numeric, printing → store → networks → core → errors
+```text
+cli → derivation → numeric, printing → store → networks → core → errors
+```
 
-Importing the package imports none of SymPy, NumPy or networkx (``symgrad --help`` answers at once):
+Importing the package imports none of SymPy, NumPy or networkx (`symgrad --help` answers at once):
 each name here, and in each subpackage, is imported from its module when first used (PEP 562).
 """
 

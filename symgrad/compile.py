@@ -1,4 +1,4 @@
-"""Moved to :mod:`symgrad.numeric.compile`; this alias stays for one release."""
+"""Moved to `symgrad.numeric.compile`; this alias stays for one release."""
 
 from .errors import CompileError
 from .numeric import compile

@@ -1,4 +1,4 @@
-"""Moved to :mod:`symgrad.store.data`; this alias stays for one release."""
+"""Moved to `symgrad.store.data`; this alias stays for one release."""
 
 from .store.data import (
     DATASETS,

@@ -1,8 +1,8 @@
-"""The errors symgrad raises, all in one place; :func:`require` for the optional extras, and
-:func:`lazy_exports` for the packages that import their modules when first used.
+"""The errors symgrad raises, all in one place; `require` for the optional extras, and
+`lazy_exports` for the packages that import their modules when first used.
 
-Every user mistake is a :class:`UsageError` (a ``ValueError``) or a subclass; the command
-line prints its message as one line and exits with status 2. :class:`RuleError` is the
+Every user mistake is a `UsageError` (a `ValueError`) or a subclass; the command
+line prints its message as one line and exits with status 2. `RuleError` is the
 exception: a missing differentiation rule is a gap in symgrad, not a user's mistake.
 """
 
@@ -19,9 +19,9 @@ class UsageError(ValueError):
     """A user error (bad argument value, missing or malformed file, unknown name).
 
     Messages name the culprit: the argument, file, node or shape at fault, arguments by their
-    Python names. ``arg``, when given, names the argument at fault; a message that starts with
-    it (``lr must be a positive number``) has it spelled as the flag on the command line
-    (``--lr must be …``), and so has another argument a message names in backquotes
+    Python names. `arg`, when given, names the argument at fault; a message that starts with
+    it (`lr must be a positive number`) has it spelled as the flag on the command line
+    (`--lr must be …`), and so has another argument a message names in backquotes
     (``try a smaller `lr```).
     """
 
@@ -55,8 +55,8 @@ class RuleError(NotImplementedError):
 
 
 def require(module: str, *, extra: str, what: str) -> ModuleType:
-    """Import the optional package ``module``, or raise a one-line :class:`UsageError` naming the
-    extra that installs it: ``drawing needs matplotlib: install symgrad[plot] (…)``."""
+    """Import the optional package `module`, or raise a one-line `UsageError` naming the
+    extra that installs it: `drawing needs matplotlib: install symgrad[plot] (…)`."""
     try:
         return importlib.import_module(module)
     except ImportError:
@@ -68,9 +68,9 @@ def require(module: str, *, extra: str, what: str) -> ModuleType:
 class LazyPackage(ModuleType):
     """A package whose public names are imported from its modules when first used (PEP 562).
 
-    ``symgrad --help`` must not wait for SymPy: importing a package (to reach one small module of
-    it) imports none of its modules; ``package.name`` imports the module that defines ``name``
-    then, once. A name that is also a module's (``symgrad.core.backprop``, the function and the
+    `symgrad --help` must not wait for SymPy: importing a package (to reach one small module of
+    it) imports none of its modules; `package.name` imports the module that defines `name`
+    then, once. A name that is also a module's (`symgrad.core.backprop`, the function and the
     module) stays the package's name when the import system binds the loaded module to the package.
     """
 
@@ -94,10 +94,10 @@ class LazyPackage(ModuleType):
 
 
 def lazy_exports(package: str, exports: Mapping[str, str]) -> None:
-    """Make ``package`` (a package's ``__name__``) a :class:`LazyPackage` exporting ``exports``.
+    """Make `package` (a package's `__name__`) a `LazyPackage` exporting `exports`.
 
-    ``exports`` maps each public name to the module that defines it, relative to the package
-    (``".backprop"``), or ``".module:attr"`` for a name bound to another one of that module.
+    `exports` maps each public name to the module that defines it, relative to the package
+    (`".backprop"`), or `".module:attr"` for a name bound to another one of that module.
     """
     module = sys.modules[package]
     module._EXPORTS = dict(exports)  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""Moved to :mod:`symgrad.derivation.explicit`; this alias stays for one release."""
+"""Moved to `symgrad.derivation.explicit`; this alias stays for one release."""
 
 from .derivation.explicit import ExplicitError, ExplicitView, componentwise, explicit
 

@@ -4,22 +4,22 @@ Layer l = 1 is the input (a^1 = x); for l = 2..L
 
     z^l = W^l a^{l−1} + b^l,    a^l = σ(z^l),
 
-with w^l_{jk} the weight from neuron k of layer l−1 to neuron j of layer l. The
-*neuron level* has one scalar node per weight, bias, z^l_j and a^l_j; the *layer
-level* has one matrix node per W^l (n_l × n_{l−1}), b^l (n_l × 1), z^l and a^l
-(n_l × m, a mini-batch of m examples as columns; b^l is broadcast as b^l 1ᵀ).
+with `w^l_{jk}` the weight from neuron k of layer l−1 to neuron j of layer l. The
+*neuron level* has one scalar node per weight, bias, `z^l_j` and `a^l_j`; the *layer
+level* has one matrix node per `W^l` (`n_l × n_{l−1}`), `b^l` (`n_l × 1`), z^l and a^l
+(`n_l × m`, a mini-batch of m examples as columns; b^l is broadcast as `b^l 1ᵀ`).
 
 Costs (summed over the examples of the batch):
 
-* ``quadratic``: C = ½ Σ_x ‖a^L(x) − y(x)‖²
-* ``cross_entropy`` (with a sigmoid output, a^L_j in (0, 1)): C = −Σ_x Σ_j [y_j ln a^L_j + (1 − y_j) ln(1 − a^L_j)]
-* ``log_likelihood`` (with ``output="softmax"``, n_L ≥ 2): C = −Σ_x Σ_j y_j ln softmax(z^L)_j
+* `quadratic`: `C = ½ Σ_x ‖a^L(x) − y(x)‖²`
+* `cross_entropy` (with a sigmoid output, `a^L_j` in (0, 1)): `C = −Σ_x Σ_j [y_j ln a^L_j + (1 − y_j) ln(1 − a^L_j)]`
+* `log_likelihood` (with `output="softmax"`, `n_L ≥ 2`): `C = −Σ_x Σ_j y_j ln softmax(z^L)_j`
 
-``weight_decay=λ`` adds λ Σ_l ‖W^l‖² (the sum of all squared weights).
+`weight_decay=λ` adds `λ Σ_l ‖W^l‖²` (the sum of all squared weights).
 
-This module also holds what is said once about a network's specification (:func:`check_spec`,
-used by :func:`mlp`, the model file and the command line), its parameter shapes, and the
-packing of neuron-level parameters w^l_{jk}, b^l_j into layer arrays W^l, b^l and back.
+This module also holds what is said once about a network's specification (`check_spec`,
+used by `mlp`, the model file and the command line), its parameter shapes, and the
+packing of neuron-level parameters `w^l_{jk}`, `b^l_j` into layer arrays W^l, b^l and back.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from .errors import GraphError, UsageError
 #: The values each output activation gives (said in the messages about outputs and costs).
 RANGES = {"sigmoid": "(0, 1)", "tanh": "(−1, 1)", "relu": "[0, ∞)", "identity": "all of ℝ",
           "softmax": "(0, 1), summing to 1"}
-#: What a network's specification holds (:meth:`Network.spec`, the model file's ``spec``).
+#: What a network's specification holds (`Network.spec`, the model file's `spec`).
 SPEC_KEYS = ("sizes", "activation", "cost", "output", "level", "weight_decay")
 
 
@@ -59,9 +59,9 @@ def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
 
 
 def _check_decay(wd: Any) -> Any:
-    """λ: ``None``, a finite number ≥ 0 (as a float), or a SymPy expression (a symbol λ, a Rational).
+    """λ: `None`, a finite number ≥ 0 (as a float), or a SymPy expression (a symbol λ, a Rational).
 
-    Refused in the words training uses for its own ``weight_decay`` (``check_settings``).
+    Refused in the words training uses for its own `weight_decay` (`check_settings`).
     """
     if wd is None or (isinstance(wd, sp.Basic) and not (wd.is_number and wd.is_negative)):
         return wd
@@ -72,7 +72,7 @@ def _check_decay(wd: Any) -> Any:
 
 
 def _check_agreement(sizes: tuple[int, ...], act: str, cost: str, output: str, given: bool) -> None:
-    """The output layer and the cost agree: softmax goes with the log-likelihood (and n_L ≥ 2), and only
+    """The output layer and the cost agree: softmax goes with the log-likelihood (and `n_L ≥ 2`), and only
     with it; the cross-entropy takes ln a and ln(1 − a), so it needs outputs in (0, 1): a sigmoid."""
     if cost == "log_likelihood" and output != "softmax":
         raise UsageError(
@@ -100,14 +100,14 @@ def _check_agreement(sizes: tuple[int, ...], act: str, cost: str, output: str, g
 
 
 def check_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """A network's specification with every key filled in, or a :class:`UsageError` naming the fault.
+    """A network's specification with every key filled in, or a `UsageError` naming the fault.
 
-    ``sizes`` [n_1, ..., n_L] (whole numbers, L ≥ 2, n_l ≥ 1), ``activation`` σ and ``cost`` C
-    are required; ``output`` (the output layer's activation, one of :data:`OUTPUTS`) defaults to
+    `sizes` [n_1, ..., n_L] (whole numbers, L ≥ 2, n_l ≥ 1), `activation` σ and `cost` C
+    are required; `output` (the output layer's activation, one of `OUTPUTS`) defaults to
     softmax for the log-likelihood cost and to σ otherwise. The output and the cost must agree:
-    softmax (n_L ≥ 2) goes with the log-likelihood and only with it; the cross-entropy takes
+    softmax (`n_L ≥ 2`) goes with the log-likelihood and only with it; the cross-entropy takes
     ln a^L and ln(1 − a^L), so it needs a sigmoid output; the quadratic cost takes any other.
-    ``level`` defaults to ``"layer"``; ``weight_decay`` λ (None, or a finite number ≥ 0) to ``None``.
+    `level` defaults to `"layer"`; `weight_decay` λ (None, or a finite number ≥ 0) to `None`.
     """
     if not isinstance(spec, Mapping):
         raise UsageError(f"the spec must be a dictionary, got {type(spec).__name__}")
@@ -138,18 +138,18 @@ def check_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def describe(sizes: Sequence[int], activation: str, cost: str, output: str | None = None) -> str:
-    """A network in words: ``2-3-2 tanh network with a sigmoid output, cross_entropy cost``."""
+    """A network in words: `2-3-2 tanh network with a sigmoid output, cross_entropy cost`."""
     out = "" if output in (None, activation) else f" with a {output} output"
     return f"{'-'.join(map(str, sizes))} {activation} network{out}, {cost} cost"
 
 
 def count_params(sizes: Sequence[int]) -> int:
-    """The number of weights and biases, Σ_l n_l (n_{l−1} + 1)."""
+    """The number of weights and biases, `Σ_l n_l (n_{l−1} + 1)`."""
     return sum(n_in * n_out + n_out for n_in, n_out in zip(sizes, sizes[1:]))
 
 
 def param_shapes(sizes: Sequence[int]) -> dict[str, tuple[int, int]]:
-    """The parameter shapes a network of ``sizes`` implies: W^l (n_l, n_{l−1}), b^l (n_l, 1)."""
+    """The parameter shapes a network of `sizes` implies: `W^l` `(n_l, n_{l−1})`, `b^l` `(n_l, 1)`."""
     shapes: dict[str, tuple[int, int]] = {}
     for l in range(2, len(sizes) + 1):
         shapes[f"W{l}"] = (int(sizes[l - 1]), int(sizes[l - 2]))
@@ -158,10 +158,10 @@ def param_shapes(sizes: Sequence[int]) -> dict[str, tuple[int, int]]:
 
 
 def init_params(sizes: Sequence[int], init: str = "normal", seed: int | None = 0, dtype: Any = np.float64) -> dict[str, np.ndarray]:
-    """Initial ``{"W2": ..., "b2": ..., ...}`` for a network of ``sizes``.
+    """Initial `{"W2": ..., "b2": ..., ...}` for a network of `sizes`.
 
-    ``normal``: w, b ~ N(0, 1) (Nielsen's ``network.py``); ``glorot``:
-    w ~ N(0, 2/(n_in + n_out)), b = 0; ``he``: w ~ N(0, 2/n_in), b = 0.
+    `normal`: w, b ~ N(0, 1) (Nielsen's `network.py`); `glorot`:
+    w ~ N(0, 2/(n_in + n_out)), b = 0; `he`: w ~ N(0, 2/n_in), b = 0.
     One seeded generator draws the layers in order, so a seed fixes everything.
     """
     _check_choice("init", init, INITS)
@@ -187,9 +187,9 @@ def init_params(sizes: Sequence[int], init: str = "normal", seed: int | None = 0
 class Network:
     """A network's graph together with its specification.
 
-    ``graph`` is the computational graph; ``names`` maps the book's symbols
-    to node names, e.g. ``names["W"][2] == "W2"`` (layer level) or
-    ``names["w"][2][(1, 1)] == "w2_1_1"`` (neuron level).
+    `graph` is the computational graph; `names` maps the book's symbols
+    to node names, e.g. `names["W"][2] == "W2"` (layer level) or
+    `names["w"][2][(1, 1)] == "w2_1_1"` (neuron level).
     """
 
     graph: Graph
@@ -212,7 +212,7 @@ class Network:
         return "C"
 
     def backprop(self, wrt: Sequence[str] | None = None) -> dict[str, str]:
-        """Run :func:`symgrad.backprop` from the cost; ``{parameter: derivative node}``."""
+        """Run `symgrad.backprop` from the cost; `{parameter: derivative node}`."""
         return backprop(self.graph, self.cost_node, wrt)
 
     def spec(self) -> dict[str, Any]:
@@ -228,13 +228,13 @@ class Network:
         }
 
     def describe(self) -> str:
-        """The network in words: ``2-3-2 tanh network with a sigmoid output, cross_entropy cost``."""
+        """The network in words: `2-3-2 tanh network with a sigmoid output, cross_entropy cost`."""
         return describe(self.sizes, self.activation, self.cost, self.output)
 
     def params(self) -> dict[str, np.ndarray]:
-        """The current parameter values as layer arrays ``{"W2": ..., "b2": ...}`` (copies).
+        """The current parameter values as layer arrays `{"W2": ..., "b2": ...}` (copies).
 
-        A network built without ``seed`` or ``params`` has none: a :class:`GraphError` says how to give them.
+        A network built without `seed` or `params` has none: a `GraphError` says how to give them.
         """
         g = self.graph
         missing = [p.name for p in g.parameters if p.value is None]
@@ -251,7 +251,7 @@ class Network:
         return {key: np.array(g.node(key).value, dtype=float) for key in param_shapes(self.sizes)}  # copies
 
     def set_params(self, params: Mapping[str, Any]) -> None:
-        """Give the parameters values from layer arrays ``{"W2": (n2, n1) array, "b2": ..., ...}``.
+        """Give the parameters values from layer arrays `{"W2": (n2, n1) array, "b2": ..., ...}`.
 
         The arrays are copied: changing them afterwards does not change the network.
         """
@@ -306,7 +306,7 @@ class Network:
 
 
 def neuron_params(net: Network, params: Mapping[str, Any], dtype: Any = None) -> dict[str, Any]:
-    """The neuron-level parameters ``{"w2_1_1": w^2_11, "b2_1": b^2_1, ...}`` read off layer arrays W^l, b^l."""
+    """The neuron-level parameters `{"w2_1_1": w^2_11, "b2_1": b^2_1, ...}` read off layer arrays W^l, b^l."""
     out: dict[str, Any] = {}
     for l in range(2, net.L + 1):
         W = np.asarray(params[f"W{l}"], dtype=dtype)
@@ -319,7 +319,7 @@ def neuron_params(net: Network, params: Mapping[str, Any], dtype: Any = None) ->
 
 
 def layer_params(net: Network, values: Mapping[str, Any], dtype: Any = np.float64) -> dict[str, np.ndarray]:
-    """Layer arrays W^l (n_l × n_{l−1}) and b^l (n_l × 1) from neuron-level values ``{"w2_1_1": ..., ...}``."""
+    """Layer arrays `W^l` (`n_l × n_{l−1}`) and `b^l` (`n_l × 1`) from neuron-level values `{"w2_1_1": ..., ...}`."""
     out: dict[str, np.ndarray] = {}
     for l in range(2, net.L + 1):
         W = np.empty((net.sizes[l - 1], net.sizes[l - 2]), dtype=dtype)
@@ -346,18 +346,18 @@ def mlp(
     seed: int | None = None,
     init: str = "normal",
 ) -> Network:
-    """Build a multilayer perceptron ``sizes = [n_1, ..., n_L]`` as a graph.
+    """Build a multilayer perceptron `sizes = [n_1, ..., n_L]` as a graph.
 
-    ``activation`` is σ for the hidden layers and, unless ``output`` says
-    otherwise, the output layer (``output="softmax"`` goes with
-    ``cost="log_likelihood"``). ``level="layer"`` builds matrix nodes with a
-    batch of ``batch`` columns (default: the symbol m); ``level="neuron"``
+    `activation` is σ for the hidden layers and, unless `output` says
+    otherwise, the output layer (`output="softmax"` goes with
+    `cost="log_likelihood"`). `level="layer"` builds matrix nodes with a
+    batch of `batch` columns (default: the symbol m); `level="neuron"`
     builds one scalar node per neuron for a single example. Parameters get
-    ``params`` (layer arrays ``{"W2": ..., "b2": ...}``, copied) or, with ``seed``,
-    values drawn by :func:`init_params` (``init``: one of :data:`INITS`); with
-    neither they have no values until :meth:`Network.set_params`. The
-    specification is checked by :func:`check_spec`, the arguments here too (a
-    :class:`UsageError` names the one at fault).
+    `params` (layer arrays `{"W2": ..., "b2": ...}`, copied) or, with `seed`,
+    values drawn by `init_params` (`init`: one of `INITS`); with
+    neither they have no values until `Network.set_params`. The
+    specification is checked by `check_spec`, the arguments here too (a
+    `UsageError` names the one at fault).
     """
     spec = check_spec({"sizes": sizes, "activation": activation, "cost": cost, "output": output, "level": level,
                        "weight_decay": weight_decay})

@@ -1,4 +1,4 @@
-"""Moved to :mod:`symgrad.numeric.train`; this alias stays for one release."""
+"""Moved to `symgrad.numeric.train`; this alias stays for one release."""
 
 from .numeric.train import History, Trainer, TrainingError, train
 

@@ -20,7 +20,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The extras' packages (pyproject's optional dependencies) and the optional ones symgrad may try.
-EXTRAS = {"matplotlib": "plot", "tqdm": "progress", "mkdocs": "docs", "torch": "compare", "jax": "jax"}
+EXTRAS = {"matplotlib": "plot", "tqdm": "progress", "mkdocs": "docs", "torch": "compare", "jax": "jax",
+          "threadpoolctl": "threads"}
 
 SITECUSTOMIZE = '''
 import sys

@@ -80,9 +80,9 @@ def test_numpy_program_source_is_one_readable_module(tmp_path):
     net = sg.mlp([4, 3, 2], "sigmoid", "quadratic", level="layer", seed=0)
     program = compile_training(net, "momentum", lr=0.5, weight_decay=1e-3)
     src = program.source
-    for part in ("def init_state(params):", "def workspace(m):", "def step(params, state, x, y, ws=None):",
-                 "def epoch(params, state, rows, perm, bs, ws=None, stop=None):", "np.matmul(W2, x, out=_ws_z2)",
-                 "W2 += _v_W2", "_k = 0.5/_m"):
+    for part in ("def init_state(params):", "def workspace(m):", "def step(params, state, x, y, ws=None, eta=LR):",
+                 "def epoch(params, state, rows, perm, bs, ws=None, stop=None, eta=LR):",
+                 "np.matmul(W2, x, out=_ws_z2)", "W2 += _v_W2", "_k = eta/_m", "LR = 0.5"):
         assert part in src, part
     assert "W2" not in program.source.split("def step")[0].split("PARAMS")[0]  # names: only in repr literals
     # the exported module runs on its own and gives the same epoch
@@ -300,7 +300,7 @@ for dtype in ("float32", "float64"):   # float32 first: JAX's 64-bit mode still 
         if devices == 2:  # the batch really is split: XLA reduces the gradients across the devices
             idx = jax.device_put(perms[0][:300].reshape(-1, 10), jax.sharding.NamedSharding(
                 t.mesh, jax.sharding.PartitionSpec(None, "batch")))
-            hlo = t.program.namespace["epoch_fn"](t.mesh).lower(t.params, t.state, t.rows, idx).compile().as_text()
+            hlo = t.program.namespace["epoch_fn"](t.mesh).lower(t.params, t.state, t.rows, idx, t.lr).compile().as_text()
             out[dtype + " all-reduce"] = "all-reduce" in hlo
     out[dtype] = max(float(np.max(np.abs(a.astype(float) - b))) for a, b in zip(*runs))
     out[dtype + " dtypes"] = sorted({str(a.dtype) for r in runs for a in r})

@@ -16,7 +16,8 @@ from symgrad.networks import COSTS, INITS, LEVELS, OUTPUTS
 from symgrad.numeric.backend import BACKENDS
 from symgrad.numeric.compile import DTYPES
 from symgrad.numeric.optim import OPTIMIZERS
-from symgrad.numeric.train import NONFINITE
+from symgrad.numeric.schedule import SCHEDULES
+from symgrad.numeric.train import MONITORS, NONFINITE, OVERRIDABLE
 from symgrad.printing.latex import FORMS
 from symgrad.store.data import EVALUATIONS
 from symgrad.store.fetch import FETCHABLE
@@ -27,6 +28,7 @@ TABLES = {
     "--optimizer": OPTIMIZERS, "--init": INITS, "--dtype": DTYPES, "--on-nonfinite": NONFINITE,
     "--eval": EVALUATIONS, "--backend": BACKENDS, ("data fetch", "name"): FETCHABLE,
     ("derive", "--format"): DERIVE_FORMATS, ("verify", "--format"): VERIFY_FORMATS,
+    "--schedule": SCHEDULES, "--early-stop": MONITORS, "--override": OVERRIDABLE,
 }
 
 

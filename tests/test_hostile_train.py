@@ -181,7 +181,7 @@ def test_resume_mismatches(tmp_path):
     cases = [
         (dict(net=_xor_net((2, 5, 2))), r"`sizes` \[2, 4, 2\], this run has \[2, 5, 2\]$"),
         (dict(net=mlp([2, 4, 2], "relu", "log_likelihood", level="layer", seed=0)), r"`activation` 'tanh', this run has 'relu'$"),
-        (dict(lr=0.2), r"`lr` 0\.1, this run has 0\.2$"),
+        (dict(lr=0.2), r"`lr` 0\.1, this run has 0\.2 \(give `lr=0\.1`, or `override` lr to train on with this run's\)$"),
         (dict(batch_size=5), r"`batch_size` 10, this run has 5$"),
         (dict(seed=1), r"`seed` 0, this run has 1$"),
         (dict(optimizer="adam"), r"`optimizer` 'sgd', this run has 'adam'$"),

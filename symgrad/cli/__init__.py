@@ -1,7 +1,7 @@
-"""The ``symgrad`` command line (the console script is ``symgrad.cli:main``).
+"""The `symgrad` command line (the console script is `symgrad.cli:main`).
 
-``main`` parses the flags and dispatches to the work: :mod:`symgrad.cli.commands`
-(derive, verify, train, graph, explain) and :mod:`symgrad.cli.demo`.
+`main` parses the flags and dispatches to the work: `symgrad.cli.commands`
+(derive, verify, train, graph, explain) and `symgrad.cli.demo`.
 """
 
 from .main import EXAMPLES, build_parser, main, sizes_arg

@@ -1,4 +1,4 @@
-"""``python -m symgrad.cli``: the same as the ``symgrad`` command."""
+"""`python -m symgrad.cli`: the same as the `symgrad` command."""
 
 import sys
 

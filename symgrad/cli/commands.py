@@ -3,7 +3,7 @@ data).
 
 What is only the command line's lives here: reading the data a flag names, checking
 that output paths can be written before minutes of training, signals, what is printed.
-The library's own errors name Python arguments; :mod:`symgrad.cli.main` spells them as
+The library's own errors name Python arguments; `symgrad.cli.main` spells them as
 these commands' flags.
 """
 
@@ -24,6 +24,9 @@ from ..derivation.explain import fmt
 from ..derivation.verify import verify_bp
 from ..errors import UsageError, require
 from ..networks import check_spec, count_params, mlp
+from ..numeric.schedule import Schedule
+from ..numeric.threads import MISSING as THREADS_MISSING
+from ..numeric.threads import THREAD_CHOICES, blas_info
 from ..numeric.train import Stop, check_settings
 from ..numeric.train import train as train_network
 from ..printing.drawing import check_extra, draw, network_for, title_of
@@ -39,7 +42,7 @@ __all__ = ["data_command", "derive", "explain", "graph", "train", "verify"]
 
 # ------------------------------------------------------------------ derive
 def derive(args: argparse.Namespace) -> int:
-    """``symgrad derive``: print a network's derivative formulas."""
+    """`symgrad derive`: print a network's derivative formulas."""
     if args.level == "neuron" and not args.param:
         n_params = count_params(args.sizes)
         if n_params > args.max_formulas:
@@ -54,7 +57,7 @@ def derive(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ verify
 def verify(args: argparse.Namespace) -> int:
-    """``symgrad verify``: print the report; 0 when everything holds, 1 otherwise."""
+    """`symgrad verify`: print the report; 0 when everything holds, 1 otherwise."""
     if args.points < 1 or args.batch < 1:
         raise UsageError("--points and --batch must be at least 1")
     check_spec({"sizes": args.sizes, "activation": args.activation, "cost": args.cost, "output": args.output})
@@ -74,7 +77,7 @@ def verify(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------- train
 class _Data(NamedTuple):
-    """The data a ``train`` command line names: what to train on, what to evaluate on, and in words."""
+    """The data a `train` command line names: what to train on, what to evaluate on, and in words."""
 
     X: np.ndarray
     labels: np.ndarray
@@ -84,11 +87,11 @@ class _Data(NamedTuple):
 
 
 def _load_data(args: Any) -> _Data:
-    """The training examples and the evaluation set as the flags say (``--holdout``, ``--eval``).
+    """The training examples and the evaluation set as the flags say (`--holdout`, `--eval`).
 
-    ``--holdout N`` keeps the last N examples out of training (default: Nielsen's 10,000 validation
-    images for ``--mnist``, the last 2,000 of the packaged set for ``--dataset mnist``, else none);
-    ``--eval`` evaluates them (``validation``, the default) or the MNIST test set (``test``).
+    `--holdout N` keeps the last N examples out of training (default: Nielsen's 10,000 validation
+    images for `--mnist`, the last 2,000 of the packaged set for `--dataset mnist`, else none);
+    `--eval` evaluates them (`validation`, the default) or the MNIST test set (`test`).
     """
     holdout, evaluate = args.holdout, args.eval
     if args.labels and not args.images:
@@ -152,7 +155,13 @@ def _check_train_flags(args: Any) -> None:
     if args.backend == "jax":  # the optional extra, before anything is read or trained
         require("jax", extra="jax", what="--backend jax")
     check_settings(args.epochs, args.batch_size, args.lr, args.momentum, args.weight_decay,
-                   args.on_nonfinite, args.dtype, args.backend, args.devices)
+                   args.on_nonfinite, args.dtype, args.backend, args.devices, threads=args.threads)
+    schedule = _schedule(args)
+    schedule.check(args.lr)
+    if args.override and not args.resume:
+        raise UsageError(f"--override {args.override[0]} changes a resumed run's settings: it needs --resume PATH")
+    if args.init_from and args.resume:
+        raise UsageError("--init-from and --resume both say where the parameters come from: give one")
     check_spec({"sizes": args.sizes, "activation": args.activation, "cost": args.cost, "output": args.output})
     if args.plot is not None:
         check_path(args.plot)
@@ -162,16 +171,23 @@ def _check_train_flags(args: Any) -> None:
                          "another file")
     if args.plot:  # the curves are drawn after training: find out now that they can be
         require("matplotlib", extra="plot", what="--plot")
-    if args.resume is not None:
-        p = Path(args.resume)
-        if not p.exists():
-            raise UsageError(f"--resume {args.resume}: no such file")
-        if not p.is_file():
-            raise UsageError(f"--resume {args.resume}: not a file")
+    for flag, path in (("--resume", args.resume), ("--init-from", args.init_from)):
+        if path is not None:
+            p = Path(path)
+            if not p.exists():
+                raise UsageError(f"{flag} {path}: no such file")
+            if not p.is_file():
+                raise UsageError(f"{flag} {path}: not a file")
+
+
+def _schedule(args: Any) -> Schedule:
+    """The `--schedule` flag and its settings (a setting the schedule does not read is refused, named)."""
+    return Schedule(args.schedule, step_size=args.step_size, gamma=args.gamma, min_lr=args.min_lr,
+                    period=args.period)
 
 
 def check_outputs(command: str, outputs: Any) -> None:
-    """The files a command will write (``(flag, path)`` pairs; ``None``: not given), checked before any work.
+    """The files a command will write (`(flag, path)` pairs; `None`: not given), checked before any work.
 
     Refused: an empty path, one that is not a regular file (a directory, FIFO, device, socket, a dangling
     symbolic link), a folder that does not exist or cannot be written, and two flags naming the same
@@ -210,11 +226,15 @@ def _check_data(args: Any, X: np.ndarray, labels: np.ndarray, source: str) -> No
 
 
 def train(args: Any) -> int:
-    """``symgrad train``: train on MNIST / IDX files / a built-in dataset; print per-epoch lines (and JSON)."""
+    """`symgrad train`: train on MNIST / IDX files / a built-in dataset; print per-epoch lines (and JSON)."""
     _check_train_flags(args)
     d = _load_data(args)
     X, labels, hold = d.X, d.labels, d.evaluation
     _check_data(args, X, labels, d.source)
+    if (args.early_stop or args.keep_best) and hold is None:
+        flag = "--early-stop" if args.early_stop else "--keep-best"
+        raise UsageError(f"{flag} measures the held-out examples, and this run has none: hold some out with "
+                         "--holdout N (or --eval test with --mnist)")
     net = mlp(list(args.sizes), args.activation, args.cost, level="layer", output=args.output,
               weight_decay=args.weight_decay or None, seed=args.seed, init=args.init)
     stop = Stop()
@@ -227,12 +247,21 @@ def train(args: Any) -> int:
 
     evaluated = "test" if args.eval == "test" else "holdout"
 
+    scheduled = args.schedule != "constant" or bool(args.override)  # η varies, or differs from the checkpoint's
+
     def report(r: dict[str, Any]) -> None:
         hold_txt = "" if r["holdout_accuracy"] is None else f", {evaluated} accuracy {r['holdout_accuracy']:.4f}"
-        print(f"epoch {r['epoch']}/{args.epochs}: train cost {r['train_cost']:.5g}, train accuracy "
+        lr_txt = f"lr {r['lr']:.4g}, " if scheduled else ""
+        print(f"epoch {r['epoch']}/{args.epochs}: {lr_txt}train cost {r['train_cost']:.5g}, train accuracy "
               f"{r['train_accuracy']:.4f}{hold_txt} ({r['seconds']:.3f} s)", flush=True)
 
     print(f"data: {d.summary}", flush=True)
+    if args.threads not in THREAD_CHOICES and args.backend == "numpy" and not blas_info():
+        print(f"symgrad train: {THREADS_MISSING.format(n=args.threads)}".replace("threads=", "--threads "),
+              file=sys.stderr)
+    for key in args.override or ():
+        print(f"symgrad train: --override {key}: this run's {'--lr' if key == 'lr' else '--schedule'} replaces "
+              f"the checkpoint's", file=sys.stderr)
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         history = train_network(
@@ -240,7 +269,9 @@ def train(args: Any) -> int:
             optimizer=args.optimizer, momentum=args.momentum, seed=args.seed, dtype=args.dtype,
             holdout=hold, progress=not args.quiet, callback=report, init=args.init,
             checkpoint=args.checkpoint, resume=args.resume, stop=stop, on_nonfinite=args.on_nonfinite,
-            backend=args.backend, devices=args.devices,
+            backend=args.backend, devices=args.devices, threads=args.threads, schedule=_schedule(args),
+            early_stop=args.early_stop, patience=args.patience, min_delta=args.min_delta, keep_best=args.keep_best,
+            init_from=args.init_from, override=tuple(args.override or ()),
         )
     finally:
         for s, h in old.items():
@@ -259,9 +290,14 @@ def train(args: Any) -> int:
         print(f"symgrad train: interrupted during epoch {len(history) + 1}{kept}", file=sys.stderr)
     if history.stopped:
         print(f"symgrad train: stopped: {history.stopped}", file=sys.stderr)
+    if history.early_stopped:
+        print(f"symgrad train: {history.early_stopped}", file=sys.stderr)
+    if args.keep_best and history.best_epoch is not None:
+        print(f"best epoch: {history.best_epoch} (kept)", flush=True)
     if args.save is not None and not history.interrupted:
-        save_model(args.save, net.spec(), net.params())
-        print(f"saved {args.save}")
+        extra = {"best_epoch": history.best_epoch} if args.keep_best else None
+        save_model(args.save, net.spec(), net.params(), extra=extra)
+        print(f"saved {args.save}" + (f" (epoch {history.best_epoch}, the best)" if extra else ""))
     if args.plot and history:
         data_name = args.dataset or (f"MNIST ({args.mnist})" if args.mnist else Path(args.images).name)
         training_curves(history, args.plot, title=run_title(
@@ -277,7 +313,7 @@ def train(args: Any) -> int:
 
 # ------------------------------------------------------------------- graph
 def graph(args: argparse.Namespace) -> int:
-    """``symgrad graph``: draw an MLP's computational graph to ``--out`` (.svg and .dot need no extra)."""
+    """`symgrad graph`: draw an MLP's computational graph to `--out` (.svg and .dot need no extra)."""
     check_extra(args.out)  # a .png needs matplotlib: say so before building anything
     check_outputs("graph", [("--out", args.out)])
     net = network_for(args.sizes, args.level, args.activation, args.cost, args.with_derivatives,
@@ -300,9 +336,9 @@ def _csv(flag: str, text: str | None) -> list[float] | None:
 
 
 def explain(args: argparse.Namespace) -> int:
-    """``symgrad explain``: write the report of one training step to ``--out`` (.md or .html).
+    """`symgrad explain`: write the report of one training step to `--out` (.md or .html).
 
-    A saved model given to ``--weights`` says the network (sizes, activation, output, cost); the
+    A saved model given to `--weights` says the network (sizes, activation, output, cost); the
     flags that say it too must agree with it (the library refuses a contradiction).
     """
     html = report_format(args.out) == "html"
@@ -365,7 +401,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def data_command(args: argparse.Namespace) -> int:
-    """``symgrad data fetch NAME`` / ``symgrad data list``: the datasets, and downloading the full MNIST set."""
+    """`symgrad data fetch NAME` / `symgrad data list`: the datasets, and downloading the full MNIST set."""
     if args.data_command == "fetch":
         return _fetch(args)
     if args.data_command == "list":

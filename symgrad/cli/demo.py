@@ -1,11 +1,11 @@
-"""``symgrad demo``: the main job on built-in defaults, in well under a minute.
+"""`symgrad demo`: the main job on built-in defaults, in well under a minute.
 
 0. text 003's 2-2-2 worked example: one training step, by the chain rule, as a report;
 1. derive BP1–BP4 for a 2-3-2 sigmoid network and print them;
 2. prove them (symbolically) and check them numerically;
 3. compile a 2-32-32-2 ReLU network and train it on the built-in two-spirals data;
 4. draw the derivative graph (SVG, no extra needed) and the training curves (PNG, with
-   matplotlib, the ``plot`` extra; without it the demo says so and skips only them).
+   matplotlib, the `plot` extra; without it the demo says so and skips only them).
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def run(out: str = "symgrad-demo", epochs: int | None = None, seed: int = 0, pro
 
 
 def demo(args: argparse.Namespace) -> int:
-    """``symgrad demo``: run the demo into ``--out``; 0 when BP1–BP4 are verified."""
+    """`symgrad demo`: run the demo into `--out`; 0 when BP1–BP4 are verified."""
     if args.epochs is not None and args.epochs < 1:
         raise UsageError(f"--epochs must be at least 1, got {args.epochs}")
     if os.path.exists(args.out) and not os.path.isdir(args.out):

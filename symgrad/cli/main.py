@@ -1,15 +1,15 @@
-"""The ``symgrad`` command line: the flags of every subcommand, and the dispatch to its work.
+"""The `symgrad` command line: the flags of every subcommand, and the dispatch to its work.
 
-The work is done by a function of :mod:`symgrad.cli.commands` (derive, verify, train,
-graph, explain, data) or :mod:`symgrad.cli.demo`. The choices of the flags are the library's own
+The work is done by a function of `symgrad.cli.commands` (derive, verify, train,
+graph, explain, data) or `symgrad.cli.demo`. The choices of the flags are the library's own
 tables (activations, outputs, costs, levels, formats, forms, optimizers, inits, dtypes); each
-is also accepted with hyphens for underscores (``--cost cross-entropy``) and stands for the
-library's name. ``--sizes`` takes ``784,30,10``, ``784-30-10`` or ``"784 30 10"``.
+is also accepted with hyphens for underscores (`--cost cross-entropy`) and stands for the
+library's name. `--sizes` takes `784,30,10`, `784-30-10` or `"784 30 10"`.
 
 A user error prints one line on stderr and exits 2; the library names its arguments in Python
-(``lr must be …``, ```output='sigmoid'```), and this module spells them as the command's flags
-(``--lr must be …``, ``--output sigmoid``). ``symgrad`` without a command prints the help
-(the command list) and exits 2, as nothing was done; ``symgrad --help`` exits 0.
+(`lr must be …`, `output='sigmoid'`), and this module spells them as the command's flags
+(`--lr must be …`, `--output sigmoid`). `symgrad` without a command prints the help
+(the command list) and exits 2, as nothing was done; `symgrad --help` exits 0.
 """
 
 from __future__ import annotations
@@ -27,14 +27,25 @@ from ..core.names import ACTIVATION_NAMES as ACTIVATIONS
 from ..core.names import COSTS, INITS, LEVELS, OUTPUTS, check_sizes
 from ..derivation.names import DERIVE_FORMATS, VERIFY_FORMATS
 from ..errors import UsageError
-from ..numeric.names import BACKENDS, DTYPES, NONFINITE, OPTIMIZERS
+from ..numeric.names import (
+    AUTO_THREADS,
+    BACKENDS,
+    DEFAULT_GAMMA,
+    DTYPES,
+    MONITORS,
+    NONFINITE,
+    OPTIMIZERS,
+    OVERRIDABLE,
+    SCHEDULES,
+    THREAD_CHOICES,
+)
 from ..printing.names import FORMS
 from ..store.names import DATASETS, EVALUATIONS, FETCHABLE, HOLDOUT, MIRRORS, NIELSEN_VALIDATION
 
 if TYPE_CHECKING:  # imported when a command runs (COMMANDS), so that --help and --version need no SymPy
     from . import commands, demo  # noqa: F401
 
-#: Each subcommand's example, as its --help shows it, and after ``# →`` what it prints: the
+#: Each subcommand's example, as its --help shows it, and after `# →` what it prints: the
 #: tests run every example and find that text in its output (the last epoch's line, for train).
 EXAMPLES = {
     "demo": "symgrad demo  # → held-out accuracy 100.0%",
@@ -46,13 +57,13 @@ EXAMPLES = {
     "explain": "symgrad explain --sizes 2,2,2 --out step.html  # → E = 0.298371109 → 0.291027774 after the step",
     "data": "symgrad data list  # → the real MNIST test set shipped with symgrad",
 }
-#: The examples of ``symgrad data ACTION --help``.
+#: The examples of `symgrad data ACTION --help`.
 DATA_EXAMPLES = {
     "fetch": "symgrad data fetch mnist --dir ~/mnist && symgrad train --mnist ~/mnist",
     "list": "symgrad data list",
 }
 
-#: Where ``symgrad data fetch`` puts the files when no --dir is given, as --help says it.
+#: Where `symgrad data fetch` puts the files when no --dir is given, as --help says it.
 DATA_DIR_HELP = ("$SYMGRAD_DATA_DIR/mnist if set, else the user's cache folder: ~/.cache/symgrad/mnist "
                  "($XDG_CACHE_HOME) on Linux, ~/Library/Caches/symgrad/mnist on macOS, "
                  "%%LOCALAPPDATA%%\\symgrad\\mnist on Windows")
@@ -61,7 +72,7 @@ _SEPARATORS = re.compile(r"\s*[,-]\s*|\s+")
 
 
 def sizes_arg(text: str) -> list[int]:
-    """``"784,30,10"``, ``"784-30-10"``, ``"784, 30, 10"`` or ``"784 30 10"`` -> ``[784, 30, 10]``
+    """`"784,30,10"`, `"784-30-10"`, `"784, 30, 10"` or `"784 30 10"` -> `[784, 30, 10]`
     (each a positive whole number, at least two)."""
     parts = _SEPARATORS.split(text.strip())
     if any(not s for s in parts) and len(parts) > 1:
@@ -77,6 +88,19 @@ def sizes_arg(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"--{e}") from None
 
 
+def threads_arg(text: str) -> int | str:
+    """`--threads`: a whole number ≥ 1, `auto` or `default`."""
+    if text in THREAD_CHOICES:
+        return text
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--threads must be a whole number ≥ 1, auto or default, got {text!r}")
+    return n
+
+
 def seed_arg(text: str) -> int:
     """A seed: a whole number ≥ 0 (what NumPy's generators take)."""
     try:
@@ -89,7 +113,7 @@ def seed_arg(text: str) -> int:
 
 
 def _choice(p: argparse.ArgumentParser, flag: str, choices: Sequence[str], **kw: object) -> None:
-    """A flag whose value is one of the library's ``choices``, also spelled with hyphens for underscores."""
+    """A flag whose value is one of the library's `choices`, also spelled with hyphens for underscores."""
     names = list(choices)
 
     def spelling(text: str) -> str:
@@ -100,7 +124,7 @@ def _choice(p: argparse.ArgumentParser, flag: str, choices: Sequence[str], **kw:
 
 
 def _network_flags(p: argparse.ArgumentParser, sizes: str | None = "2,3,2") -> None:
-    """--sizes, --activation, --output and --cost; ``sizes=None``: defaults of None, so that a command can tell
+    """--sizes, --activation, --output and --cost; `sizes=None`: defaults of None, so that a command can tell
     what the user gave (explain takes the rest from a saved model)."""
     default = (lambda value: None) if sizes is None else (lambda value: value)
     p.add_argument("--sizes", type=sizes_arg, default=None if sizes is None else sizes_arg(sizes),
@@ -152,9 +176,37 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
             help="numpy (default) or jax (the jax extra: the whole epoch is one compiled lax.scan)")
     p.add_argument("--devices", type=int, default=None, metavar="N",
                    help="JAX: split every mini-batch over N devices (default 1; --batch-size must divide by N)")
+    p.add_argument("--threads", type=threads_arg, default="auto", metavar="N",
+                   help=f"BLAS threads for NumPy: a number, auto (default: {AUTO_THREADS}, the fastest measured, "
+                        "see docs/benchmarks.md) or default (the BLAS library's own); needs the threads extra")
+    _choice(p, "--schedule", SCHEDULES, default="constant",
+            help="learning-rate schedule per epoch from η₀ = --lr: constant (default), step (× --gamma every "
+                 "--step-size epochs), exponential (× --gamma every epoch), cosine (down to --min-lr over "
+                 "--period epochs, default --epochs)")
+    p.add_argument("--step-size", type=int, default=None, metavar="K", help="step: epochs between decays (default 10)")
+    p.add_argument("--gamma", type=float, default=None,
+                   help=f"step, exponential: the factor γ (default {DEFAULT_GAMMA['step']} for step, "
+                        f"{DEFAULT_GAMMA['exponential']} for exponential)")
+    p.add_argument("--min-lr", type=float, default=None, metavar="ETA", help="cosine: η_min (default 0)")
+    p.add_argument("--period", type=int, default=None, metavar="T", help="cosine: T in epochs (default --epochs)")
+    _choice(p, "--early-stop", MONITORS, default=None,
+            help="stop when the held-out cost or accuracy has not improved for --patience epochs")
+    p.add_argument("--patience", type=int, default=5, help="epochs without improvement before --early-stop stops "
+                                                           "(default 5)")
+    p.add_argument("--min-delta", type=float, default=0.0,
+                   help="the least change that counts as an improvement (default 0)")
+    p.add_argument("--keep-best", action="store_true",
+                   help="end with (and --save) the best epoch's parameters, by --early-stop's measure or else the "
+                        "held-out cost; the saved model records the epoch")
+    p.add_argument("--init-from", metavar="PATH",
+                   help="start from a saved model's parameters (fine-tuning; its network must match --sizes, "
+                        "--activation, --output and --cost)")
     p.add_argument("--save", metavar="PATH", help="save the trained model (.npz + JSON spec)")
     p.add_argument("--checkpoint", metavar="PATH", help="write a checkpoint after every epoch")
-    p.add_argument("--resume", metavar="PATH", help="continue from a checkpoint")
+    p.add_argument("--resume", metavar="PATH", help="continue from a checkpoint (the same settings; see --override)")
+    _choice(p, "--override", OVERRIDABLE, action="append", default=None, metavar="SETTING",
+            help=f"with --resume: let this run's setting replace the checkpoint's ({', '.join(OVERRIDABLE)}: "
+                 "--lr, or --schedule and its settings); repeatable")
     p.add_argument("--plot", metavar="FILE.png", help="write training curves")
     p.add_argument("--json", action="store_true", help="last line of stdout: the history as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -170,7 +222,7 @@ def example_epilog(command: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser of ``symgrad`` and its subcommands' flags (each ``--help`` shows an example)."""
+    """The parser of `symgrad` and its subcommands' flags (each `--help` shows an example)."""
     parser = _Parser(prog="symgrad", description="Symbol-to-symbol differentiation of neural networks.")
     parser.add_argument("--version", action="version", version=f"symgrad {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -249,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Each command's work: (module of this package, function). The module is imported when the command runs,
-#: so that ``symgrad --help`` and ``--version`` answer without importing SymPy, NumPy or networkx.
+#: so that `symgrad --help` and `--version` answer without importing SymPy, NumPy or networkx.
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": (".demo", "demo"),
     "derive": (".commands", "derive"),
@@ -262,7 +314,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def command(name: str) -> Callable[[argparse.Namespace], int]:
-    """The function that does command ``name``'s work (its module imported now)."""
+    """The function that does command `name`'s work (its module imported now)."""
     module, function = COMMANDS[name]
     return getattr(import_module(module, __package__), function)
 
@@ -280,8 +332,8 @@ FLAGS = {
 def spelled(command: str, error: UsageError) -> str:
     """The error's message with the Python names of arguments spelled as the command's flags.
 
-    The argument at fault (``error.arg``) where the message starts with it, and names in backquotes:
-    ```lr``` -> ``--lr``, ```output='sigmoid'``` -> ``--output sigmoid``.
+    The argument at fault (`error.arg`) where the message starts with it, and names in backquotes:
+    `lr` -> `--lr`, `output='sigmoid'` -> `--output sigmoid`.
     """
 
     def flag(name: str) -> str:
@@ -298,7 +350,7 @@ def spelled(command: str, error: UsageError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``symgrad`` console script; returns the exit status."""
+    """Entry point of the `symgrad` console script; returns the exit status."""
     try:
         return _run(argv)
     except BrokenPipeError:  # `symgrad derive | head`: the reader is gone; stop quietly, as `cat` does

@@ -1,7 +1,7 @@
 """The core: graphs whose nodes hold SymPy expressions, the rule table, and backprop.
 
-A :class:`Graph` holds named nodes (Deep Learning book §6.5.1); :data:`RULES` gives one
-vector–Jacobian product per head; :func:`backprop` adds the derivative nodes ∂C/∂u to the
+A `Graph` holds named nodes (Deep Learning book §6.5.1); `RULES` gives one
+vector–Jacobian product per head; `backprop` adds the derivative nodes ∂C/∂u to the
 same graph (§6.5.5). Nothing here imports a layer above it.
 """
 

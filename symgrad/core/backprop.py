@@ -1,6 +1,6 @@
 r"""The symbol-to-symbol backprop pass (Deep Learning book §6.5.5–6.5.6).
 
-:func:`backprop` walks the graph in reverse topological order keeping a grad
+`backprop` walks the graph in reverse topological order keeping a grad
 table. For every node u on a path from a differentiated node to the cost C it
 adds one *derivative node* ∂C/∂u whose expression is
 
@@ -23,7 +23,7 @@ from .rules import pullback
 
 
 def derivative_name(cost: str, node: str) -> str:
-    """The name of the derivative node ∂cost/∂node: ``"dC/dz2"``."""
+    """The name of the derivative node ∂cost/∂node: `"dC/dz2"`."""
     return f"d{cost}/d{node}"
 
 
@@ -40,16 +40,16 @@ def derivative_tex(graph: Graph, cost: Node, node: Node) -> str:
 
 
 def backprop(graph: Graph, cost: str | sp.Basic, wrt: Iterable[str] | None = None) -> dict[str, str]:
-    """Add the derivative nodes ∂cost/∂u to ``graph``; return ``{u: name of ∂cost/∂u}`` for ``wrt``.
+    """Add the derivative nodes ∂cost/∂u to `graph`; return `{u: name of ∂cost/∂u}` for `wrt`.
 
-    ``wrt`` defaults to the graph's parameters. Derivative nodes are added for
-    every node on a path from a ``wrt`` node to ``cost`` (so ∂C/∂z^l = δ^l is a
+    `wrt` defaults to the graph's parameters. Derivative nodes are added for
+    every node on a path from a `wrt` node to `cost` (so ∂C/∂z^l = δ^l is a
     node of its own and is shared by ∂C/∂W^l and ∂C/∂b^l).
 
     Calling it again for the same cost reuses the derivative nodes already
     there and adds only the missing ones (a derivative node is complete: it sums
-    every consumer on a path to the cost). A ``wrt`` node from which the cost
-    cannot be reached raises :class:`GraphError`; so does a non-scalar cost.
+    every consumer on a path to the cost). A `wrt` node from which the cost
+    cannot be reached raises `GraphError`; so does a non-scalar cost.
     Derivative nodes are ordinary nodes: backprop from one of them (e.g. a
     scalar ∂C/∂w) gives second derivatives.
     """
@@ -101,7 +101,7 @@ def backprop(graph: Graph, cost: str | sp.Basic, wrt: Iterable[str] | None = Non
 
 
 def _between(graph: Graph, cost: str, targets: list[str]) -> tuple[list[str], set[str]]:
-    """The nodes on a path from a ``targets`` node to ``cost``: in reverse topological order, and as a set."""
+    """The nodes on a path from a `targets` node to `cost`: in reverse topological order, and as a set."""
     upstream = graph.upstream([cost])
     ancestors = set(upstream)
     for t in targets:
@@ -158,8 +158,8 @@ def expand(graph: Graph, node: str | sp.Basic) -> sp.Basic:
     """The closed form of a node in the leaves (inputs, parameters, targets).
 
     Substitutes every intermediate and derivative symbol by its expression,
-    recursively: ``expand(g, "dC/dw")`` is ∂C/∂w as one formula, which equals
-    ``sympy.diff`` of ``expand(g, "C")`` with respect to w.
+    recursively: `expand(g, "dC/dw")` is ∂C/∂w as one formula, which equals
+    `sympy.diff` of `expand(g, "C")` with respect to w.
     """
     target = graph.node(node)
     closed: dict[sp.Basic, sp.Basic] = {}
@@ -172,7 +172,7 @@ def expand(graph: Graph, node: str | sp.Basic) -> sp.Basic:
 
 
 def gradients(graph: Graph, cost: str | None = None) -> dict[str, str]:
-    """``{parameter: derivative node}`` from the backprop already run for ``cost``."""
+    """`{parameter: derivative node}` from the backprop already run for `cost`."""
     if cost is None:
         if not graph.derivatives:
             raise GraphError("no backprop has been run on this graph yet")

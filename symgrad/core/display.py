@@ -1,14 +1,14 @@
 """Notebook displays of the core's objects, supplied from above.
 
-A :class:`~symgrad.core.graph.Graph` shows itself in a notebook as a picture, a
-:class:`~symgrad.core.node.Node` as LaTeX, and a :class:`~symgrad.networks.Network` as both,
+A `Graph` shows itself in a notebook as a picture, a
+`Node` as LaTeX, and a `Network` as both,
 but printing and drawing sit in a layer above the core. So the core keeps this small table
-of display hooks, and :mod:`symgrad.printing` fills it when it is imported (``import
-symgrad`` imports it), the way an extension registers itself. This is the one deliberate
+of display hooks, and `symgrad.printing` fills it when it is imported (`import
+symgrad` imports it), the way an extension registers itself. This is the one deliberate
 upward hook of the package; the core never names printing or drawing.
 
-Kinds: ``"latex"`` (an object's LaTeX, as :func:`symgrad.latex` writes it), ``"svg"``
-(a graph's picture, or ``None`` when it is too big to draw) and ``"html"`` (a network's
+Kinds: `"latex"` (an object's LaTeX, as `symgrad.latex` writes it), `"svg"`
+(a graph's picture, or `None` when it is too big to draw) and `"html"` (a network's
 picture and formulas together, the one display a notebook picks).
 """
 
@@ -21,11 +21,11 @@ _HOOKS: dict[str, Callable[[Any], str | None]] = {}
 
 
 def register(kind: str, hook: Callable[[Any], str | None]) -> None:
-    """Show objects' ``kind`` display with ``hook(obj)`` from now on."""
+    """Show objects' `kind` display with `hook(obj)` from now on."""
     _HOOKS[kind] = hook
 
 
 def show(kind: str, obj: Any) -> str | None:
-    """``obj``'s ``kind`` display, or ``None`` (the notebook then shows the text form) without a hook."""
+    """`obj`'s `kind` display, or `None` (the notebook then shows the text form) without a hook."""
     hook = _HOOKS.get(kind)
     return None if hook is None else hook(obj)

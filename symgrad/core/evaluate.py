@@ -1,12 +1,12 @@
 """Numbers from a graph: substitute leaf values and evaluate node by node.
 
 This is the plain, exact-ish path (SymPy floats and explicit matrices) behind
-:meth:`Graph.evaluate <symgrad.core.graph.Graph.evaluate>`, used for small worked
-examples and checks; training uses :mod:`symgrad.numeric.compile`.
+`Graph.evaluate`, used for small worked
+examples and checks; training uses `symgrad.numeric.compile`.
 
 Every head a graph can hold is evaluated bottom-up on explicit matrices: matrix
-products and sums, ᵀ, ⊙ (``HadamardProduct``/``HadamardPower``), f applied
-elementwise, ``Trace``, the constant matrices 1, 0 and I, softmax and ln softmax
+products and sums, ᵀ, ⊙ (`HadamardProduct`/`HadamardPower`), f applied
+elementwise, `Trace`, the constant matrices 1, 0 and I, softmax and ln softmax
 per column, powers and inverses, matrix entries, and any scalar SymPy function
 with a numeric value. A symbolic dimension such as the batch size m is bound
 from the shapes of the values given for the leaves (x is n_1 × m, so m is the
@@ -61,7 +61,7 @@ def _shape_str(shape: tuple) -> str:
 
 
 def _bind_dims(node: Node, value: sp.MatrixBase, dims: dict[sp.Basic, sp.Integer], origin: dict) -> None:
-    """Bind the symbolic dimensions of ``node``'s shape (m in n × m) from its value's shape."""
+    """Bind the symbolic dimensions of `node`'s shape (m in n × m) from its value's shape."""
     for d, actual in zip(node.symbol.shape, value.shape):
         if not isinstance(d, sp.Symbol):
             continue
@@ -75,7 +75,7 @@ def _bind_dims(node: Node, value: sp.MatrixBase, dims: dict[sp.Basic, sp.Integer
 
 
 class _Evaluator:
-    """Evaluates expressions bottom-up once the nodes' symbols have values (``subs``)."""
+    """Evaluates expressions bottom-up once the nodes' symbols have values (`subs`)."""
 
     def __init__(self) -> None:
         self.subs: dict[sp.Basic, sp.Basic] = {}
@@ -158,7 +158,7 @@ def _head(e: sp.Basic) -> str:
 
 
 def _brief(e: Any) -> str:
-    """``e`` on one line, cut to 60 characters."""
+    """`e` on one line, cut to 60 characters."""
     text = " ".join(str(e).split())
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -251,13 +251,13 @@ def _as_number(node: Node, expr: sp.Basic | None, v: sp.Basic) -> Any:
 
 
 def evaluate(nodes: Iterable[Node], given: Mapping[str, Any]) -> dict[str, Any]:
-    """``{name: value}`` of ``nodes`` (in topological order): floats for scalars, NumPy arrays for matrices.
+    """`{name: value}` of `nodes` (in topological order): floats for scalars, NumPy arrays for matrices.
 
-    A leaf's value comes from ``given`` or from its stored ``value``; a leaf with
+    A leaf's value comes from `given` or from its stored `value`; a leaf with
     neither is an error that names it. A symbolic dimension of a leaf's shape (the
     batch size m of x: n_1 × m) is bound from the value's shape; two values that
     disagree about it are an error naming both nodes. Every failure is one
-    :class:`GraphError` naming the node, the head of its expression and what to do.
+    `GraphError` naming the node, the head of its expression and what to do.
     """
     ev = _Evaluator()
     origin: dict[sp.Basic, str] = {}

@@ -1,9 +1,9 @@
 """The activation functions and their derivatives, as SymPy heads.
 
-Each is a ``sympy.Function`` that prints in the book's notation (σ, σ′, ReLU)
+Each is a `sympy.Function` that prints in the book's notation (σ, σ′, ReLU)
 and evaluates numerically. The derivative of a head is itself a named head
-(``sigmoid_prime`` prints as σ′), so a factored derivative reads as in the
-book: δ^L = ∇_a C ⊙ σ′(z^L). ``rewrite(sp.exp)`` gives the closed form.
+(`sigmoid_prime` prints as σ′), so a factored derivative reads as in the
+book: `δ^L = ∇_a C ⊙ σ′(z^L)`. `rewrite(sp.exp)` gives the closed form.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from ..errors import UsageError
 
 
 class _Numeric(sp.Function):
-    """A head whose closed form is written once, in ``_formula``.
+    """A head whose closed form is written once, in `_formula`.
 
-    Its numeric value, ``rewrite(sp.exp)`` and ``rewrite`` to the heads the closed form uses
-    (``_formula_heads``), and :func:`closed_form`, all come from ``_formula``. Each head
-    prints itself in LaTeX (``_latex``) and, beside it, in NumPy and JAX (``_numpycode`` and
-    ``_jaxcode``, the methods SymPy's ``NumPyPrinter`` and ``JaxPrinter`` ask for; the array
-    module is the printer's ``_module``, ``numpy`` or ``jax.numpy``).
+    Its numeric value, `rewrite(sp.exp)` and `rewrite` to the heads the closed form uses
+    (`_formula_heads`), and `closed_form`, all come from `_formula`. Each head
+    prints itself in LaTeX (`_latex`) and, beside it, in NumPy and JAX (`_numpycode` and
+    `_jaxcode`, the methods SymPy's `NumPyPrinter` and `JaxPrinter` ask for; the array
+    module is the printer's `_module`, `numpy` or `jax.numpy`).
     """
 
     #: rewrite(head) for these heads also gives the closed form (e.g. relu.rewrite(sp.Max))
@@ -49,7 +49,7 @@ class _Numeric(sp.Function):
 
 
 class sigmoid(_Numeric):
-    r"""The logistic function σ(z) = 1 / (1 + e^{−z}); σ′ = σ(1 − σ)."""
+    r"""The logistic function `σ(z) = 1 / (1 + e^{−z})`; `σ′ = σ(1 − σ)`."""
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         return sigmoid_prime(self.args[0])
@@ -68,7 +68,7 @@ class sigmoid(_Numeric):
 
 
 class sigmoid_prime(_Numeric):
-    r"""σ′(z) = σ(z)(1 − σ(z)), the derivative of :class:`sigmoid`."""
+    r"""σ′(z) = σ(z)(1 − σ(z)), the derivative of `sigmoid`."""
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         x = self.args[0]
@@ -174,7 +174,7 @@ class identity(_Numeric):
 
 
 class softplus(_Numeric):
-    r"""softplus(z) = ln(1 + e^z); softplus′ = σ. Used for stable cross-entropy."""
+    r"""`softplus(z) = ln(1 + e^z)`; softplus′ = σ. Used for stable cross-entropy."""
 
     _formula_heads = (sp.log,)
 
@@ -205,7 +205,7 @@ ACTIVATIONS: dict[str, tuple[type[sp.Function], type[sp.Function] | None]] = {
 
 
 def activation(name: str) -> type[sp.Function]:
-    """The SymPy head for an activation name (``sigmoid``, ``tanh``, ``relu``, ``identity``)."""
+    """The SymPy head for an activation name (`sigmoid`, `tanh`, `relu`, `identity`)."""
     try:
         return ACTIVATIONS[name][0]
     except (KeyError, TypeError):
@@ -214,7 +214,7 @@ def activation(name: str) -> type[sp.Function]:
         ) from None
 
 
-#: The heads :func:`closed_form` rewrites into their ``_formula``.
+#: The heads `closed_form` rewrites into their `_formula`.
 CLOSED_FORM_HEADS = (sigmoid, sigmoid_prime, tanh_prime, relu, step, softplus)
 
 
@@ -250,7 +250,7 @@ class ColumnwiseMatrixFunction(MatrixExpr):
 
 
 class softmax(ColumnwiseMatrixFunction):
-    r"""softmax(z)_j = e^{z_j} / Σ_k e^{z_k}, per column (Nielsen ch. 3)."""
+    r"""`softmax(z)_j = e^{z_j} / Σ_k e^{z_k}`, per column (Nielsen ch. 3)."""
 
     @staticmethod
     def _scalar(col: list, i: int) -> sp.Expr:
@@ -266,7 +266,7 @@ class softmax(ColumnwiseMatrixFunction):
 
 
 class log_softmax(ColumnwiseMatrixFunction):
-    r"""log softmax(z)_j = z_j − ln Σ_k e^{z_k}, per column (computed stably)."""
+    r"""`log softmax(z)_j = z_j − ln Σ_k e^{z_k}`, per column (computed stably)."""
 
     @staticmethod
     def _scalar(col: list, i: int) -> sp.Expr:

@@ -1,10 +1,10 @@
 """Computational graphs whose nodes hold SymPy expressions.
 
-A :class:`Graph` is a :class:`networkx.DiGraph` of named nodes. Every node has a
-SymPy symbol that stands for its value (a ``Symbol`` for a scalar, a
-``MatrixSymbol`` for a layer-level matrix), a role, and, for computed nodes, an
-expression in its parents' symbols only. An edge ``u -> v`` exists exactly when
-``v``'s expression uses ``u``'s symbol (Deep Learning book §6.5.1).
+A `Graph` is a `networkx.DiGraph` of named nodes. Every node has a
+SymPy symbol that stands for its value (a `Symbol` for a scalar, a
+`MatrixSymbol` for a layer-level matrix), a role, and, for computed nodes, an
+expression in its parents' symbols only. An edge `u -> v` exists exactly when
+`v`'s expression uses `u`'s symbol (Deep Learning book §6.5.1).
 """
 
 from __future__ import annotations
@@ -30,16 +30,18 @@ def _shape_str(shape: tuple | None) -> str:
 class Graph:
     """A computational graph: named nodes holding SymPy expressions.
 
-    Build it node by node::
+    Build it node by node:
 
-        g = Graph()
-        x = g.input("x")
-        w = g.parameter("w", value=0.5)
-        y = g.add("y", w * x)
-        g.add("C", (y - 1) ** 2 / 2, role="cost")
+    ```python
+    g = Graph()
+    x = g.input("x")
+    w = g.parameter("w", value=0.5)
+    y = g.add("y", w * x)
+    g.add("C", (y - 1) ** 2 / 2, role="cost")
+    ```
 
-    ``g.nx`` is the underlying :class:`networkx.DiGraph`; each networkx node is
-    the node's name and carries the :class:`Node` under the attribute ``"node"``.
+    `g.nx` is the underlying `networkx.DiGraph`; each networkx node is
+    the node's name and carries the `Node` under the attribute `"node"`.
     """
 
     def __init__(self, name: str = "graph") -> None:
@@ -63,11 +65,11 @@ class Graph:
         return (self.node(n) for n in self.topological_order())
 
     def __getitem__(self, name: str) -> Symbolish:
-        """The symbol of node ``name`` (to write expressions with)."""
+        """The symbol of node `name` (to write expressions with)."""
         return self.node(name).symbol
 
     def node(self, name: str | Node | sp.Basic) -> Node:
-        """The :class:`Node` named ``name`` (a node, or its symbol, also works)."""
+        """The `Node` named `name` (a node, or its symbol, also works)."""
         if isinstance(name, Node):
             return name
         if isinstance(name, sp.Basic):
@@ -80,7 +82,7 @@ class Graph:
             raise GraphError(f"unknown node {name!r} in graph {self.name!r}") from None
 
     def nodes(self, role: str | Iterable[str] | None = None) -> list[Node]:
-        """Nodes in topological order, optionally only those with ``role``."""
+        """Nodes in topological order, optionally only those with `role`."""
         roles = (role,) if isinstance(role, str) else role
         return [n for n in self if roles is None or n.role in roles]
 
@@ -100,9 +102,9 @@ class Graph:
         return sorted(self.nx.successors(self.node(name).name), key=self._rank)
 
     def upstream(self, names: Iterable[str | Node | sp.Basic], stop: Iterable[str] = ()) -> list[str]:
-        """The nodes ``names`` are computed from, themselves included, in topological order.
+        """The nodes `names` are computed from, themselves included, in topological order.
 
-        The walk does not go above a node named in ``stop``: it is kept, as if it were a leaf.
+        The walk does not go above a node named in `stop`: it is kept, as if it were a leaf.
         """
         wanted = {self.node(n).name for n in names}
         stack, cut, pred = list(wanted), set(stop), self.nx.pred
@@ -191,7 +193,7 @@ class Graph:
             )
 
     def input(self, name: str, shape: tuple | None = None, *, value: Any = None, **kw: Any) -> Symbolish:
-        """Add an input node (data x); ``shape=(rows, cols)`` makes it a matrix."""
+        """Add an input node (data x); `shape=(rows, cols)` makes it a matrix."""
         return self._insert(Node(name, self._new_symbol(name, shape), "input", value=value, **kw))
 
     def parameter(self, name: str, shape: tuple | None = None, *, value: Any = None, **kw: Any) -> Symbolish:
@@ -203,7 +205,7 @@ class Graph:
         return self._insert(Node(name, self._new_symbol(name, shape), "target", value=value, **kw))
 
     def add(self, name: str, expr: Any, role: str = "intermediate", **kw: Any) -> Symbolish:
-        """Add a computed node ``name = expr``; ``expr`` uses other nodes' symbols only."""
+        """Add a computed node `name = expr`; `expr` uses other nodes' symbols only."""
         if role in LEAF_ROLES:
             raise GraphError(f"node {name!r}: a computed node cannot have role {role!r}")
         expr = _as_expr(name, expr)
@@ -212,10 +214,10 @@ class Graph:
         return self._insert(Node(name, symbol, role, expr=expr, **kw))
 
     def op(self, name: str, fn: Any, *args: str, role: str = "intermediate", **kw: Any) -> Symbolish:
-        """Add ``name = fn(*parents)``, parents given by name.
+        """Add `name = fn(*parents)`, parents given by name.
 
         A shape mismatch is reported with both nodes and both shapes, e.g.
-        ``node 'z2': cannot multiply W2 (3×2) by a1 (3×4)``.
+        `node 'z2': cannot multiply W2 (3×2) by a1 (3×4)`.
         """
         symbols = [self.node(a).symbol for a in args]
         try:
@@ -227,7 +229,7 @@ class Graph:
         return self.add(name, expr, role=role, **kw)
 
     def matmul(self, name: str, left: str, right: str, **kw: Any) -> Symbolish:
-        """Add ``name = left · right`` (matrix product), checking shapes."""
+        """Add `name = left · right` (matrix product), checking shapes."""
         L, R = self.node(left), self.node(right)
         if L.shape is None or R.shape is None or L.shape[1] != R.shape[0]:
             raise GraphError(
@@ -238,25 +240,25 @@ class Graph:
 
     # --------------------------------------------------------------- values
     def values(self) -> dict[str, Any]:
-        """``{name: value}`` for the nodes that have a value."""
+        """`{name: value}` for the nodes that have a value."""
         return {n.name: n.value for n in self if n.value is not None}
 
     def set_values(self, values: Mapping[str, Any]) -> None:
-        """Give leaf nodes values (``{name: value}``)."""
+        """Give leaf nodes values (`{name: value}`)."""
         for name, v in values.items():
             self.node(name).value = v
 
     def evaluate(self, values: Mapping[str, Any] | None = None, names: Iterable[str] | None = None) -> dict[str, Any]:
         """Evaluate the graph node by node (plain SymPy floats/matrices; slow but exact).
 
-        ``values`` overrides the stored leaf values. Returns ``{name: value}``
-        for every node (or only ``names`` and what they need): floats for scalars,
+        `values` overrides the stored leaf values. Returns `{name: value}`
+        for every node (or only `names` and what they need): floats for scalars,
         NumPy arrays for matrices. A layer-level batch is columns: x is n_1 × m, and the
         batch size m (or any other symbolic dimension) is read off the arrays given.
         Every head a graph can hold evaluates (products, sums, ᵀ, ⊙, f elementwise,
         Tr, 1, I, softmax, ln softmax, ...). A needed leaf without a value, values that
         disagree about m, and an expression without a numeric value (an undefined
-        function f) are each one :class:`GraphError` naming the node, the head and what
+        function f) are each one `GraphError` naming the node, the head and what
         to do. The compiled NumPy path is `symgrad.numeric.compile`.
         """
         if names is None:
@@ -278,7 +280,7 @@ class Graph:
                 raise GraphError(f"node {n!r}: edges do not match its expression's symbols")
 
     def add_edge_checked(self, u: str, v: str) -> None:
-        """Add edge ``u -> v``, refusing one that would close a cycle."""
+        """Add edge `u -> v`, refusing one that would close a cycle."""
         u, v = self.node(u).name, self.node(v).name
         if nx.has_path(self.nx, v, u):
             raise GraphError(f"edge {u!r} -> {v!r} would make a cycle")
@@ -297,7 +299,7 @@ class Graph:
         return g
 
     def subgraph(self, names: Iterable[str], name: str | None = None) -> Graph:
-        """A new graph of the nodes ``names`` (each with the nodes it uses), same symbols and expressions.
+        """A new graph of the nodes `names` (each with the nodes it uses), same symbols and expressions.
 
         Leaves keep their values; derivative tables are not carried over. Used to
         compile or evaluate a part of a graph on its own.
@@ -320,7 +322,7 @@ class Graph:
         return f"<Graph {self.name!r}: {len(self)} nodes ({detail})>"
 
     def _repr_svg_(self) -> str | None:
-        """The picture in a notebook (:func:`symgrad.printing.drawing.svg`); ``None`` when too big to draw."""
+        """The picture in a notebook (`symgrad.printing.drawing.svg`); `None` when too big to draw."""
         return display.show("svg", self)
 
     # ------------------------------------------------------------- from_expr
@@ -336,11 +338,11 @@ class Graph:
     ) -> Graph:
         """Build a graph from one SymPy expression.
 
-        Leaves (free symbols) become nodes: those in ``parameters`` (default:
+        Leaves (free symbols) become nodes: those in `parameters` (default:
         all) are parameters, the rest inputs. Every compound subexpression
-        becomes one intermediate node ``t1, t2, ...`` in its operands' symbols,
-        so a repeated subexpression such as ``f(w)`` in ``f(f(f(w)))`` is one
-        shared node. The whole expression is node ``name``.
+        becomes one intermediate node `t1, t2, ...` in its operands' symbols,
+        so a repeated subexpression such as `f(w)` in `f(f(f(w)))` is one
+        shared node. The whole expression is node `name`.
         """
         g = cls(name)
         expr = _as_expr(name, expr)
@@ -376,9 +378,9 @@ class Graph:
 
 
 def find_cost(graph: Graph, cost: str | sp.Basic | None = None) -> str:
-    """The name of the cost C to differentiate: ``cost`` if given, else the graph's one node of role ``cost``.
+    """The name of the cost C to differentiate: `cost` if given, else the graph's one node of role `cost`.
 
-    A graph with no cost node, or with several, is a :class:`GraphError` that says to name it.
+    A graph with no cost node, or with several, is a `GraphError` that says to name it.
     """
     if cost is not None:
         return graph.node(cost).name
@@ -396,7 +398,7 @@ def find_cost(graph: Graph, cost: str | sp.Basic | None = None) -> str:
 
 
 def as_graph(obj: Any) -> Graph:
-    """``obj`` if it is a :class:`Graph`, else its ``.graph`` (a network's, say), which must be one."""
+    """`obj` if it is a `Graph`, else its `.graph` (a network's, say), which must be one."""
     if isinstance(obj, Graph):
         return obj
     graph = getattr(obj, "graph", None)
@@ -409,10 +411,10 @@ _NON_FINITE = (sp.nan, sp.zoo, sp.oo, sp.S.NegativeInfinity)
 
 
 def _as_expr(name: object, expr: Any) -> sp.Basic:
-    """``expr`` as a SymPy scalar or matrix expression.
+    """`expr` as a SymPy scalar or matrix expression.
 
     Only SymPy objects and plain numbers are taken. Text is refused, never parsed:
-    ``sympify`` would ``eval`` it, even with ``strict=True`` when it comes inside a
+    `sympify` would `eval` it, even with `strict=True` when it comes inside a
     tuple or dict. A NaN or infinity is refused too (it would only surface later as
     a silent NaN).
     """

@@ -18,9 +18,9 @@ from .graph import Graph
 
 
 def hessian_nodes(graph: Graph, cost: str, wrt: Sequence[str]) -> list[list[str | None]]:
-    """Add the second-derivative nodes; ``[[name of ∂²C/∂θ_i∂θ_j or None]]``.
+    """Add the second-derivative nodes; `[[name of ∂²C/∂θ_i∂θ_j or None]]`.
 
-    ``None`` marks an entry that is identically 0 because ∂C/∂θ_i does not
+    `None` marks an entry that is identically 0 because ∂C/∂θ_i does not
     depend on θ_j at all (no path in the graph).
     """
     wrt = [graph.node(w).name for w in wrt]

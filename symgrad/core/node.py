@@ -1,7 +1,7 @@
 """One node of a computational graph: a name, a SymPy symbol for its value, a role, an expression.
 
-The roles are the leaves' (``input`` x, ``parameter`` w and b, ``target`` y) and the computed
-nodes' (``intermediate``, ``cost`` C, and ``derivative`` ∂C/∂u, added by backprop).
+The roles are the leaves' (`input` x, `parameter` w and b, `target` y) and the computed
+nodes' (`intermediate`, `cost` C, and `derivative` ∂C/∂u, added by backprop).
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ Symbolish = sp.Symbol | sp.MatrixSymbol
 
 @dataclass(eq=False)
 class Node:
-    """One node of a :class:`~symgrad.core.graph.Graph`.
+    """One node of a `Graph`.
 
-    ``symbol`` stands for the node's value; ``expr`` (computed nodes only) is
-    written in the parents' symbols. ``tex`` is the LaTeX used when the symbol is
-    printed (e.g. ``w^{2}_{13}`` or ``\\delta^{3}``). ``kind`` tags a network's
-    nodes with the book's letter (``"w"``, ``"b"``, ``"z"``, ``"a"``, ...).
-    For a derivative node, ``of`` is the node differentiated and ``cost`` the
+    `symbol` stands for the node's value; `expr` (computed nodes only) is
+    written in the parents' symbols. `tex` is the LaTeX used when the symbol is
+    printed (e.g. `w^{2}_{13}` or `\\delta^{3}`). `kind` tags a network's
+    nodes with the book's letter (`"w"`, `"b"`, `"z"`, `"a"`, ...).
+    For a derivative node, `of` is the node differentiated and `cost` the
     node differentiated from: it holds ∂cost/∂of.
     """
 
@@ -46,7 +46,7 @@ class Node:
 
     @property
     def shape(self) -> tuple | None:
-        """``(rows, cols)`` for a matrix node, ``None`` for a scalar."""
+        """`(rows, cols)` for a matrix node, `None` for a scalar."""
         return tuple(self.symbol.shape) if isinstance(self.symbol, MatrixExpr) else None
 
     @property

@@ -1,23 +1,23 @@
 r"""The rule table: one vector–Jacobian product per SymPy head.
 
-``RULES[Head](expr, i, G)`` returns the cotangent that flows to ``expr.args[i]``
-when ``G`` = ∂C/∂expr flows into ``expr``. For a scalar head that is
-``G · ∂expr/∂args[i]``; for a matrix head it is the matrix that makes
-``Σ_jk G_jk ∂expr_jk/∂X`` (e.g. ``G Bᵀ`` for the left factor of ``A B``).
+`RULES[Head](expr, i, G)` returns the cotangent that flows to `expr.args[i]`
+when `G` = ∂C/∂expr flows into `expr`. For a scalar head that is
+`G · ∂expr/∂args[i]`; for a matrix head it is the matrix that makes
+`Σ_jk G_jk ∂expr_jk/∂X` (e.g. `G Bᵀ` for the left factor of `A B`).
 
-:func:`pullback` runs reverse mode through one node's expression — its own
+`pullback` runs reverse mode through one node's expression — its own
 small grad table over the expression's subterms — and returns the cotangent of
 every node symbol the expression uses. Backprop over the graph calls it once
 per node, so each edge is visited once and a sum over 784 inputs is walked
 once, not once per input.
 
-Branches: ``Piecewise`` passes the cotangent to the branch whose condition is the first to
-hold (a condition has no derivative). An undefined function f (``sympy.Function("f")``) has
-the partial f′(u) = ``Subs(Derivative(f(ξ), ξ), ξ, u)``, which is not differentiated again.
+Branches: `Piecewise` passes the cotangent to the branch whose condition is the first to
+hold (a condition has no derivative). An undefined function f (`sympy.Function("f")`) has
+the partial f′(u) = `Subs(Derivative(f(ξ), ξ), ξ, u)`, which is not differentiated again.
 
-Subgradients: ``relu`` passes the cotangent where the argument is strictly
-positive (``H(0) = 0``); at a tie of ``Max``/``Min`` the first tied argument
-takes it all (so the partials still sum to 1); ``Abs`` uses ``sign(0) = 0``.
+Subgradients: `relu` passes the cotangent where the argument is strictly
+positive (`H(0) = 0`); at a tie of `Max`/`Min` the first tied argument
+takes it all (so the partials still sum to 1); `Abs` uses `sign(0) = 0`.
 """
 
 from __future__ import annotations
@@ -64,17 +64,17 @@ def _scalar(derivative: Callable[[sp.Basic, int], sp.Basic]) -> Rule:
 
 
 def _function_partial(e: sp.Basic, i: int) -> sp.Basic:
-    """∂f/∂args[i] of any SymPy function head, via its own ``fdiff`` (symgrad's heads say theirs there)."""
+    """∂f/∂args[i] of any SymPy function head, via its own `fdiff` (symgrad's heads say theirs there)."""
     if isinstance(e.func, UndefinedFunction):
         return undefined_partial(e, i)
     return e.fdiff(i + 1)
 
 
 def undefined_partial(e: sp.Basic, i: int) -> sp.Subs:
-    r"""∂f/∂args[i] of an undefined function f (``sympy.Function("f")``): f's i-th partial at the point.
+    r"""∂f/∂args[i] of an undefined function f (`sympy.Function("f")`): f's i-th partial at the point.
 
-    Written ``Subs(Derivative(f(ξ), ξ), ξ, u)``, i.e. f′(u), with a bound variable ξ: a bare
-    ``Derivative(f(u), u)`` would be rewritten into ∂u/∂u once the node u = f(u) stands for f(u).
+    Written `Subs(Derivative(f(ξ), ξ), ξ, u)`, i.e. f′(u), with a bound variable ξ: a bare
+    `Derivative(f(u), u)` would be rewritten into ∂u/∂u once the node u = f(u) stands for f(u).
     """
     xi = sp.Dummy("xi")
     args = list(e.args)
@@ -183,7 +183,7 @@ def _hadamard_power(e: HadamardPower, i: int, G: sp.Basic) -> sp.Basic:
 
 
 def elementwise_derivative(f: sp.Lambda) -> sp.Lambda | type:
-    """f′ for the function of an ``ElementwiseApplyFunction``; a named head (σ′) when there is one."""
+    """f′ for the function of an `ElementwiseApplyFunction`; a named head (σ′) when there is one."""
     d = f.variables[0]
     body = local_partial(f.expr, d)
     if isinstance(body, sp.Function) and body.args == (d,):
@@ -267,7 +267,7 @@ RULES: dict[type, Rule] = {
 
 
 def rule_for(head: type) -> Rule:
-    """The VJP rule for ``head``: the table's, else SymPy's ``fdiff`` for a scalar function."""
+    """The VJP rule for `head`: the table's, else SymPy's `fdiff` for a scalar function."""
     for klass in head.__mro__:
         if klass in RULES:
             return RULES[klass]
@@ -305,7 +305,7 @@ def _sum(terms: list, like: sp.Basic) -> sp.Basic:
 
 
 def pullback(expr: sp.Basic, G: sp.Basic, wrt: Iterable[sp.Basic]) -> dict[sp.Basic, sp.Basic]:
-    """Cotangents ``{s: Σ G·∂expr/∂s}`` for the symbols ``wrt`` that ``expr`` uses.
+    """Cotangents `{s: Σ G·∂expr/∂s}` for the symbols `wrt` that `expr` uses.
 
     Reverse mode over the expression's own subterms: each subterm's cotangent
     is complete (all its uses summed) before it is pushed to its arguments.
@@ -343,5 +343,5 @@ def pullback(expr: sp.Basic, G: sp.Basic, wrt: Iterable[sp.Basic]) -> dict[sp.Ba
 
 
 def local_partial(expr: sp.Basic, x: sp.Basic) -> sp.Basic:
-    """∂expr/∂x for a scalar ``expr`` by the rule table (``x`` a symbol)."""
+    """∂expr/∂x for a scalar `expr` by the rule table (`x` a symbol)."""
     return pullback(expr, sp.S.One, [x]).get(x, sp.S.Zero)

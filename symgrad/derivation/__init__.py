@@ -1,9 +1,9 @@
 """Derivations: the formulas backprop adds, written out, proved and explained.
 
-``derive`` labels each derivative node with BP1–BP4; ``explicit`` writes a layer-level
-node entry by entry (the per-neuron view); ``chainrule`` writes ∂C/∂w as a sum over paths;
-``verify`` proves BP1–BP4 exactly and checks them numerically; ``steps`` works out one
-gradient-descent step neuron by neuron and ``explain`` writes it up as a report.
+`derive` labels each derivative node with BP1–BP4; `explicit` writes a layer-level
+node entry by entry (the per-neuron view); `chainrule` writes ∂C/∂w as a sum over paths;
+`verify` proves BP1–BP4 exactly and checks them numerically; `steps` works out one
+gradient-descent step neuron by neuron and `explain` writes it up as a report.
 """
 
 from __future__ import annotations

@@ -1,20 +1,20 @@
 r"""The chain rule written out: ∂C/∂w as a sum over paths of products of local partials.
 
-For a scalar graph, with every path w = u_0 → u_1 → … → u_k = C through the
+For a scalar graph, with every path `w = u_0 → u_1 → … → u_k = C` through the
 forward nodes,
 
     ∂C/∂w = Σ_{paths} Π_{i=1..k} ∂u_i/∂u_{i−1},
 
-where each local partial ∂u_i/∂u_{i−1} is the derivative of node u_i's own
+where each local partial `∂u_i/∂u_{i−1}` is the derivative of node `u_i`'s own
 expression with respect to its parent's symbol (the other parents held fixed).
 This is the form hand-written worked examples use, e.g. for the 2-2-2 network
 
     ∂E/∂w_5 = ∂E/∂out_{o1} · ∂out_{o1}/∂net_{o1} · ∂net_{o1}/∂w_5
             = 0.74136507 × 0.186815602 × 0.593269992 = 0.082167041,
 
-and, for w_1, a sum over the two paths through o1 and o2. It is a *view* for
+and, for `w_1`, a sum over the two paths through o1 and o2. It is a *view* for
 teaching: the number of paths can grow exponentially with depth, which is why
-:func:`symgrad.backprop` instead sums at each node once (Deep Learning book
+`symgrad.backprop` instead sums at each node once (Deep Learning book
 §6.5.6; the two agree, as the tests check).
 """
 
@@ -32,18 +32,18 @@ from ..core.rules import local_partial
 from ..errors import GraphError
 from ..printing.latex import BookLatexPrinter, tex_names
 
-#: More paths than this is a graph for :func:`symgrad.backprop`, not for a hand-style printout.
+#: More paths than this is a graph for `symgrad.backprop`, not for a hand-style printout.
 MAX_PATHS = 256
 
 
 @dataclass
 class Factor:
-    r"""One local partial ∂``child``/∂``parent`` on a path.
+    r"""One local partial ∂`child`/∂`parent` on a path.
 
-    ``expr`` is the partial as a SymPy expression in the forward nodes' symbols
-    (e.g. ``sigmoid_prime(net_o1)``); ``frac`` its LaTeX name
-    (``\frac{\partial out_{o1}}{\partial net_{o1}}``) and ``expr_tex`` its
-    formula; ``value`` its number when asked for.
+    `expr` is the partial as a SymPy expression in the forward nodes' symbols
+    (e.g. `sigmoid_prime(net_o1)`); `frac` its LaTeX name
+    (`\frac{\partial out_{o1}}{\partial net_{o1}}`) and `expr_tex` its
+    formula; `value` its number when asked for.
     """
 
     child: str
@@ -56,14 +56,14 @@ class Factor:
 
 @dataclass
 class ChainRule:
-    r"""∂``cost``/∂``wrt`` as Σ_paths Π factors.
+    r"""∂`cost`/∂`wrt` as Σ_paths Π factors.
 
-    ``paths[p]`` lists node names from ``cost`` down to ``wrt`` and
-    ``factors[p]`` the local partials along it, in the same order (outermost
-    first, as books write ∂E/∂out · ∂out/∂net · ∂net/∂w). ``expr`` is the sum of
-    products as one SymPy expression; ``tex`` the whole equation in LaTeX
-    (fractions = formulas [= numbers = value]); ``value`` the number when
-    ``numbers=True``.
+    `paths[p]` lists node names from `cost` down to `wrt` and
+    `factors[p]` the local partials along it, in the same order (outermost
+    first, as books write ∂E/∂out · ∂out/∂net · ∂net/∂w). `expr` is the sum of
+    products as one SymPy expression; `tex` the whole equation in LaTeX
+    (fractions = formulas [= numbers = value]); `value` the number when
+    `numbers=True`.
     """
 
     cost: str
@@ -94,16 +94,16 @@ def chain_rule(
 ) -> ChainRule:
     r"""∂cost/∂wrt written as a sum over paths of products of local partials.
 
-    ``paths`` run through forward nodes only (derivative nodes added by
-    :func:`symgrad.backprop` are ignored). Each factor ∂u_i/∂u_{i−1} is
-    :func:`symgrad.core.rules.local_partial` of u_i's expression. With
-    ``numbers=True`` every factor is evaluated at the graph's values
-    (:meth:`Graph.evaluate`, leaf values overridden by ``values``) and the
-    result's ``tex`` ends ``= a \times b \times c = value``.
+    `paths` run through forward nodes only (derivative nodes added by
+    `symgrad.backprop` are ignored). Each factor `∂u_i/∂u_{i−1}` is
+    `symgrad.core.rules.local_partial` of u_i's expression. With
+    `numbers=True` every factor is evaluated at the graph's values
+    (`Graph.evaluate`, leaf values overridden by `values`) and the
+    result's `tex` ends `= a \times b \times c = value`.
 
-    Raises :class:`GraphError` when ``wrt`` does not reach ``cost``, when a node
+    Raises `GraphError` when `wrt` does not reach `cost`, when a node
     on a path is a matrix (write the layer level with BP1–BP4 instead), or when
-    there are more than ``MAX_PATHS`` paths.
+    there are more than `MAX_PATHS` paths.
     """
     cnode, wnode = graph.node(cost), graph.node(wrt)
     paths = _paths(graph, cnode.name, wnode.name)
@@ -135,7 +135,7 @@ def chain_rule(
 
 
 def _paths(graph: Graph, cost: str, wrt: str) -> list[list[str]]:
-    """Every path from ``wrt`` up to ``cost`` through forward nodes, each listed from ``cost`` down."""
+    """Every path from `wrt` up to `cost` through forward nodes, each listed from `cost` down."""
     forward = graph.nx.subgraph(n for n in graph.nx.nodes if graph.node(n).role != "derivative")
     if cost not in forward or wrt not in forward:
         raise GraphError(f"chain_rule: {cost!r} and {wrt!r} must be forward (non-derivative) nodes")
@@ -160,7 +160,7 @@ def _paths(graph: Graph, cost: str, wrt: str) -> list[list[str]]:
 
 
 def _parts(factors: list[list[Factor]], numbers: bool) -> dict[str, str]:
-    """The right-hand sides: fractions, formulas and (with ``numbers``) numbers and the value."""
+    """The right-hand sides: fractions, formulas and (with `numbers`) numbers and the value."""
 
     def joined(pieces: list[list[str]], sep: str) -> str:
         products = [sep.join(r) for r in pieces]

@@ -1,8 +1,8 @@
-"""A network's derivative formulas, labelled with the book's equations (``symgrad derive``).
+"""A network's derivative formulas, labelled with the book's equations (`symgrad derive`).
 
 Each derivative node backprop adds is an instance of one of Nielsen's equations: BP1
-(δ^L), BP2 (δ^l, l < L), BP3 (∂C/∂b^l) or BP4 (∂C/∂w^l); :func:`derivation` lists them
-and :func:`render` writes them as terminal text, LaTeX or Markdown.
+(δ^L), BP2 (δ^l, l < L), BP3 (∂C/∂b^l) or BP4 (∂C/∂w^l); `derivation` lists them
+and `render` writes them as terminal text, LaTeX or Markdown.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ FORMATS = DERIVE_FORMATS
 
 
 def derivation(net: Network, params: list[str] | None = None, form: str = "factored") -> list[tuple[str, str, str]]:
-    """``[(label, node name, LaTeX equation)]`` for the network's derivative nodes.
+    """`[(label, node name, LaTeX equation)]` for the network's derivative nodes.
 
     Labels name the book's equation each one instantiates: BP1 (δ^L), BP2 (δ^l,
-    l < L), BP3 (∂C/∂b), BP4 (∂C/∂w); other derivative nodes (∇_a C) get ``""``.
-    ``params`` keeps only the derivatives of those parameters (backprop then adds
+    l < L), BP3 (∂C/∂b), BP4 (∂C/∂w); other derivative nodes (∇_a C) get `""`.
+    `params` keeps only the derivatives of those parameters (backprop then adds
     only the nodes on their paths).
     """
     g = net.graph
@@ -47,7 +47,7 @@ def derivation(net: Network, params: list[str] | None = None, form: str = "facto
 
 
 def bp_label(net: Network, name: str) -> str:
-    """Which of BP1–BP4 the derivative node ``name`` is an instance of ("" for none)."""
+    """Which of BP1–BP4 the derivative node `name` is an instance of ("" for none)."""
     node = net.graph.node(name)
     of = net.graph.node(node.of) if node.of else None
     if of is None:
@@ -62,7 +62,7 @@ def bp_label(net: Network, name: str) -> str:
 
 
 def render(net: Network, fmt: str = "text", params: list[str] | None = None, form: str = "factored") -> str:
-    """The derivation as ``text`` (for terminals), ``latex`` (an ``aligned`` block) or ``markdown`` (a table)."""
+    """The derivation as `text` (for terminals), `latex` (an `aligned` block) or `markdown` (a table)."""
     rows = derivation(net, params, form)
     title = f"{net.describe()} ({net.level} level)"
     if fmt == "latex":

@@ -1,39 +1,39 @@
 r"""A derivation report of one training step: what text 003 did by hand, for any small network.
 
-For a network of neurons (net input ``net``/z, output ``out``/a = σ(z)) the
+For a network of neurons (net input `net`/z, output `out`/a = σ(z)) the
 report writes
 
 1. the forward pass — every z and a, as a formula and with the numbers in it;
-2. the error E (quadratic: E = Σ_o ½(target_o − out_o)²; or the cross-entropy of a
+2. the error E (quadratic: `E = Σ_o ½(target_o − out_o)²`; or the cross-entropy of a
    sigmoid output, or the log-likelihood of a softmax output);
 3. the backward pass — for each neuron ∂E/∂out, ∂out/∂net and
    δ = ∂E/∂net = ∂E/∂out · ∂out/∂net, where a hidden neuron collects
-   ∂E/∂out_h = Σ_k δ_k ∂net_k/∂out_h from the neurons it feeds; and for every
+   `∂E/∂out_h = Σ_k δ_k ∂net_k/∂out_h` from the neurons it feeds; and for every
    weight the chain-rule product
 
        ∂E/∂w = ∂E/∂out_j · ∂out_j/∂net_j · ∂net_j/∂w,
 
    written symbolically (fractions, then formulas) and then with the numbers;
 4. the update w⁺ = w − η ∂E/∂w of every trained parameter, and the error after it;
-5. a check: the same gradients from the derivative nodes :func:`symgrad.backprop`
+5. a check: the same gradients from the derivative nodes `symgrad.backprop`
    adds to the graph (symbol to symbol), evaluated.
 
 A softmax output neuron depends on every net input of its layer, so its
-δ_j = Σ_i ∂E/∂out_i · ∂out_i/∂net_j is written as that sum (for the log-likelihood it
-is out_j Σ_i y_i − y_j). A saved model says the network (sizes, activation, output, cost,
+`δ_j = Σ_i ∂E/∂out_i · ∂out_i/∂net_j` is written as that sum (for the log-likelihood it
+is `out_j Σ_i y_i − y_j`). A saved model says the network (sizes, activation, output, cost,
 weight decay); arguments that say it too must agree with the file.
 
-With ``sizes=(2, 2, 2)`` and no weights the network is text 003's (w1…w8, the
+With `sizes=(2, 2, 2)` and no weights the network is text 003's (w1…w8, the
 shared biases b1 = 0.35 and b2 = 0.60 which are not updated, inputs 0.05/0.10,
-targets 0.01/0.99, η = 0.5), in the text's names (net_{h1}, out_{o1},
-E_{total}), and the report reproduces its figures (out_{o1} = 0.75136507,
-E_{total} = 0.298371109, w5⁺ = 0.35891648, …). Any other small network is a
-neuron-level :func:`symgrad.mlp` in Nielsen's notation with seeded or given
+targets 0.01/0.99, η = 0.5), in the text's names (`net_{h1}`, `out_{o1}`,
+`E_{total}`), and the report reproduces its figures (`out_{o1} = 0.75136507`,
+`E_{total} = 0.298371109`, w5⁺ = 0.35891648, …). Any other small network is a
+neuron-level `symgrad.mlp` in Nielsen's notation with seeded or given
 weights.
 
-The numbers come from :mod:`symgrad.derivation.steps`; this module writes them out, one
-builder per section, as a :class:`~symgrad.printing.report.Report`: Markdown with the maths
-as ``$…$`` LaTeX, or one self-contained HTML file whose maths is MathML.
+The numbers come from `symgrad.derivation.steps`; this module writes them out, one
+builder per section, as a `Report`: Markdown with the maths
+as `$…$` LaTeX, or one self-contained HTML file whose maths is MathML.
 """
 
 from __future__ import annotations
@@ -94,13 +94,13 @@ def _num(x: float) -> str:
 
 @dataclass
 class StepReport(Report):
-    """One training step explained: the :class:`~symgrad.printing.report.Report` and its numbers.
+    """One training step explained: the `Report` and its numbers.
 
-    ``values`` holds every forward node's value (``values["out_o1"]``) and the
-    error; ``gradients`` ∂E/∂p and ``updated`` p⁺ for every trained parameter;
-    ``error_after`` the error with the updated parameters; ``backprop_gap``
+    `values` holds every forward node's value (`values["out_o1"]`) and the
+    error; `gradients` ∂E/∂p and `updated` p⁺ for every trained parameter;
+    `error_after` the error with the updated parameters; `backprop_gap`
     the largest difference between the chain-rule gradients and those of the
-    derivative nodes :func:`symgrad.backprop` adds.
+    derivative nodes `symgrad.backprop` adds.
     """
 
     values: dict[str, float] = field(default_factory=dict)
@@ -126,7 +126,7 @@ def _floats(name: str, values: Any, n: int) -> list[float]:
 
 
 def load_weights(path: str | os.PathLike) -> tuple[dict[str, Any] | None, dict[str, np.ndarray]]:
-    """``(spec or None, {"W2": …, "b2": …})`` from a saved model or a plain ``.npz`` of W^l, b^l."""
+    """`(spec or None, {"W2": …, "b2": …})` from a saved model or a plain `.npz` of W^l, b^l."""
     p = Path(path)
     if p.is_dir():
         raise UsageError(f"weights {str(p)!r}: is a directory, not a saved model (.npz)", arg="weights")
@@ -159,7 +159,7 @@ def _check_finite(where: str, params: Mapping[str, Any]) -> None:
 
 
 def _sizes_of(params: Mapping[str, Any]) -> tuple[int, ...] | None:
-    """[n_1, ..., n_L] read off the shapes of W^2, ..., W^L (n_l × n_{l−1}); None if they do not say."""
+    """`[n_1, ..., n_L]` read off the shapes of `W^2`, ..., `W^L` (`n_l × n_{l−1}`); None if they do not say."""
     n = sum(1 for k in params if isinstance(k, str) and re.fullmatch(r"W[0-9]+", k))
     try:
         shapes = [np.shape(params[f"W{l}"]) for l in range(2, 2 + n)]
@@ -223,18 +223,18 @@ def explain(
     seed: int = 0,
     figure: bool = True,
 ) -> StepReport:
-    """A :class:`StepReport` of one gradient-descent step ``p ← p − lr · ∂E/∂p`` of a small network.
+    """A `StepReport` of one gradient-descent step `p ← p − lr · ∂E/∂p` of a small network.
 
-    ``weights`` are layer arrays ``{"W2": …, "b2": …}`` (the sizes follow from their shapes) or
-    the path of a saved model, whose spec says the network: its sizes, ``activation``,
-    ``output``, ``cost`` and weight decay are used, and an argument that contradicts them is
-    refused. Otherwise ``sizes`` defaults to (2, 2, 2), ``activation`` to sigmoid, ``cost``
-    to quadratic and ``output`` as in :func:`symgrad.mlp` (softmax for the log-likelihood).
-    ``sizes=(2, 2, 2)`` with no ``weights`` is text 003's network (its weights, shared biases
+    `weights` are layer arrays `{"W2": …, "b2": …}` (the sizes follow from their shapes) or
+    the path of a saved model, whose spec says the network: its sizes, `activation`,
+    `output`, `cost` and weight decay are used, and an argument that contradicts them is
+    refused. Otherwise `sizes` defaults to (2, 2, 2), `activation` to sigmoid, `cost`
+    to quadratic and `output` as in `symgrad.mlp` (softmax for the log-likelihood).
+    `sizes=(2, 2, 2)` with no `weights` is text 003's network (its weights, shared biases
     left fixed, and by default its inputs and targets); any other network is a neuron-level
-    MLP with the ``weights`` or, without them, :func:`symgrad.init_params` drawn with
-    ``seed``. ``x`` defaults to 0.05, 0.10, 0.15, … and ``y`` to 0.01, 0.99, 0.01, … (for the
-    log-likelihood the one-hot 0, 1, 0, …). ``figure`` puts the graph's picture in the HTML
+    MLP with the `weights` or, without them, `symgrad.init_params` drawn with
+    `seed`. `x` defaults to 0.05, 0.10, 0.15, … and `y` to 0.01, 0.99, 0.01, … (for the
+    log-likelihood the one-hot 0, 1, 0, …). `figure` puts the graph's picture in the HTML
     (needs matplotlib; skipped without it).
     """
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
@@ -297,12 +297,12 @@ def _is_output(net: Neurons, depth: int) -> bool:
 
 
 def _act_of(net: Neurons, depth: int) -> str:
-    """The activation of ``net.layers[depth]``: the output layer's is ``net.output``."""
+    """The activation of `net.layers[depth]`: the output layer's is `net.output`."""
     return net.output if _is_output(net, depth) else net.activation
 
 
 def _kind(net: Neurons) -> str:
-    """``2-3-2 tanh network with a sigmoid output, cross_entropy cost`` (text 003's: its own words)."""
+    """`2-3-2 tanh network with a sigmoid output, cross_entropy cost` (text 003's: its own words)."""
     if net.text003:
         plain = net.activation == net.output == "sigmoid" and net.cost_name == "quadratic"
         return "text 003's 2-2-2 network" + ("" if plain else (
@@ -469,7 +469,7 @@ def _softmax_blocks(net: Neurons, step: Step, T: _Names, u: Neuron) -> list:
 
 
 def _neuron_blocks(net: Neurons, step: Step, T: _Names, depth: int, u: Neuron, delta_tex: dict[str, str]) -> list:
-    """∂E/∂out, ∂out/∂net and δ of neuron ``u``, then ∂E/∂p of its trained weights and biases."""
+    """∂E/∂out, ∂out/∂net and δ of neuron `u`, then ∂E/∂p of its trained weights and biases."""
     values, C, blocks = step.values, net.cost, []
     d_out, d_act = step.d_out[u.out], step.d_act[u.out]
     if depth == len(net.layers) - 1:
@@ -618,8 +618,8 @@ def _bracket(tex: str) -> str:
 
 
 def _updated(tex: str) -> str:
-    r"""p⁺, the parameter after the update: ``w_{5}^{+}``; a name that has a superscript already
-    (Nielsen's layer, ``w^{2}_{11}``) is bracketed, ``\left(w^{2}_{11}\right)^{+}``, since a second
+    r"""p⁺, the parameter after the update: `w_{5}^{+}`; a name that has a superscript already
+    (Nielsen's layer, `w^{2}_{11}`) is bracketed, `\left(w^{2}_{11}\right)^{+}`, since a second
     superscript is an error in TeX and would read as part of the layer index."""
     bare = re.sub(r"\{[^{}]*\}", "", tex)
     return rf"\left({tex}\right)^{{+}}" if "^" in bare else rf"{tex}^{{+}}"

@@ -1,32 +1,32 @@
 r"""One graph, two views: the per-neuron entries of a layer-level node.
 
 A layer-level node is a matrix (W^l, b^l, z^l, a^l, δ^l, ∂C/∂W^l, ...). Its
-*explicit view* is the SymPy ``Matrix`` of its entries, each written in
+*explicit view* is the SymPy `Matrix` of its entries, each written in
 per-entry scalar symbols with Nielsen's notation:
 
-* W^l[j, k] → w^l_{jk} (symbol ``w2_1_1``), b^l[j] → b^l_j, z^l[j] → z^l_j,
-  a^l[j] → a^l_j, x[k] → x_k, y[j] → y_j;
-* the entries of a derivative node ∂C/∂u are ∂C/∂(entry of u): δ^l_j for
-  ∂C/∂z^l (symbol ``dC/dz2_1``), ∂C/∂w^l_{jk}, ...;
-* with a batch of m > 1 examples, the column c (example c) adds ``(c)``:
-  z^l_j{}^{(c)}.
+* `W^l[j, k] → w^l_{jk}` (symbol `w2_1_1`), `b^l[j] → b^l_j`, `z^l[j] → z^l_j`,
+  `a^l[j] → a^l_j`, `x[k] → x_k`, `y[j] → y_j`;
+* the entries of a derivative node ∂C/∂u are ∂C/∂(entry of u): `δ^l_j` for
+  `∂C/∂z^l` (symbol `dC/dz2_1`), `∂C/∂w^l_{jk}`, ...;
+* with a batch of m > 1 examples, the column c (example c) adds `(c)`:
+  `z^l_j{}^{(c)}`.
 
 These are the very symbols of the neuron-level network of
-:func:`symgrad.mlp` (``level="neuron"``), so the two views can be compared
+`symgrad.mlp` (`level="neuron"`), so the two views can be compared
 directly. Three forms of a node's entries:
 
-* ``factored`` — the node's own expression, with pass-along derivative nodes
-  substituted (as :func:`symgrad.printing.factored`), in the entry symbols of
-  its parents: BP2 per neuron reads δ^l_j = (Σ_k w^{l+1}_{kj} δ^{l+1}_k) σ′(z^l_j)
-  and BP4 reads ∂C/∂w^l_{jk} = a^{l−1}_k δ^l_j;
-* ``node`` — the node's own expression (no substitution);
-* ``expanded`` — the closed form in the leaves' entry symbols (x_k, w^l_{jk},
-  b^l_j, y_j), computed node by node (each node's entries once, shared).
-  ``cut=["z2"]`` treats the named nodes as leaves: their entries stay symbols
-  (C as a function of z^2_j, to differentiate it with respect to z^2_j).
+* `factored` — the node's own expression, with pass-along derivative nodes
+  substituted (as `symgrad.printing.factored`), in the entry symbols of
+  its parents: BP2 per neuron reads `δ^l_j = (Σ_k w^{l+1}_{kj} δ^{l+1}_k) σ′(z^l_j)`
+  and BP4 reads `∂C/∂w^l_{jk} = a^{l−1}_k δ^l_j`;
+* `node` — the node's own expression (no substitution);
+* `expanded` — the closed form in the leaves' entry symbols (`x_k`, `w^l_{jk}`,
+  `b^l_j`, `y_j`), computed node by node (each node's entries once, shared).
+  `cut=["z2"]` treats the named nodes as leaves: their entries stay symbols
+  (C as a function of `z^2_j`, to differentiate it with respect to z^2_j).
 
 The shapes must be concrete: a network built with a symbolic batch m needs
-``batch=1`` (or any whole number) here.
+`batch=1` (or any whole number) here.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ _PER_EXAMPLE = ("x", "y", "z", "a")
 class ExplicitView:
     """The per-entry view of a layer-level graph (see the module docstring).
 
-    ``batch`` gives the symbolic shape dimensions (the batch size m) a value:
-    a whole number for the one symbol, or ``{symbol: number}``.
+    `batch` gives the symbolic shape dimensions (the batch size m) a value:
+    a whole number for the one symbol, or `{symbol: number}`.
     """
 
     def __init__(self, graph: Graph | Any, batch: int | Mapping[sp.Symbol, int] | None = None) -> None:
@@ -96,7 +96,7 @@ class ExplicitView:
         return dims
 
     def shape(self, name: str) -> tuple[int, int] | None:
-        """The concrete shape of node ``name`` (``None`` for a scalar)."""
+        """The concrete shape of node `name` (`None` for a scalar)."""
         node = self.graph.node(name)
         if not node.is_matrix:
             return None
@@ -104,7 +104,7 @@ class ExplicitView:
 
     # ------------------------------------------------------- entry names
     def _entry_name(self, node: Node, i: int, j: int, shape: tuple[int, int]) -> tuple[str, str]:
-        """(symbol name, LaTeX) of entry (i, j) (0-based) of ``node``."""
+        """(symbol name, LaTeX) of entry (i, j) (0-based) of `node`."""
         g = self.graph
         if node.role == "derivative" and node.of is not None:
             of = g.node(node.of)
@@ -146,7 +146,7 @@ class ExplicitView:
         return name, tex
 
     def symbols(self, name: str) -> sp.ImmutableMatrix | sp.Symbol:
-        """The entry symbols of node ``name`` (a scalar node: its own symbol)."""
+        """The entry symbols of node `name` (a scalar node: its own symbol)."""
         node = self.graph.node(name)
         if not node.is_matrix:
             if node.tex:
@@ -167,16 +167,16 @@ class ExplicitView:
         return self._symbols[node.name]
 
     def entry(self, name: str, i: int, j: int = 0) -> sp.Symbol:
-        """The symbol of entry (i, j) (0-based) of node ``name``."""
+        """The symbol of entry (i, j) (0-based) of node `name`."""
         return self.symbols(name)[i, j]
 
     # --------------------------------------------------------- explicit
     def _convert(self, expr: sp.Basic, env: Mapping[str, Any]) -> Any:
-        """``expr`` with every node symbol replaced by ``env[node name]``, as explicit entries."""
+        """`expr` with every node symbol replaced by `env[node name]`, as explicit entries."""
         return _Entries(self, env)(expr)
 
     def local(self, name: str, form: str = "factored") -> Any:
-        """Entries of node ``name``'s expression in its parents' entry symbols (``factored`` or ``node``)."""
+        """Entries of node `name`'s expression in its parents' entry symbols (`factored` or `node`)."""
         node = self.graph.node(name)
         if node.expr is None:
             return self.symbols(name)
@@ -187,7 +187,7 @@ class ExplicitView:
         return self._convert(expr, {})
 
     def expanded(self, name: str, cut: Iterable[str] = ()) -> Any:
-        """Entries of node ``name`` in the leaves' entry symbols (``cut`` nodes kept as symbols)."""
+        """Entries of node `name` in the leaves' entry symbols (`cut` nodes kept as symbols)."""
         g = self.graph
         target = g.node(name)
         cut_set = frozenset(g.node(c).name for c in cut)
@@ -205,7 +205,7 @@ class ExplicitView:
         return env[target.name]
 
     def explicit(self, name: str, form: str = "factored", cut: Iterable[str] = ()) -> Any:
-        """Node ``name``'s entries in ``form`` (see the module docstring)."""
+        """Node `name`'s entries in `form` (see the module docstring)."""
         if form not in FORMS:
             raise ExplicitError(f"unknown form {form!r}; choose one of {', '.join(FORMS)}")
         if form == "expanded":
@@ -219,7 +219,7 @@ class ExplicitView:
         return BookLatexPrinter(names)
 
     def equations(self, name: str, form: str = "factored", cut: Iterable[str] = ()) -> list[str]:
-        """One LaTeX equation per entry: ``\\delta^{2}_{1} = ...`` (row by row)."""
+        """One LaTeX equation per entry: `\\delta^{2}_{1} = ...` (row by row)."""
         rhs = self.explicit(name, form, cut)
         lhs = self.symbols(name)
         printer = self.printer()
@@ -232,13 +232,13 @@ class ExplicitView:
         ]
 
     def latex(self, name: str, form: str = "factored", cut: Iterable[str] = ()) -> str:
-        """All entries' equations of node ``name`` in an ``aligned`` block."""
+        """All entries' equations of node `name` in an `aligned` block."""
         rows = [eq.replace(" = ", " &= ", 1) for eq in self.equations(name, form, cut)]
         return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
 
 
 class _Entries:
-    """One conversion to explicit entries: node symbols become ``env[node name]`` or the view's entry symbols."""
+    """One conversion to explicit entries: node symbols become `env[node name]` or the view's entry symbols."""
 
     def __init__(self, view: ExplicitView, env: Mapping[str, Any]) -> None:
         g = view.graph
@@ -340,19 +340,19 @@ def explicit(
     batch: int | Mapping[sp.Symbol, int] | None = None,
     cut: Iterable[str] = (),
 ) -> Any:
-    """The entries of a layer-level node as a SymPy ``Matrix`` in per-entry symbols.
+    """The entries of a layer-level node as a SymPy `Matrix` in per-entry symbols.
 
-    ``explicit(net, "dC/dz2")[j, 0]`` is δ^2_{j+1} = (Σ_k w^3_{kj} δ^3_k) σ′(z^2_j)
-    (``form="factored"``); ``explicit(net, "dC/dW2")[j, k]`` is a^1_k δ^2_j.
-    ``form="expanded"`` writes the entries in the leaves (x, w, b, y). A
-    scalar node (the cost C) gives a scalar expression. ``batch`` fixes a
-    symbolic batch size m; a network built with ``batch=None`` needs it.
+    `explicit(net, "dC/dz2")[j, 0]` is `δ^2_{j+1} = (Σ_k w^3_{kj} δ^3_k) σ′(z^2_j)`
+    (`form="factored"`); `explicit(net, "dC/dW2")[j, k]` is a^1_k δ^2_j.
+    `form="expanded"` writes the entries in the leaves (x, w, b, y). A
+    scalar node (the cost C) gives a scalar expression. `batch` fixes a
+    symbolic batch size m; a network built with `batch=None` needs it.
     """
     return ExplicitView(graph, batch).explicit(name, form, cut)
 
 
 def componentwise(graph: Graph | Any, name: str, form: str = "factored", *, batch: Any = None) -> list[str]:
-    """LaTeX per-neuron equations of node ``name``, e.g. ``\\delta^{2}_{1} = ...``."""
+    """LaTeX per-neuron equations of node `name`, e.g. `\\delta^{2}_{1} = ...`."""
     return ExplicitView(graph, batch).equations(name, form)
 
 

@@ -2,7 +2,7 @@
 
 __all__ = ["DERIVE_FORMATS", "VERIFY_FORMATS"]
 
-#: What ``symgrad derive --format`` writes (:data:`symgrad.derivation.derive.FORMATS`).
+#: What `symgrad derive --format` writes (`symgrad.derivation.derive.FORMATS`).
 DERIVE_FORMATS = ("text", "latex", "markdown")
-#: What ``symgrad verify --format`` writes (:data:`symgrad.derivation.verify.FORMATS`).
+#: What `symgrad verify --format` writes (`symgrad.derivation.verify.FORMATS`).
 VERIFY_FORMATS = ("text", "markdown", "latex")

@@ -1,17 +1,17 @@
 r"""One gradient-descent step of a small network, neuron by neuron: what text 003 does by hand.
 
-:class:`Neurons` sees a graph neuron by neuron, layer by layer: each :class:`Neuron` adds up
-its weighted inputs and biases, net_j = Σ_k w_jk out_k + b_j, and applies the activation,
-out_j = f(net_j) (a softmax output layer: out_j = e^{net_j} / Σ_i e^{net_i}); the error E is a
-node of the same graph. :func:`take_step` then works out, by the chain rule,
+`Neurons` sees a graph neuron by neuron, layer by layer: each `Neuron` adds up
+its weighted inputs and biases, `net_j = Σ_k w_jk out_k + b_j`, and applies the activation,
+`out_j = f(net_j)` (a softmax output layer: `out_j = e^{net_j} / Σ_i e^{net_i}`); the error E is a
+node of the same graph. `take_step` then works out, by the chain rule,
 
     ∂E/∂out_j    (an output neuron: from E itself; a hidden one: Σ_k δ_k w_kj over the neurons k it feeds),
     ∂out_j/∂net_j = f′(net_j),    δ_j = ∂E/∂net_j = ∂E/∂out_j · ∂out_j/∂net_j,
     ∂E/∂w_jk = δ_j out_k (+ 2λ w_jk with weight decay λ Σ w²),    ∂E/∂b_j = δ_j,    p⁺ = p − η ∂E/∂p,
 
-where a softmax output neuron's δ_j = Σ_i ∂E/∂out_i · ∂out_i/∂net_j collects every output i,
-with ∂out_i/∂net_j = out_i (1[i = j] − out_j). The gradients are checked against the
-derivative nodes :func:`symgrad.backprop` adds. :mod:`symgrad.derivation.explain` writes all of it out.
+where a softmax output neuron's `δ_j = Σ_i ∂E/∂out_i · ∂out_i/∂net_j` collects every output i,
+with `∂out_i/∂net_j = out_i (1[i = j] − out_j)`. The gradients are checked against the
+derivative nodes `symgrad.backprop` adds. `symgrad.derivation.explain` writes all of it out.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ TEXT003 = {
 # ------------------------------------------------------------- the network
 @dataclass
 class Neuron:
-    """One neuron: ``net = Σ w·source + bias``, ``out = f(net)`` (node names)."""
+    """One neuron: `net = Σ w·source + bias`, `out = f(net)` (node names)."""
 
     net: str
     out: str
@@ -52,8 +52,8 @@ class Neuron:
 
 @dataclass
 class Neurons:
-    """A graph seen neuron by neuron: ``layers`` of neurons (the first hidden layer first), the
-    input and target nodes, the error node ``cost``, and the ``trained`` parameters."""
+    """A graph seen neuron by neuron: `layers` of neurons (the first hidden layer first), the
+    input and target nodes, the error node `cost`, and the `trained` parameters."""
 
     graph: Graph
     layers: list[list[Neuron]]
@@ -63,9 +63,9 @@ class Neurons:
     trained: list[str]
     activation: str
     text003: bool = False
-    #: the output layer's activation (``None``: ``activation``), e.g. ``"softmax"``
+    #: the output layer's activation (`None`: `activation`), e.g. `"softmax"`
     output: str | None = None
-    #: the name of the cost function (:data:`symgrad.networks.COSTS`)
+    #: the name of the cost function (`symgrad.networks.COSTS`)
     cost_name: str = "quadratic"
     #: weight decay λ: the error has λ Σ w² over the weights (not the biases)
     decay: float | None = None
@@ -81,8 +81,8 @@ class Neurons:
 
 
 def cost_expr(cost: str, outs: list[sp.Basic], ys: list[sp.Basic]) -> sp.Basic:
-    """E = Σ_o ½(target_o − out_o)² (quadratic), the cross-entropy −Σ_o [y ln a + (1 − y) ln(1 − a)],
-    or the log-likelihood −Σ_o y ln a (of a softmax output)."""
+    """`E = Σ_o ½(target_o − out_o)²` (quadratic), the cross-entropy `−Σ_o [y ln a + (1 − y) ln(1 − a)]`,
+    or the log-likelihood `−Σ_o y ln a` (of a softmax output)."""
     pairs = list(zip(outs, ys, strict=False))
     if cost == "quadratic":
         return sp.Rational(1, 2) * sp.Add(*[(y - a) ** 2 for a, y in pairs])
@@ -94,7 +94,7 @@ def cost_expr(cost: str, outs: list[sp.Basic], ys: list[sp.Basic]) -> sp.Basic:
 
 
 def is_quadratic(net: Neurons) -> bool:
-    """Whether the error node is ½ Σ_o (target_o − out_o)² (then it is written out term by term)."""
+    """Whether the error node is `½ Σ_o (target_o − out_o)²` (then it is written out term by term)."""
     outs = [net.graph[u.out] for u in net.layers[-1]]
     ys = [net.graph[t] for t in net.targets]
     return sp.simplify(net.graph.node(net.cost).expr - cost_expr("quadratic", outs, ys)) == 0
@@ -102,8 +102,8 @@ def is_quadratic(net: Neurons) -> bool:
 
 def text003_network(activation_name: str = "sigmoid", x: Sequence[float] | None = None,
                     y: Sequence[float] | None = None, cost: str = "quadratic", output: str | None = None) -> Neurons:
-    """Text 003's 2-2-2 network in its own names (net_{h1}, out_{h1}, …, E_{total}); ``output`` is the
-    output layer's activation (default ``activation_name``; ``"softmax"`` for the log-likelihood)."""
+    """Text 003's 2-2-2 network in its own names (`net_{h1}`, `out_{h1}`, …, `E_{total}`); `output` is the
+    output layer's activation (default `activation_name`; `"softmax"` for the log-likelihood)."""
     f = activation(activation_name)
     output = output or activation_name
     f_out = None if output == "softmax" else activation(output)
@@ -142,7 +142,7 @@ def text003_network(activation_name: str = "sigmoid", x: Sequence[float] | None 
 def mlp_network(sizes: Sequence[int], activation_name: str, params: Mapping[str, Any], x: Sequence[float],
                 y: Sequence[float], cost: str = "quadratic", output: str | None = None,
                 weight_decay: float | None = None) -> Neurons:
-    """A neuron-level MLP in Nielsen's notation (x_k, w^l_{jk}, b^l_j, z^l_j, a^l_j, y_j, C)."""
+    """A neuron-level MLP in Nielsen's notation (`x_k`, `w^l_{jk}`, `b^l_j`, `z^l_j`, `a^l_j`, `y_j`, C)."""
     net = mlp(sizes, activation_name, cost, level="neuron", params=params, output=output, weight_decay=weight_decay)
     g = net.graph
     for name, v in zip(net.names["x"], x, strict=False):
@@ -165,17 +165,17 @@ def mlp_network(sizes: Sequence[int], activation_name: str, params: Mapping[str,
 # ---------------------------------------------------------------- the step
 @dataclass
 class Step:
-    """The numbers of one step of gradient descent with learning rate ``lr``.
+    """The numbers of one step of gradient descent with learning rate `lr`.
 
-    ``values`` holds every forward node's value and the error; per neuron ``d_out`` is
-    ∂E/∂out, ``d_act`` ∂out/∂net (by output name) and ``delta`` δ = ∂E/∂net (by net name),
-    with ``d_out_expr``/``d_act_expr`` the local partials they come from (the output layer's
-    ∂E/∂out, every ∂out/∂net); for a softmax output ``jacobian[(out_i, net_j)]`` holds every
-    ∂out_i/∂net_j of the layer; ``decay_terms`` 2λw for each weight with weight decay;
-    ``gradients`` ∂E/∂p and ``updated`` p⁺ for every trained
-    parameter (``order``: in the graph's order); ``error_after`` the error with p⁺;
-    ``backprop_gap`` the largest difference from the gradients of the derivative nodes
-    :func:`symgrad.backprop` adds (``derivative_nodes`` of them).
+    `values` holds every forward node's value and the error; per neuron `d_out` is
+    ∂E/∂out, `d_act` ∂out/∂net (by output name) and `delta` δ = ∂E/∂net (by net name),
+    with `d_out_expr`/`d_act_expr` the local partials they come from (the output layer's
+    ∂E/∂out, every ∂out/∂net); for a softmax output `jacobian[(out_i, net_j)]` holds every
+    ∂out_i/∂net_j of the layer; `decay_terms` 2λw for each weight with weight decay;
+    `gradients` ∂E/∂p and `updated` p⁺ for every trained
+    parameter (`order`: in the graph's order); `error_after` the error with p⁺;
+    `backprop_gap` the largest difference from the gradients of the derivative nodes
+    `symgrad.backprop` adds (`derivative_nodes` of them).
     """
 
     lr: float
@@ -200,7 +200,7 @@ def _value(expr: sp.Basic, subs: Mapping[sp.Basic, sp.Basic]) -> float:
 
 
 def feeds(net: Neurons, depth: int, u: Neuron) -> list[tuple[Neuron, str]]:
-    """The neurons of the next layer that hidden neuron ``u`` (in ``net.layers[depth]``) feeds, with the weight."""
+    """The neurons of the next layer that hidden neuron `u` (in `net.layers[depth]`) feeds, with the weight."""
     return [(k, w) for k in net.layers[depth + 1] for w, s in k.terms if s == u.out]
 
 

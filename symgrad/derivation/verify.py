@@ -1,28 +1,28 @@
-r"""``symgrad verify``: prove BP1–BP4 for a network, exactly and numerically.
+r"""`symgrad verify`: prove BP1–BP4 for a network, exactly and numerically.
 
 For a layer-level network with a concrete batch (m = 1 by default) backprop
-adds the derivative nodes δ^l = ∂C/∂z^l, ∂C/∂b^l and ∂C/∂W^l. Each is an
+adds the derivative nodes `δ^l = ∂C/∂z^l`, `∂C/∂b^l` and `∂C/∂W^l`. Each is an
 instance of one of Nielsen's equations:
 
-* BP1 δ^L = ∇_a C ⊙ σ′(z^L)
-* BP2 δ^l = ((W^{l+1})^T δ^{l+1}) ⊙ σ′(z^l)
-* BP3 ∂C/∂b^l = δ^l (summed over the batch)
-* BP4 ∂C/∂W^l = δ^l (a^{l−1})^T
+* BP1 `δ^L = ∇_a C ⊙ σ′(z^L)`
+* BP2 `δ^l = ((W^{l+1})^T δ^{l+1}) ⊙ σ′(z^l)`
+* BP3 `∂C/∂b^l = δ^l` (summed over the batch)
+* BP4 `∂C/∂W^l = δ^l (a^{l−1})^T`
 
 **Exact proof.** Every entry of the derivative node, expanded to the leaves
-(:mod:`symgrad.derivation.explicit`), minus ``sympy.diff`` of the fully explicit scalar
+(`symgrad.derivation.explicit`), minus `sympy.diff` of the fully explicit scalar
 cost with respect to the same scalar must be 0. For δ^l the cost is written as
-a function of the entries z^l_j (expanded only down to z^l) and differentiated
+a function of the entries `z^l_j` (expanded only down to `z^l`) and differentiated
 with respect to them. The difference is decided fast: every application σ(u),
 tanh(u), log(u), e^u, ... becomes a fresh symbol (σ′(u) → s(1 − s),
 tanh′(u) → 1 − t²), which makes the difference a rational function in
-independent symbols; if ``cancel`` makes it 0, it is 0 for all values. If not,
+independent symbols; if `cancel` makes it 0, it is 0 for all values. If not,
 a 30-digit evaluation at a random point decides "≠ 0"; otherwise the closed
-form (``rewrite(exp)``) goes through ``simplify``.
+form (`rewrite(exp)`) goes through `simplify`.
 
-**Numeric check.** At ``points`` seeded random points (leaves ~ N(0, 1), targets
-~ U(0, 1); points where the cost is undefined, e.g. ln(1 − a^L_j) with a sigmoid
-a^L_j that rounds to 1, are redrawn) each entry is compared with a central difference of the
+**Numeric check.** At `points` seeded random points (leaves ~ N(0, 1), targets
+~ U(0, 1); points where the cost is undefined, e.g. `ln(1 − a^L_j)` with a sigmoid
+`a^L_j` that rounds to 1, are redrawn) each entry is compared with a central difference of the
 cost, extrapolated to h → 0 by Ridders' method (from h = 10⁻², in float64). The
 error is |g − ĝ| / max(|g|, |ĝ|, 10⁻⁶) (relative, absolute for entries below
 10⁻⁶); it must be ≤ 10⁻⁶.
@@ -58,7 +58,7 @@ EQUATIONS = {
 
 #: The same equations in plain text (terminals).
 EQUATIONS_TEXT = {
-    "BP1": "δ^L = ∇_a C ⊙ σ′(z^L)",
+    "BP1": "`δ^L = ∇_a C ⊙ σ′(z^L)`",
     "BP2": "δ^l = ((W^(l+1))ᵀ δ^(l+1)) ⊙ σ′(z^l)",
     "BP3": "∂C/∂b^l = δ^l 1  (δ^l summed over the batch)",
     "BP4": "∂C/∂W^l = δ^l (a^(l−1))ᵀ",
@@ -72,8 +72,8 @@ def _np_sigmoid(v: Any) -> Any:
     return np.where(v >= 0, 1 / (1 + e), e / (1 + e))
 
 
-#: The helpers symgrad's heads name when they print themselves in NumPy (``sigmoid(z)`` is
-#: ``_sigmoid(z)``), here in their most accurate form: a check wants digits, not speed.
+#: The helpers symgrad's heads name when they print themselves in NumPy (`sigmoid(z)` is
+#: `_sigmoid(z)`), here in their most accurate form: a check wants digits, not speed.
 NUMPY_FUNCTIONS: dict[str, Callable] = {
     "_sigmoid": _np_sigmoid,
     "_sigmoid_prime": lambda v: _np_sigmoid(v) * (1 - _np_sigmoid(v)),
@@ -81,7 +81,7 @@ NUMPY_FUNCTIONS: dict[str, Callable] = {
 
 
 def lambdify(args: Sequence[sp.Symbol], expr: Any) -> Callable:
-    """``sympy.lambdify`` to NumPy, knowing symgrad's heads (σ, σ′, tanh′, ReLU, H, softplus)."""
+    """`sympy.lambdify` to NumPy, knowing symgrad's heads (σ, σ′, tanh′, ReLU, H, softplus)."""
     return sp.lambdify(list(args), expr, modules=[NUMPY_FUNCTIONS, "numpy"])
 
 
@@ -128,7 +128,7 @@ def _random_point(symbols: set, rng: np.random.Generator) -> dict:
 
 
 def decide_zero(diff: sp.Expr, atomizer: _Atomizer | None = None, rng: np.random.Generator | None = None) -> str:
-    """``"0"`` when ``diff`` is proved identically 0, ``"≠ 0"`` when a point shows it is not, else ``"?"``."""
+    """`"0"` when `diff` is proved identically 0, `"≠ 0"` when a point shows it is not, else `"?"`."""
     atomizer = atomizer or _Atomizer()
     atomized = atomizer(diff)
     numer = sp.together(atomized).as_numer_denom()[0]
@@ -163,7 +163,7 @@ class Check:
 
 @dataclass
 class Verification:
-    """The result of :func:`verify_bp`: one :class:`Check` per derivative node; prints as a table."""
+    """The result of `verify_bp`: one `Check` per derivative node; prints as a table."""
 
     sizes: tuple[int, ...]
     activation: str
@@ -173,7 +173,7 @@ class Verification:
     points: int
     checks: list[Check] = field(default_factory=list)
     seconds: float = 0.0
-    #: the output layer's activation (``None``: the same as ``activation``)
+    #: the output layer's activation (`None`: the same as `activation`)
     output: str | None = None
 
     @property
@@ -311,7 +311,7 @@ class NodeProgram:
             self.steps.append((node.name, out, args, lambdify(args, rhs)))
 
     def run(self, values: dict[sp.Symbol, float], fixed: tuple[str, ...] = ()) -> dict[sp.Symbol, float]:
-        """Values of every entry; nodes in ``fixed`` keep the values given for their entries."""
+        """Values of every entry; nodes in `fixed` keep the values given for their entries."""
         vals = dict(values)
         with np.errstate(all="ignore"):
             for name, out, args, fn in self.steps:
@@ -433,12 +433,12 @@ def verify_bp(
     weight_decay: Any = None,
     output: str | None = None,
 ) -> Verification:
-    """Prove BP1–BP4 exactly and check them numerically for the network ``sizes``.
+    """Prove BP1–BP4 exactly and check them numerically for the network `sizes`.
 
-    Builds ``mlp(sizes, activation, cost, level="layer", batch=batch, output=output)``
-    (``output``: the output layer's activation, e.g. a sigmoid output for the
+    Builds `mlp(sizes, activation, cost, level="layer", batch=batch, output=output)`
+    (`output`: the output layer's activation, e.g. a sigmoid output for the
     cross-entropy after tanh hidden layers), runs backprop, and checks every
-    δ^l, ∂C/∂b^l, ∂C/∂W^l (see the module docstring). ``Verification.ok`` is
+    δ^l, ∂C/∂b^l, ∂C/∂W^l (see the module docstring). `Verification.ok` is
     true when all hold.
     """
     net = mlp(sizes, activation, cost, level="layer", batch=batch, weight_decay=weight_decay, output=output)

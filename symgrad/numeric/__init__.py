@@ -1,12 +1,13 @@
 """Numbers: the derivative graph lowered and printed as NumPy or JAX, compiled, and trained.
 
-``lower`` holds the rewrites an expert makes by hand (σ′(z) as a(1 − a), stable logs,
-δ^L = a − y); ``numpy_printer`` and ``jax_printer`` print the lowered graph (backends are
-printers); ``compile`` turns it into one gradient function (:func:`compile`); ``program``
+`lower` holds the rewrites an expert makes by hand (σ′(z) as a(1 − a), stable logs,
+δ^L = a − y); `numpy_printer` and `jax_printer` print the lowered graph (backends are
+printers); `compile` turns it into one gradient function (`compile`); `program`
 prints the whole training step and epoch with the optimizer's update
-(:func:`compile_training`); ``backend`` is what JAX needs at run time; ``optim`` holds the
-optimizers (SGD, momentum, Adam); ``checkpoint`` saves and resumes runs; ``train`` trains a
-network (:func:`train`).
+(`compile_training`); `backend` is what JAX needs at run time; `optim` holds the
+optimizers (SGD, momentum, Adam); `schedule` the learning-rate schedules; `threads` the
+BLAS thread count; `checkpoint` saves and resumes runs; `train` trains a
+network (`train`).
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ if TYPE_CHECKING:  # what the names are, for readers and type checkers; imported
     from .names import BACKENDS, DTYPES, OPTIMIZERS
     from .optim import OptimizerConfig
     from .program import TrainingProgram, compile_training
+    from .schedule import Schedule
     from .train import History, Trainer, train
 
-__all__ = ["BACKENDS", "DTYPES", "OPTIMIZERS", "CompiledModel", "History", "OptimizerConfig", "Trainer",
+__all__ = ["BACKENDS", "DTYPES", "OPTIMIZERS", "CompiledModel", "History", "OptimizerConfig", "Schedule", "Trainer",
            "TrainingProgram", "compile", "compile_graph", "compile_training", "train"]
 
 lazy_exports(__name__, {
@@ -35,6 +37,7 @@ lazy_exports(__name__, {
     "OptimizerConfig": ".optim",
     "TrainingProgram": ".program",
     "compile_training": ".program",
+    "Schedule": ".schedule",
     "History": ".train",
     "Trainer": ".train",
     "train": ".train",

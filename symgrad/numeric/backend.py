@@ -1,8 +1,8 @@
-"""The array backends a graph is printed for — NumPy (the default) and JAX (the optional ``jax`` extra).
+"""The array backends a graph is printed for — NumPy (the default) and JAX (the optional `jax` extra).
 
-Backends are printers: both print the same lowered graph (:mod:`symgrad.numeric.compile`,
-:mod:`symgrad.numeric.program`). This module is what the JAX backend needs at run time and
-nothing more: importing JAX (a one-line :class:`~symgrad.errors.UsageError` naming the
+Backends are printers: both print the same lowered graph (`symgrad.numeric.compile`,
+`symgrad.numeric.program`). This module is what the JAX backend needs at run time and
+nothing more: importing JAX (a one-line `UsageError` naming the
 extra when it is missing), JAX's 64-bit mode for float64 (switched on only when float64 is
 asked for, and said so once on stderr), and the devices a sharded epoch runs on.
 """
@@ -29,14 +29,14 @@ _state: dict[str, Any] = {"x64_notice": False, "cache": False}
 
 
 def jax_modules(what: str = "the jax backend") -> tuple[Any, Any]:
-    """``(jax, jax.numpy)``, or a one-line UsageError: ``--backend jax needs jax: install symgrad[jax] (…)``."""
+    """`(jax, jax.numpy)`, or a one-line UsageError: `--backend jax needs jax: install symgrad[jax] (…)`."""
     jax = require("jax", extra="jax", what=what)
     _persistent_cache(jax)
     return jax, require("jax.numpy", extra="jax", what=what)
 
 
 def check_backend(backend: Any, dtype: str, error: type[UsageError] = UsageError, what: str | None = None) -> None:
-    """``backend`` is one of :data:`BACKENDS`; for JAX, JAX imports and float64 has JAX's 64-bit mode on."""
+    """`backend` is one of `BACKENDS`; for JAX, JAX imports and float64 has JAX's 64-bit mode on."""
     if backend not in BACKENDS:
         raise error(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}", arg="backend")
     if backend == "jax":
@@ -53,7 +53,7 @@ def x64_switched_on() -> bool:
 def enable_x64() -> None:
     """Switch on JAX's 64-bit mode for the process (float64 is float32 in JAX without it), saying so once.
 
-    Process-wide (``jax.config.update``), not the scoped ``jax.enable_x64`` context: a function
+    Process-wide (`jax.config.update`), not the scoped `jax.enable_x64` context: a function
     jitted inside that context and called outside it silently computes in float32.
     """
     jax, _ = jax_modules()
@@ -67,7 +67,7 @@ def enable_x64() -> None:
 
 def _persistent_cache(jax: Any) -> None:
     """JAX's persistent compilation cache in the user cache dir (a second run skips XLA's compile); opt out with
-    ``SYMGRAD_JAX_CACHE=0``. A cache dir the user configured is left alone."""
+    `SYMGRAD_JAX_CACHE=0`. A cache dir the user configured is left alone."""
     if _state["cache"]:
         return
     _state["cache"] = True
@@ -107,7 +107,7 @@ def check_devices(devices: Any, backend: str, batch_size: int | None = None) -> 
 
 
 def mesh(devices: int) -> Any:
-    """A JAX ``Mesh`` of the first ``devices`` devices over one axis, ``"batch"`` (Auto axes: the printed program
+    """A JAX `Mesh` of the first `devices` devices over one axis, `"batch"` (Auto axes: the printed program
     runs unchanged and XLA inserts the all-reduce of the gradients)."""
     jax, _ = jax_modules()
     from jax.sharding import Mesh

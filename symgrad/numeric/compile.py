@@ -1,18 +1,18 @@
 r"""Compile a derivative graph to one NumPy function: one statement per node.
 
-:func:`compile_graph` (exported as ``symgrad.numeric.compile``) walks the graph in
+`compile_graph` (exported as `symgrad.numeric.compile`) walks the graph in
 topological order and writes, for every node the requested outputs need (forward nodes, then derivative nodes; the rest
-is dead code and left out), one statement ``name = <expression>``. A shared
+is dead code and left out), one statement `name = <expression>`. A shared
 node is computed once and its variable reused. The graph is first lowered
-(:mod:`symgrad.numeric.lower`: elementwise matrix expressions in scalar form, σ′(z)
-as ``a*(1 - a)``, δ^L = ``a - y`` for σ with cross-entropy), then printed
-(:mod:`symgrad.numeric.numpy_printer`: ``W @ x``, ``+ b`` broadcasting, stable σ and
+(`symgrad.numeric.lower`: elementwise matrix expressions in scalar form, σ′(z)
+as `a*(1 - a)`, δ^L = `a - y` for σ with cross-entropy), then printed
+(`symgrad.numeric.numpy_printer`: `W @ x`, `+ b` broadcasting, stable σ and
 softmax).
 
-The result, a :class:`CompiledModel`, has the readable ``.source``; calling it
+The result, a `CompiledModel`, has the readable `.source`; calling it
 gives the cost and the gradients for a mini-batch (columns are examples);
-``.fn`` is the raw positional function (the training fast path), and
-``.export(path)`` writes a standalone module that needs only NumPy.
+`.fn` is the raw positional function (the training fast path), and
+`.export(path)` writes a standalone module that needs only NumPy.
 """
 
 from __future__ import annotations
@@ -47,11 +47,11 @@ __all__ = ["BACKENDS", "DTYPES", "HELPERS", "CompiledModel", "CompileError", "co
 class CompiledModel:
     """A graph compiled to one NumPy function.
 
-    ``fn(*args)`` is the generated function: positional arrays in the order of
-    ``args`` (node names: parameters, then inputs, then targets), returning a
-    tuple in the order of ``outputs``. ``model(params, x, y)`` is the friendly
-    call: it returns ``(cost, {parameter: gradient})`` (when the outputs are a
-    cost and gradients) or ``{output: value}``.
+    `fn(*args)` is the generated function: positional arrays in the order of
+    `args` (node names: parameters, then inputs, then targets), returning a
+    tuple in the order of `outputs`. `model(params, x, y)` is the friendly
+    call: it returns `(cost, {parameter: gradient})` (when the outputs are a
+    cost and gradients) or `{output: value}`.
     """
 
     source: str
@@ -78,7 +78,7 @@ class CompiledModel:
 
     # -------------------------------------------------------------- calls
     def evaluate(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        """``{output: value}`` given ``{leaf name: value}`` (checked, converted to the dtype)."""
+        """`{output: value}` given `{leaf name: value}` (checked, converted to the dtype)."""
         missing = [a for a in self.args if a not in values]
         if missing:
             raise UsageError(f"compiled model needs a value for {', '.join(map(repr, missing))}")
@@ -107,10 +107,10 @@ class CompiledModel:
         return arr
 
     def __call__(self, *args: Any, **kw: Any) -> Any:
-        """``model(params, x, y)`` -> ``(cost, grads)``; ``model(values)`` or ``model(*arrays)`` also work.
+        """`model(params, x, y)` -> `(cost, grads)`; `model(values)` or `model(*arrays)` also work.
 
-        ``params`` maps parameter names to arrays (for a neuron-level network
-        also the layer arrays ``W2, b2, ...``, with ``x``, ``y`` as (n, m)
+        `params` maps parameter names to arrays (for a neuron-level network
+        also the layer arrays `W2, b2, ...`, with `x`, `y` as (n, m)
         arrays, one example per column: the result is then summed over the m
         examples, and a term that uses no example, λΣw² in C and 2λw in ∂C/∂w,
         counts once per mini-batch, as at the layer level).
@@ -158,9 +158,9 @@ class CompiledModel:
         return out[self.cost], layer_params(net, {p: out[d] for p, d in self.grads.items()}, self.dtype)
 
     def batch_sum(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        """``{output: Σ_x value}``: the outputs of a graph that holds one example, summed over a mini-batch.
+        """`{output: Σ_x value}`: the outputs of a graph that holds one example, summed over a mini-batch.
 
-        ``values`` gives each input and target node a vector, one entry per example (the
+        `values` gives each input and target node a vector, one entry per example (the
         parameters stay scalars). A term that uses no example (no input, no target), such as
         λΣw² in C, 2λw in ∂C/∂w or 2λ in ∂²C/∂w², belongs to the mini-batch once, as at the
         layer level, not once per example.
@@ -178,7 +178,7 @@ class CompiledModel:
         return out
 
     def _example_free(self) -> tuple[CompiledModel, dict[str, str]] | None:
-        """The outputs' example-free terms compiled apart, and ``{output: its part's node}``; or None."""
+        """The outputs' example-free terms compiled apart, and `{output: its part's node}`; or None."""
         if self._once is None:
             self._once = example_free_parts(self.graph, self.outputs, self.dtype) or False
         return self._once or None
@@ -194,10 +194,10 @@ def _fits(shape: tuple, actual: tuple) -> bool:
 
 
 def as_columns(name: str, value: Any, n: int) -> np.ndarray:
-    """``value`` as an n × m array, one example per column (the layer level's orientation, x = a^1).
+    """`value` as an n × m array, one example per column (the layer level's orientation, x = a^1).
 
     A 1-D array of n numbers is one example; an m × n array with m ≠ n (examples as rows, as
-    ``train()`` takes them) is turned; anything else is a :class:`UsageError` that says which
+    `train()` takes them) is turned; anything else is a `UsageError` that says which
     shape is wanted.
     """
     try:
@@ -242,11 +242,11 @@ def _outputs(graph: Graph, cost: str | None, wrt: Sequence[str] | None,
 
 def example_free_parts(graph: Graph, outputs: Sequence[str],
                        dtype: str) -> tuple[CompiledModel, dict[str, str]] | None:
-    """The terms of the scalar ``outputs`` that use no example (no input, no target), compiled as one model.
+    """The terms of the scalar `outputs` that use no example (no input, no target), compiled as one model.
 
     A neuron-level graph holds one example; its cost C = Σ_j c_j(x, y) + λ Σ w² is summed over a
     mini-batch example by example, but λ Σ w² (and 2λw in ∂C/∂w) belongs to the batch once. Returns
-    the model and ``{output: the node of its example-free part}``; None when no output has one.
+    the model and `{output: the node of its example-free part}`; None when no output has one.
     """
     data = {n.name for n in graph.nodes(("input", "target"))}
     dependent = set(data)
@@ -283,21 +283,21 @@ def compile_graph(
     update: str | None = None,
     backend: str = "numpy",
 ) -> CompiledModel:
-    """Compile the graph's nodes needed for ``outputs`` into one NumPy (or JAX) function.
+    """Compile the graph's nodes needed for `outputs` into one NumPy (or JAX) function.
 
-    ``outputs`` defaults to the cost and ∂cost/∂p for every parameter in
-    ``wrt`` (default: all parameters with a derivative node; backprop is run
-    first if it has not been). ``cost`` defaults to a network's cost, or to the
-    graph's one node of role ``cost``, whatever its name (several, or none, when
+    `outputs` defaults to the cost and ∂cost/∂p for every parameter in
+    `wrt` (default: all parameters with a derivative node; backprop is run
+    first if it has not been). `cost` defaults to a network's cost, or to the
+    graph's one node of role `cost`, whatever its name (several, or none, when
     the outputs are the cost's gradients: an error says to name it). Leaves become
-    positional arguments; the generated source is ``model.source``.
+    positional arguments; the generated source is `model.source`.
 
     Orientation: a layer-level mini-batch is columns, x is n_1 × m (one example per
-    column), as in the book's z^l = W^l a^{l−1} + b^l; ``train()`` takes data as rows
+    column), as in the book's `z^l = W^l a^{l−1} + b^l`; `train()` takes data as rows
     (one example per row, as data sets come) and turns them into columns itself.
 
-    ``update="sgd"`` makes the training step itself: the function takes one more
-    argument ``eta`` (η/m) and, after computing every gradient, updates the
+    `update="sgd"` makes the training step itself: the function takes one more
+    argument `eta` (η/m) and, after computing every gradient, updates the
     parameters in place, w → w − (η/m) ∂C/∂w, returning nothing — Nielsen's
     update with no Python between the gradients and the update.
     """
@@ -349,9 +349,9 @@ def compile_graph(
 
 
 def run_source(source: str, what: str) -> dict[str, Any]:
-    """Execute generated ``source`` (ours: every name in it is derived or a ``repr`` literal) in a fresh namespace.
+    """Execute generated `source` (ours: every name in it is derived or a `repr` literal) in a fresh namespace.
 
-    The source is registered with :mod:`linecache`, so tracebacks and ``inspect`` show its lines.
+    The source is registered with `linecache`, so tracebacks and `inspect` show its lines.
     """
     namespace: dict[str, Any] = {"__name__": "symgrad_generated"}
     filename = f"<symgrad-{what.replace(' ', '-')} {id(source):x}>"
@@ -362,7 +362,7 @@ def run_source(source: str, what: str) -> dict[str, Any]:
 
 # ------------------------------------------------------------- generation
 def _lower(graph: Graph, outputs: list[str]) -> tuple[Lowering, dict[str, sp.Basic]]:
-    """The lowering of the nodes ``outputs`` need: ``{node: expression to print}``."""
+    """The lowering of the nodes `outputs` need: `{node: expression to print}`."""
     ctx = Lowering(graph)
     needed = graph.upstream(outputs)
     for n in needed:
@@ -383,7 +383,7 @@ def _lower(graph: Graph, outputs: list[str]) -> tuple[Lowering, dict[str, sp.Bas
 
 
 def _live(graph: Graph, ctx: Lowering, rewritten: dict[str, sp.Basic], outputs: list[str]) -> set[str]:
-    """The nodes the lowered expressions of ``outputs`` still use (a fused δ^L no longer needs ∂C/∂a^L)."""
+    """The nodes the lowered expressions of `outputs` still use (a fused δ^L no longer needs ∂C/∂a^L)."""
     needed: set[str] = set()
     stack = list(outputs)
     while stack:
@@ -401,7 +401,7 @@ def _live(graph: Graph, ctx: Lowering, rewritten: dict[str, sp.Basic], outputs: 
 
 
 def _statement(graph: Graph, ctx: Lowering, printer: GraphPrinting, n: str, e: sp.Basic) -> str:
-    """The code computing node ``n`` from its lowered expression ``e`` (hoisted temporaries go to ``ctx.pre``)."""
+    """The code computing node `n` from its lowered expression `e` (hoisted temporaries go to `ctx.pre`)."""
     node = graph.node(n)
     ctx.pre = []
     code = None if node.is_matrix else fast_scalar(e, ctx.ident, printer.np)
@@ -470,7 +470,7 @@ def printer_for(backend: str, ctx: Lowering, dtype: str) -> GraphPrinting:
 
 
 def header(graph: Graph, backend: str, dtype: str, what: str) -> list[str]:
-    """The generated module's first lines: its docstring (a ``repr`` literal: the graph's name is text, never code),
+    """The generated module's first lines: its docstring (a `repr` literal: the graph's name is text, never code),
     imports, dtype and the stable helpers."""
     needs = "JAX" if backend == "jax" else "NumPy"
     doc = f"{what}, generated by symgrad from graph {graph.name!r} (needs only {needs})."
@@ -485,7 +485,7 @@ def header(graph: Graph, backend: str, dtype: str, what: str) -> list[str]:
 
 def _generate(graph: Graph, outputs: list[str], dtype: str, fname: str,
               sgd: dict[str, str] | None = None, backend: str = "numpy") -> tuple[str, list[str]]:
-    """The generated module's source and its function's arguments (leaf names, then ``eta`` for ``sgd``)."""
+    """The generated module's source and its function's arguments (leaf names, then `eta` for `sgd`)."""
     ctx, rewritten = _lower(graph, outputs)
     needed = _live(graph, ctx, rewritten, outputs)
     role_rank = {"parameter": 0, "input": 1, "target": 2}

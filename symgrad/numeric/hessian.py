@@ -1,9 +1,9 @@
 r"""A numeric Hessian in one call: H_ij = ∂²C/∂θ_i∂θ_j from the second-derivative nodes, compiled.
 
-:func:`hessian` adds the nodes ∂²C/∂θ_i∂θ_j to the graph by backprop on the derivative nodes
-(:func:`symgrad.core.hessian.hessian_nodes`, Deep Learning book §6.5.6), compiles them
-(:func:`symgrad.numeric.compile`) and returns their values as a NumPy array whose rows and
-columns are the parameters in the order ``.names`` states.
+`hessian` adds the nodes ∂²C/∂θ_i∂θ_j to the graph by backprop on the derivative nodes
+(`symgrad.core.hessian.hessian_nodes`, Deep Learning book §6.5.6), compiles them
+(`symgrad.numeric.compile`) and returns their values as a NumPy array whose rows and
+columns are the parameters in the order `.names` states.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ __all__ = ["Hessian", "hessian"]
 
 
 class Hessian(np.ndarray):
-    """An n × n array H with H[i, j] = ∂²C/∂θ_i∂θ_j, and ``names``: θ_1, ..., θ_n, its rows' (and columns') order.
+    """An n × n array H with H[i, j] = ∂²C/∂θ_i∂θ_j, and `names`: θ_1, ..., θ_n, its rows' (and columns') order.
 
-    ``H.index("w2_1_1")`` is the row of a parameter. It is a NumPy array in every other way.
+    `H.index("w2_1_1")` is the row of a parameter. It is a NumPy array in every other way.
     """
 
     names: tuple[str, ...]
@@ -40,7 +40,7 @@ class Hessian(np.ndarray):
         self.names = getattr(obj, "names", ())
 
     def index(self, name: str) -> int:
-        """The row (and column) of parameter ``name``."""
+        """The row (and column) of parameter `name`."""
         try:
             return self.names.index(name)
         except ValueError:
@@ -61,17 +61,17 @@ def hessian(
 ) -> Hessian:
     r"""The Hessian H_ij = ∂²C/∂θ_i∂θ_j of a network or a graph at a point, as a NumPy array.
 
-    ``at`` gives the values: for a network, ``x`` and ``y`` as n_1 × m and n_L × m arrays
+    `at` gives the values: for a network, `x` and `y` as n_1 × m and n_L × m arrays
     (one example per column; a 1-D array is one example; rows, m × n, are taken too when the
-    shape says so unambiguously), and parameters as layer arrays ``W2``, ``b2``, ... (default:
-    the network's own values); for a graph, ``{leaf name: value}`` (default: the stored values).
+    shape says so unambiguously), and parameters as layer arrays `W2`, `b2`, ... (default:
+    the network's own values); for a graph, `{leaf name: value}` (default: the stored values).
     Over a mini-batch, H is the sum of the examples' Hessians, the weight decay's 2λ counted once.
 
-    The parameters θ are ``wrt`` (default: every parameter, in the graph's order) and are the
-    rows and columns in the order ``H.names`` states; for a neuron-level network that is layer
-    by layer, each row of W^l then its bias: w^l_{j1}, ..., w^l_{jn}, b^l_j. A layer-level
+    The parameters θ are `wrt` (default: every parameter, in the graph's order) and are the
+    rows and columns in the order `H.names` states; for a neuron-level network that is layer
+    by layer, each row of `W^l` then its bias: `w^l_{j1}, ..., w^l_{jn}, b^l_j`. A layer-level
     network is differentiated through its neuron-level twin (the same specification and
-    parameters), so its Hessian has the same names. ``cost`` defaults to the network's cost or
+    parameters), so its Hessian has the same names. `cost` defaults to the network's cost or
     the graph's one cost node. The second-derivative nodes are added to the graph (as backprop
     adds the first); a second call at another point compiles nothing.
     """
@@ -117,7 +117,7 @@ def _model(graph: Graph, cost: str, params: list[str], dtype: str) -> tuple[Comp
 
 
 def _layer_arrays(net: Network, at: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Layer arrays W^l, b^l: those in ``at`` over the network's own values; None when ``at`` gives none."""
+    """Layer arrays W^l, b^l: those in `at` over the network's own values; None when `at` gives none."""
     keys = [k for k in param_shapes(net.sizes) if k in at]
     if not keys:
         return None
@@ -126,7 +126,7 @@ def _layer_arrays(net: Network, at: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def _neuron_twin(net: Network, at: Mapping[str, Any]) -> Network:
-    """The neuron-level network with ``net``'s specification and parameters (those in ``at`` first)."""
+    """The neuron-level network with `net`'s specification and parameters (those in `at` first)."""
     params = _layer_arrays(net, at)
     if params is None:
         params = net.params()
@@ -140,7 +140,7 @@ def _without_params(net: Network, at: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _values(graph: Graph, net: Network | None, at: Mapping[str, Any], model: CompiledModel) -> dict[str, Any]:
-    """``{leaf: value}`` for the model's arguments: ``at``, then the stored values."""
+    """`{leaf: value}` for the model's arguments: `at`, then the stored values."""
     values: dict[str, Any] = {}
     if net is not None:
         layer = _layer_arrays(net, at)

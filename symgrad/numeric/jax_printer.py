@@ -1,11 +1,11 @@
-r"""The JAX printer for lowered graphs: SymPy's ``JaxPrinter``, taught what the NumPy printer is taught.
+r"""The JAX printer for lowered graphs: SymPy's `JaxPrinter`, taught what the NumPy printer is taught.
 
-"Backends are printers": the graph is lowered once (:mod:`symgrad.numeric.lower`) and printed
-by :class:`GraphJaxPrinter` exactly as :class:`symgrad.numeric.numpy_printer.GraphNumPyPrinter`
-prints it — the same statements, with ``jnp`` for ``np`` (both share
-:class:`~symgrad.numeric.numpy_printer.GraphPrinting`). symgrad's heads print themselves
-through ``_jaxcode`` beside their ``_numpycode``. The helpers of :data:`HELPERS` are the
-stable forms JAX has built in (``jax.nn.sigmoid`` is the logistic function, ``jax.nn.softmax``
+"Backends are printers": the graph is lowered once (`symgrad.numeric.lower`) and printed
+by `GraphJaxPrinter` exactly as `symgrad.numeric.numpy_printer.GraphNumPyPrinter`
+prints it — the same statements, with `jnp` for `np` (both share
+`GraphPrinting`). symgrad's heads print themselves
+through `_jaxcode` beside their `_numpycode`. The helpers of `HELPERS` are the
+stable forms JAX has built in (`jax.nn.sigmoid` is the logistic function, `jax.nn.softmax`
 subtracts the maximum). Importing this module does not import JAX: the printed code does.
 """
 
@@ -37,7 +37,7 @@ def _log_softmax(z):
 
 
 class GraphJaxPrinter(GraphPrinting, JaxPrinter):
-    """SymPy's JAX printer, taught the heads of symgrad's graphs (:class:`GraphPrinting`): ``jnp`` for ``np``."""
+    """SymPy's JAX printer, taught the heads of symgrad's graphs (`GraphPrinting`): `jnp` for `np`."""
 
     np = "jnp"
 

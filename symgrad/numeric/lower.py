@@ -1,14 +1,14 @@
 r"""Lowering a derivative graph for NumPy: the tables and rewrites an expert applies by hand.
 
-* Every node gets a Python variable (:func:`identifier`); an elementwise matrix expression
-  is printed through its scalar form (:meth:`Lowering.to_scalar`), so ``A ⊙ B + C`` becomes
+* Every node gets a Python variable (`identifier`); an elementwise matrix expression
+  is printed through its scalar form (`Lowering.to_scalar`), so `A ⊙ B + C` becomes
   one broadcasting NumPy expression.
-* For a node a = f(z) the table :data:`NODE_REWRITES` says what else a names: σ′(z) is
-  ``a*(1 - a)`` when the node a^l = σ(z^l) exists (tanh′ → ``1 - a**2``), ln σ(z) is
-  −softplus(−z) and ln(1 − σ(z)) is −softplus(z) (stable: ``np.logaddexp``).
-* :func:`fuse_derivatives` simplifies an elementwise derivative node together with the
+* For a node a = f(z) the table `NODE_REWRITES` says what else a names: σ′(z) is
+  `a*(1 - a)` when the node a^l = σ(z^l) exists (tanh′ → `1 - a**2`), ln σ(z) is
+  −softplus(−z) and ln(1 − σ(z)) is −softplus(z) (stable: `np.logaddexp`).
+* `fuse_derivatives` simplifies an elementwise derivative node together with the
   elementwise derivative nodes it uses: for σ with the cross-entropy cost
-  δ^L = (−y/a + (1−y)/(1−a)) ⊙ a(1−a) becomes ``a - y``, finite for |z| up to 10³.
+  δ^L = (−y/a + (1−y)/(1−a)) ⊙ a(1−a) becomes `a - y`, finite for |z| up to 10³.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from sympy.matrices.expressions.matexpr import MatrixExpr
 from ..core.functions import sigmoid, sigmoid_prime, softplus, tanh_prime
 from ..core.graph import Graph, Node
 
-#: For a node a = f(z), the expressions a also stands for: ``NODE_REWRITES[f](a, z)``.
+#: For a node a = f(z), the expressions a also stands for: `NODE_REWRITES[f](a, z)`.
 NODE_REWRITES: dict[type, Callable[[sp.Basic, sp.Basic], dict[sp.Basic, sp.Basic]]] = {
     sigmoid: lambda a, z: {sigmoid_prime(z): a * (1 - a), sp.log(a): -softplus(-z), sp.log(1 - a): -softplus(z)},
     sp.tanh: lambda a, z: {tanh_prime(z): 1 - a**2},
@@ -42,12 +42,12 @@ RESERVED = frozenset({"np", "jnp", "jax", "lax", "math", "functools", "params", 
 
 
 def identifier(name: str, taken: set[str]) -> str:
-    """A Python variable for node ``name`` (``dC/dz2`` → ``dC_dz2``), not a keyword, builtin or one ``taken``.
+    """A Python variable for node `name` (`dC/dz2` → `dC_dz2`), not a keyword, builtin or one `taken`.
 
-    The variable is *derived* from the name, never copied: only ASCII letters, digits and ``_``
-    survive (anything else becomes ``_``), so no name — quotes, newlines, ``\\upsilon``, letters
+    The variable is *derived* from the name, never copied: only ASCII letters, digits and `_`
+    survive (anything else becomes `_`), so no name — quotes, newlines, `\\upsilon`, letters
     Python would NFKC-normalise into another variable — can change the generated code. It never
-    starts with ``_`` (the generated modules' own names do) and is unique among ``taken``.
+    starts with `_` (the generated modules' own names do) and is unique among `taken`.
     """
     base = re.sub(r"[^A-Za-z0-9_]", "_", name)
     if not base or base[0].isdigit():
@@ -63,12 +63,12 @@ def identifier(name: str, taken: set[str]) -> str:
 
 
 def is_matrix(e: Any) -> bool:
-    """Whether ``e`` is a matrix expression (a layer-level node: W^l, z^l, δ^l, ...)."""
+    """Whether `e` is a matrix expression (a layer-level node: W^l, z^l, δ^l, ...)."""
     return isinstance(e, MatrixExpr)
 
 
 def is_elementwise(e: sp.Basic) -> bool:
-    """Whether ``e`` acts entry by entry (A + B, A ⊙ B, A^{∘k}, σ(A), c·A), so it prints as one scalar formula."""
+    """Whether `e` acts entry by entry (`A + B`, `A ⊙ B`, `A^{∘k}`, `σ(A)`, `c·A`), so it prints as one scalar formula."""
     return isinstance(e, (MatAdd, HadamardProduct, HadamardPower, ElementwiseApplyFunction)) or (
         isinstance(e, MatMul) and sum(is_matrix(a) for a in e.args) == 1
     )
@@ -197,7 +197,7 @@ class Lowering:
         return out
 
     def temp(self, code: str) -> str:
-        """A temporary ``_tN = code`` hoisted before the statement being printed; its name."""
+        """A temporary `_tN = code` hoisted before the statement being printed; its name."""
         self.ntemp += 1
         t = f"_t{self.ntemp}"
         self.pre.append(f"{t} = {code}")
@@ -238,19 +238,19 @@ def scalar_full(ctx: Lowering, s: sp.Basic) -> bool:
 
 
 def count_ops(e: sp.Basic) -> int:
-    """The number of operations in ``e`` (what fusing must lower)."""
+    """The number of operations in `e` (what fusing must lower)."""
     return int(sp.count_ops(e))
 
 
 def has_division(e: sp.Basic) -> bool:
-    """Whether ``e`` divides (a negative power), as ∂C/∂a = −y/a + (1 − y)/(1 − a) does."""
+    """Whether `e` divides (a negative power), as ∂C/∂a = −y/a + (1 − y)/(1 − a) does."""
     return any(p.exp.is_negative for p in e.atoms(sp.Pow))
 
 
 def division_symbols(e: sp.Basic) -> frozenset:
-    """The symbols ``e`` divides by through a polynomial: {a} for −y/a + (1 − y)/(1 − a).
+    """The symbols `e` divides by through a polynomial: {a} for −y/a + (1 − y)/(1 − a).
 
-    A denominator with a function in it, such as Σ_k e^{z_k} of a neuron-level softmax, is left
+    A denominator with a function in it, such as `Σ_k e^{z_k}` of a neuron-level softmax, is left
     out: no factor of a node's rewrite (σ′(z) = a(1 − a), tanh′(z) = 1 − a²) can cancel it.
     """
     out: set = set()
@@ -267,10 +267,10 @@ def fuse_derivatives(graph: Graph, ctx: Lowering, rewritten: dict[str, sp.Basic]
 
     A used derivative node is put in only when it divides by a polynomial in symbols that the
     node's own form also has (∂C/∂a = −y/a + (1 − y)/(1 − a) into ∂C/∂a ⊙ a(1 − a)): only then
-    can ``cancel`` take a factor out. The simplified scalar form replaces the node's when it
+    can `cancel` take a factor out. The simplified scalar form replaces the node's when it
     has fewer operations (for σ with the cross-entropy cost, δ^L = a − y). Without the symbol
-    test every derivative of a neuron-level softmax (which divides by Σ_k e^{z_k}) was put into
-    its consumers, so a Hessian graph took minutes in ``cancel`` for nothing to cancel.
+    test every derivative of a neuron-level softmax (which divides by `Σ_k e^{z_k}`) was put into
+    its consumers, so a Hessian graph took minutes in `cancel` for nothing to cancel.
     """
     scalar_form: dict[str, sp.Basic] = {}
     divisors: dict[str, frozenset] = {}

@@ -1,19 +1,19 @@
-r"""The NumPy printer for lowered graphs: SymPy's ``NumPyPrinter``, taught the heads of symgrad's graphs.
+r"""The NumPy printer for lowered graphs: SymPy's `NumPyPrinter`, taught the heads of symgrad's graphs.
 
-What it is taught lives in :class:`GraphPrinting`, which the JAX printer
-(:mod:`symgrad.numeric.jax_printer`, SymPy's ``JaxPrinter`` taught the same) shares: one lowering,
+What it is taught lives in `GraphPrinting`, which the JAX printer
+(`symgrad.numeric.jax_printer`, SymPy's `JaxPrinter` taught the same) shares: one lowering,
 two printers, one program.
 
-* ``W x`` (MatMul) → ``W @ x``; ``A ⊙ B`` (HadamardProduct) → ``A*B``; ``Aᵀ`` → ``A.T``;
-* the bias broadcast ``b 1ᵀ`` inside a sum → ``+ b`` (NumPy broadcasting);
-* the batch sum ``δ 1`` (``G · OneMatrix(m, 1)``) → ``δ.sum(axis=1, keepdims=True)``;
-* ``tr(Aᵀ B)`` → ``np.vdot(A, B)``;
+* `W x` (MatMul) → `W @ x`; `A ⊙ B` (HadamardProduct) → `A*B`; `Aᵀ` → `A.T`;
+* the bias broadcast `b 1ᵀ` inside a sum → `+ b` (NumPy broadcasting);
+* the batch sum `δ 1` (`G · OneMatrix(m, 1)`) → `δ.sum(axis=1, keepdims=True)`;
+* `tr(Aᵀ B)` → `np.vdot(A, B)`;
 * an elementwise function σ(z) → the elementwise NumPy expression; symgrad's own heads
-  (σ, σ′, tanh′, ReLU, H, softplus, softmax) print themselves (``_numpycode``), with
-  the stable helpers of :data:`HELPERS` (σ as ``½(1 + tanh(z/2))``, softmax and
+  (σ, σ′, tanh′, ReLU, H, softplus, softmax) print themselves (`_numpycode`), with
+  the stable helpers of `HELPERS` (σ as `½(1 + tanh(z/2))`, softmax and
   log-softmax minus each column's maximum).
 
-:func:`fast_scalar` prints plain scalar expressions without SymPy's printer (a
+`fast_scalar` prints plain scalar expressions without SymPy's printer (a
 neuron-level graph has ~10⁵ of them).
 """
 
@@ -67,18 +67,18 @@ _SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*(\.T)?$")
 
 
 def _paren(code: str) -> str:
-    """``code`` in brackets unless it is a bare name (or its transpose)."""
+    """`code` in brackets unless it is a bare name (or its transpose)."""
     return code if _SIMPLE.match(code) else f"({code})"
 
 
 class GraphPrinting:
     """What SymPy's array printers are taught for symgrad's graphs (see the module docstring).
 
-    Mixed into SymPy's ``NumPyPrinter`` (:class:`GraphNumPyPrinter`) and ``JaxPrinter``
-    (:class:`symgrad.numeric.jax_printer.GraphJaxPrinter`); ``np`` is the array module's
-    name in the generated code (``np`` or ``jnp``). symgrad's own heads print themselves
-    through the printer's print method, ``_numpycode`` or ``_jaxcode``, written beside their
-    ``_latex`` (:mod:`symgrad.core.functions`): ``sigmoid(z)`` prints as ``_sigmoid(z)``, a
+    Mixed into SymPy's `NumPyPrinter` (`GraphNumPyPrinter`) and `JaxPrinter`
+    (`symgrad.numeric.jax_printer.GraphJaxPrinter`); `np` is the array module's
+    name in the generated code (`np` or `jnp`). symgrad's own heads print themselves
+    through the printer's print method, `_numpycode` or `_jaxcode`, written beside their
+    `_latex` (`symgrad.core.functions`): `sigmoid(z)` prints as `_sigmoid(z)`, a
     helper every generated module defines.
     """
 
@@ -231,7 +231,7 @@ class GraphPrinting:
 
 
 class GraphNumPyPrinter(GraphPrinting, NumPyPrinter):
-    """SymPy's NumPy printer, taught the heads of symgrad's graphs (:class:`GraphPrinting`)."""
+    """SymPy's NumPy printer, taught the heads of symgrad's graphs (`GraphPrinting`)."""
 
     np = "np"
 
@@ -250,7 +250,7 @@ def fast_scalar(e: sp.Basic, ident: dict, np: str = "np") -> str | None:
     """Code for a plain scalar expression without SymPy's printer (neuron-level graphs have ~10⁵ of them).
 
     Handles sums, products, integer powers, numbers, symbols and a few
-    functions; returns ``None`` for anything else (the full printer does it).
+    functions; returns `None` for anything else (the full printer does it).
     """
     if e.is_Symbol:
         return ident.get(e)

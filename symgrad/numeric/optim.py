@@ -1,7 +1,7 @@
 """The optimizers: SGD (Nielsen), momentum, Adam — their settings, and the unfused update in Python.
 
-:class:`OptimizerConfig` is what a training program (:mod:`symgrad.numeric.program`) prints
-into its ``step``; :class:`Optimizer` is the same update applied from Python after a
+`OptimizerConfig` is what a training program (`symgrad.numeric.program`) prints
+into its `step`; `Optimizer` is the same update applied from Python after a
 gradient function (the per-batch path: the reference the printed step is tested against, and
 the replay that names the step where a run went NaN).
 """
@@ -25,9 +25,9 @@ __all__ = ["OPTIMIZERS", "Optimizer", "OptimizerConfig"]
 class OptimizerConfig:
     """An optimizer and its constants, for a mini-batch of m examples with summed gradient ∇C:
 
-    * ``sgd``: w → w − (η/m)(∇C + 2λw);
-    * ``momentum``: v → μv − (η/m)(∇C + 2λw), w → w + v;
-    * ``adam``: g = (∇C + 2λw)/m, m₁ → β₁m₁ + (1 − β₁)g, m₂ → β₂m₂ + (1 − β₂)g²,
+    * `sgd`: w → w − (η/m)(∇C + 2λw);
+    * `momentum`: v → μv − (η/m)(∇C + 2λw), w → w + v;
+    * `adam`: g = (∇C + 2λw)/m, m₁ → β₁m₁ + (1 − β₁)g, m₂ → β₂m₂ + (1 − β₂)g²,
       w → w − η √(1 − β₂ᵗ)/(1 − β₁ᵗ) · m₁/(√m₂ + ε);
 
     with the L2 term 2λw for the decayed parameters only (the weights, not the biases).
@@ -53,21 +53,21 @@ class OptimizerConfig:
 
     @property
     def state_keys(self) -> tuple[str, ...]:
-        """The per-parameter state arrays: ``v`` (momentum), ``m1``, ``m2`` (Adam; also the step counter t)."""
+        """The per-parameter state arrays: `v` (momentum), `m1`, `m2` (Adam; also the step counter t)."""
         return {"sgd": (), "momentum": ("v",), "adam": ("m1", "m2")}[self.kind]
 
 
 class Optimizer:
-    """In-place update rules for the parameter arrays; ``state`` holds the arrays a checkpoint saves.
+    """In-place update rules for the parameter arrays; `state` holds the arrays a checkpoint saves.
 
     For a mini-batch of m examples with summed gradient ∇C (Nielsen's update):
 
-    * ``sgd``: w → w − (η/m) ∇C;
-    * ``momentum``: v → μv − (η/m) ∇C, w → w + v;
-    * ``adam`` (Kingma & Ba), with g = ∇C/m: m₁ → β₁m₁ + (1 − β₁)g, m₂ → β₂m₂ + (1 − β₂)g²,
+    * `sgd`: w → w − (η/m) ∇C;
+    * `momentum`: v → μv − (η/m) ∇C, w → w + v;
+    * `adam` (Kingma & Ba), with g = ∇C/m: m₁ → β₁m₁ + (1 − β₁)g, m₂ → β₂m₂ + (1 − β₂)g²,
       w → w − η √(1 − β₂ᵗ)/(1 − β₁ᵗ) · m₁/(√m₂ + ε).
 
-    L2 weight decay λ adds 2λW to the gradient of each weight matrix (``wd_mask``).
+    L2 weight decay λ adds 2λW to the gradient of each weight matrix (`wd_mask`).
     """
 
     def __init__(self, kind: str, params: list[np.ndarray], lr: float, momentum: float,
@@ -100,7 +100,7 @@ class Optimizer:
                     arrays[i][...] = saved[n]
 
     def step_fn(self, params: list[np.ndarray], wd_mask: list[bool], weight_decay: float) -> Callable:
-        """The update ``step(grads, m)`` for a mini-batch of m examples, closed over the arrays."""
+        """The update `step(grads, m)` for a mini-batch of m examples, closed over the arrays."""
         pairs = list(zip(params, wd_mask))
         lr, lam2 = self.lr, 2.0 * weight_decay
         if self.kind == "sgd":

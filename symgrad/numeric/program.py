@@ -1,31 +1,35 @@
 r"""The training program: forward pass, backprop and the optimizer's update printed as one module.
 
-:func:`compile_training` prints, from a graph (forward and derivative nodes) and an
-:class:`~symgrad.numeric.optim.OptimizerConfig`, a module with
+`compile_training` prints, from a graph (forward and derivative nodes) and an
+`OptimizerConfig`, a module with
 
-* ``step(params, state, *batch) -> (params, state, C)``: one mini-batch of m examples
+* `step(params, state, *batch, eta=LR) -> (params, state, C)`: one mini-batch of m examples
   (columns), the cost C of the batch and the update of every parameter — Nielsen's
   w → w − (η/m) ∂C/∂w, momentum or Adam, with L2 decay 2λw on the decayed parameters;
-* ``epoch(params, state, rows, perm, bs, ...) -> (params, state, ΣC)``: every mini-batch of
-  ``bs`` rows in the shuffled order ``perm`` (the last, partial batch with its own m);
-* ``init_state(params)`` (zero velocities / moments, t = 0) and, for NumPy, ``workspace(m)``.
+* `epoch(params, state, rows, perm, bs, ..., eta=LR) -> (params, state, ΣC)`: every mini-batch of
+  `bs` rows in the shuffled order `perm` (the last, partial batch with its own m);
 
-It is generic over the graph's leaves: the parameters (``params``, in the graph's order),
+η is an argument of both (default `LR`, the configuration's): a learning-rate schedule
+(`symgrad.numeric.schedule`) changes it between epochs without printing or compiling again
+(for JAX a Python float is a traced argument of the jitted scan, not a constant);
+* `init_state(params)` (zero velocities / moments, t = 0) and, for NumPy, `workspace(m)`.
+
+It is generic over the graph's leaves: the parameters (`params`, in the graph's order),
 the data leaves — inputs then targets, each a matrix with the examples as columns
-(``rows`` holds one (n, d) array of rows per data leaf) — and one scalar cost. Backends are
-printers: the graph is lowered once (:mod:`~symgrad.numeric.lower`) and printed by
+(`rows` holds one (n, d) array of rows per data leaf) — and one scalar cost. Backends are
+printers: the graph is lowered once (`lower`) and printed by
 SymPy's NumPy or JAX printer taught symgrad's heads.
 
 * **NumPy** updates in place. η/m is folded into the derivative nodes the backward pass
   starts from (δ^L, ∂C/∂a^L: "seed" terms), so every δ^l and gradient comes out scaled and
-  the update is ``W -= ∂C/∂W``; matrix products, batch sums and σ write into a workspace of
-  preallocated buffers (``out=``).
-* **JAX** is functional (η/m applied in the update, which XLA fuses): ``step`` is jitted; ``epoch`` is one jitted ``lax.scan`` over the
+  the update is `W -= ∂C/∂W`; matrix products, batch sums and σ write into a workspace of
+  preallocated buffers (`out=`).
+* **JAX** is functional (η/m applied in the update, which XLA fuses): `step` is jitted; `epoch` is one jitted `lax.scan` over the
   mini-batches that gathers each batch inside the scan from the device-resident rows; with a
-  ``Mesh`` over the axis ``"batch"`` the batch is split over the devices, the parameters
+  `Mesh` over the axis `"batch"` the batch is split over the devices, the parameters
   replicated (XLA adds one all-reduce of the gradients per step).
 
-``.source`` shows all of it and ``.export(path)`` writes it as a standalone module.
+`.source` shows all of it and `.export(path)` writes it as a standalone module.
 """
 
 from __future__ import annotations
@@ -60,9 +64,9 @@ UNROLL = 1
 class TrainingProgram:
     """A graph's training program, printed for one backend (see the module docstring).
 
-    ``step``, ``epoch``, ``init_state`` (and ``workspace`` for NumPy) are the generated
-    functions; ``params`` and ``data`` name the leaves in the order ``step`` takes them.
-    :meth:`state_dict` and :meth:`load_state` turn the optimizer state into the
+    `step`, `epoch`, `init_state` (and `workspace` for NumPy) are the generated
+    functions; `params` and `data` name the leaves in the order `step` takes them.
+    `state_dict` and `load_state` turn the optimizer state into the
     backend-neutral form a checkpoint holds (so a run saved by one backend resumes in the other).
     """
 
@@ -80,12 +84,12 @@ class TrainingProgram:
 
     @property
     def step(self) -> Any:
-        """``step(params, state, *batch[, ws]) -> (params, state, C)`` (jitted for JAX)."""
+        """`step(params, state, *batch[, ws]) -> (params, state, C)` (jitted for JAX)."""
         return self.namespace["step_jit" if self.backend == "jax" else "step"]
 
     @property
     def epoch(self) -> Any:
-        """``epoch(params, state, rows, perm, bs, ...) -> (params, state, summed cost)``."""
+        """`epoch(params, state, rows, perm, bs, ...) -> (params, state, summed cost)`."""
         return self.namespace["epoch"]
 
     def init_state(self, params: Sequence[Any]) -> Any:
@@ -93,7 +97,7 @@ class TrainingProgram:
         return self.namespace["init_state"](params)
 
     def workspace(self, m: int) -> Any:
-        """NumPy: the work buffers of a mini-batch of m examples (``None`` for JAX)."""
+        """NumPy: the work buffers of a mini-batch of m examples (`None` for JAX)."""
         return self.namespace["workspace"](int(m)) if self.backend == "numpy" else None
 
     def export(self, path: Any) -> Any:
@@ -116,7 +120,7 @@ class TrainingProgram:
         return [np.array(a, copy=True) for a in arrays]
 
     def state_dict(self, state: Sequence[Any]) -> dict[str, Any]:
-        """The state as a checkpoint holds it: ``{"t": int64, "v" / "m1" / "m2": {parameter: array}}``."""
+        """The state as a checkpoint holds it: `{"t": int64, "v" / "m1" / "m2": {parameter: array}}`."""
         state = list(state)
         n = len(self.params)
         out: dict[str, Any] = {"t": np.asarray(0, dtype=np.int64)}
@@ -127,7 +131,7 @@ class TrainingProgram:
         return out
 
     def load_state(self, saved: Mapping[str, Any], shapes: Mapping[str, tuple]) -> Any:
-        """The backend's state from :meth:`state_dict`'s form (a UsageError names what is missing or misshapen)."""
+        """The backend's state from `state_dict`'s form (a UsageError names what is missing or misshapen)."""
         arrays: list[Any] = []
         for key in self.config.state_keys:
             group = saved.get(key)
@@ -164,10 +168,10 @@ def compile_training(
 ) -> TrainingProgram:
     """Print and load the training program of a graph (see the module docstring).
 
-    ``optimizer`` is an :class:`OptimizerConfig` or its ``kind`` with ``settings``
-    (``lr``, ``momentum``, ``weight_decay``, …). ``decay`` names the parameters the L2 term
-    2λw applies to (default: the weight matrices, nodes of kind ``"W"`` or ``"w"``).
-    ``backend="jax"`` needs the ``jax`` extra; float64 switches on JAX's 64-bit mode.
+    `optimizer` is an `OptimizerConfig` or its `kind` with `settings`
+    (`lr`, `momentum`, `weight_decay`, …). `decay` names the parameters the L2 term
+    2λw applies to (default: the weight matrices, nodes of kind `"W"` or `"w"`).
+    `backend="jax"` needs the `jax` extra; float64 switches on JAX's 64-bit mode.
     """
     try:
         graph = as_graph(net_or_graph)
@@ -231,9 +235,9 @@ def _fold(graph: Graph, ctx: Lowering, rewritten: dict[str, sp.Basic], needed: s
     The backward pass is linear in its seed ∂C/∂C = 1: a derivative node is a sum of terms
     each linear in another derivative node, or free of them (the seed's own terms: ∂C/∂a^L,
     δ^L, the decay's 2λW). Multiplying the free terms by k scales every derivative node by k.
-    A node free of derivative nodes is scaled as a whole (its name goes into ``whole``: the
-    printer writes ``_k*(…)`` around its code, which may be shared with the cost, e.g.
-    ``a3 - y``). Returns False (and changes nothing) when a node is not of that form.
+    A node free of derivative nodes is scaled as a whole (its name goes into `whole`: the
+    printer writes `_k*(…)` around its code, which may be shared with the cost, e.g.
+    `a3 - y`). Returns False (and changes nothing) when a node is not of that form.
     """
     deriv = {n for n in needed if graph.node(n).role == "derivative"}
 
@@ -273,7 +277,7 @@ def _fold(graph: Graph, ctx: Lowering, rewritten: dict[str, sp.Basic], needed: s
 
 
 def _shape_code(shape: Sequence, batch: sp.Symbol, m: str) -> str | None:
-    """``(30, m)`` for a node's shape, or None when it has another symbolic dimension."""
+    """`(30, m)` for a node's shape, or None when it has another symbolic dimension."""
     parts = []
     for d in shape:
         d = sp.sympify(d)
@@ -287,13 +291,13 @@ def _shape_code(shape: Sequence, batch: sp.Symbol, m: str) -> str | None:
 
 
 def _pure_product(e: sp.Basic) -> bool:
-    """A product of exactly two matrices (neither a ones matrix), no scalar factor: one ``np.matmul``."""
+    """A product of exactly two matrices (neither a ones matrix), no scalar factor: one `np.matmul`."""
     return (isinstance(e, MatMul) and len(e.args) == 2 and all(is_matrix(a) for a in e.args)
             and not any(isinstance(a, (sp.OneMatrix, sp.ZeroMatrix, sp.Identity)) for a in e.args))
 
 
 def _buffered(graph: Graph, ctx: Lowering, printer: Any, n: str, e: sp.Basic, buf: str) -> list[str] | None:
-    """NumPy: the statements computing node ``n`` into its buffer ``buf`` (``out=``), or None (printed plainly)."""
+    """NumPy: the statements computing node `n` into its buffer `buf` (`out=`), or None (printed plainly)."""
     node = graph.node(n)
     ident = ctx.ident[node.symbol]
     shape = tuple(node.shape)
@@ -330,7 +334,7 @@ def _buffered(graph: Graph, ctx: Lowering, printer: Any, n: str, e: sp.Basic, bu
 
 def _body(graph: Graph, ctx: Lowering, printer: Any, rewritten: dict[str, sp.Basic], needed: set[str],
           batch: sp.Symbol, numpy: bool, whole: set[str]) -> tuple[list[str], list[tuple[str, str]]]:
-    """The step's statements, one (or two) per node in topological order, and the NumPy buffers ``(name, shape)``."""
+    """The step's statements, one (or two) per node in topological order, and the NumPy buffers `(name, shape)`."""
     body: list[str] = []
     buffers: list[tuple[str, str]] = []
     seen: dict[str, str] = {}
@@ -421,11 +425,11 @@ def _updates(config: OptimizerConfig, pids: list[str], gids: list[str], decayed:
         if numpy:
             up += ["    _step_t += 1  # a 0-d int64 array, in place",
                    "    _t = int(_step_t)",
-                   f"    _alpha = {f(config.lr)}*math.sqrt(1 - {b2}**_t)/(1 - {b1}**_t)"]
+                   f"    _alpha = eta*math.sqrt(1 - {b2}**_t)/(1 - {b1}**_t)"]
         else:
             up += ["    _step_t = _step_t + 1",
                    "    _t = _step_t.astype(_dtype)",
-                   f"    _alpha = {f(config.lr)}*jnp.sqrt(1 - {b2}**_t)/(1 - {b1}**_t)"]
+                   f"    _alpha = eta*jnp.sqrt(1 - {b2}**_t)/(1 - {b1}**_t)"]
         for p, gi, a, s in zip(pids, g, m1, m2):
             if numpy:
                 up += [f"    {a} *= {b1}", f"    {a} += {c1}*{gi}", f"    {s} *= {b2}", f"    {s} += {c2}*({gi}*{gi})",
@@ -438,11 +442,12 @@ def _updates(config: OptimizerConfig, pids: list[str], gids: list[str], decayed:
 
 def _describe(config: OptimizerConfig) -> str:
     if config.kind == "sgd":
-        rule = f"w <- w - (eta/m) dC/dw, eta = {config.lr!r}"
+        rule = f"w <- w - (eta/m) dC/dw, eta = {config.lr!r} unless a call gives eta"
     elif config.kind == "momentum":
-        rule = f"v <- mu v - (eta/m) dC/dw, w <- w + v, eta = {config.lr!r}, mu = {config.momentum!r}"
+        rule = (f"v <- mu v - (eta/m) dC/dw, w <- w + v, eta = {config.lr!r} unless a call gives eta, "
+                f"mu = {config.momentum!r}")
     else:
-        rule = (f"Adam: g = (dC/dw)/m, eta = {config.lr!r}, beta1 = {config.beta1!r}, beta2 = {config.beta2!r}, "
+        rule = (f"Adam: g = (dC/dw)/m, eta = {config.lr!r} unless a call gives eta, beta1 = {config.beta1!r}, beta2 = {config.beta2!r}, "
                 f"eps = {config.eps!r}")
     if config.weight_decay:
         rule += f"; L2 decay lambda = {config.weight_decay!r} (2 lambda w added to dC/dw of DECAY)"
@@ -472,7 +477,7 @@ def _generate(graph: Graph, cost: str, grads: dict[str, str], config: OptimizerC
     dids = [ident[d] for d in data]
     gids = [ident[grads[p]] for p in params]
     pre, up, state = _updates(config, pids, gids, [p in decay for p in params], folded, numpy)
-    scale = "1.0" if config.kind == "adam" else repr(config.lr)
+    scale = "1.0" if config.kind == "adam" else "eta"
     first = dids[0]
     lines = [
         *header(graph, backend, dtype, "A training program"),
@@ -481,6 +486,7 @@ def _generate(graph: Graph, cost: str, grads: dict[str, str], config: OptimizerC
         f"COST = {cost!r}",
         f"DECAY = {tuple(decay)!r}",
         f"OPTIMIZER = {_describe(config)!r}",
+        f"LR = {config.lr!r}  # eta when a call gives none (every step and epoch takes eta=...)",
         "",
         "",
     ]
@@ -499,10 +505,10 @@ def _generate(graph: Graph, cost: str, grads: dict[str, str], config: OptimizerC
                   "    " + repr("Work buffers for mini-batches of m examples: one per buffered node (out=)."),
                   "    return " + _tuple([f"np.empty({s}, _dtype)" for _, s in buffers]), "", ""]
     # --- step
-    sig = ", ".join(["params", "state", *dids, *(["ws=None"] if numpy else [])])
+    sig = ", ".join(["params", "state", *dids, *(["ws=None"] if numpy else []), "eta=LR"])
     kdoc = "1/m" if config.kind == "adam" else "eta/m"
-    doc = (f"One mini-batch ({', '.join(data)}: examples as columns); {'in place' if numpy else 'pure'}; "
-           f"returns (params, state, {cost}).")
+    doc = (f"One mini-batch ({', '.join(data)}: examples as columns) with learning rate eta; "
+           f"{'in place' if numpy else 'pure'}; returns (params, state, {cost}).")
     lines += [f"def step({sig}):", "    " + repr(doc), _unpack(pids, "params")]
     if state:
         lines.append(_unpack(state, "state"))
@@ -524,10 +530,11 @@ def _generate(graph: Graph, cost: str, grads: dict[str, str], config: OptimizerC
         batch_views = ", ".join(f"{r}[_s:_s + bs].T" for r in rows)
         tail_views = ", ".join(f"{r}[_full:].T" for r in rows)
         lines += [
-            "def epoch(params, state, rows, perm, bs, ws=None, stop=None):",
+            "def epoch(params, state, rows, perm, bs, ws=None, stop=None, eta=LR):",
             "    " + repr(f"One epoch over rows = ({', '.join(f'{d} rows' for d in data)}) in the order perm, "
                           "mini-batches of bs (the last, partial one with its own m); stop: a list whose "
-                          "stop[0] ends the epoch after the current step. Returns (params, state, summed cost)."),
+                          "stop[0] ends the epoch after the current step; eta: the learning rate of every step. "
+                          "Returns (params, state, summed cost)."),
             _unpack(rows, "(r[perm] for r in rows)") + "  # the epoch's order: one gather, then views",
             f"    _n = {rows[0]}.shape[0]",
             "    _full = _n - _n % bs",
@@ -535,24 +542,24 @@ def _generate(graph: Graph, cost: str, grads: dict[str, str], config: OptimizerC
             "        ws = workspace(bs)",
             "    _total = 0.0",
             "    for _s in range(0, _full, bs):",
-            f"        params, state, _C = step(params, state, {batch_views}, ws)",
+            f"        params, state, _C = step(params, state, {batch_views}, ws, eta)",
             "        _total += _C",
             "        if stop is not None and stop[0]:",
             "            return params, state, _total",
             "    if _full < _n:",
-            f"        params, state, _C = step(params, state, {tail_views})",
+            f"        params, state, _C = step(params, state, {tail_views}, eta=eta)",
             "        _total += _C",
             "    return params, state, _total",
             "",
         ]
     else:
         lines += [
-            "def _scan(params, state, rows, idx):",
+            "def _scan(params, state, rows, idx, eta):",
             "    " + repr("The full mini-batches idx (nb, bs) in one lax.scan, each gathered from the rows inside."),
             "",
             "    def body(carry, i):",
             "        p, s = carry",
-            "        p, s, c = step(p, s, *(r[i].T for r in rows))",
+            "        p, s, c = step(p, s, *(r[i].T for r in rows), eta=eta)",
             "        return (p, s), c",
             "",
             f"    (params, state), costs = lax.scan(body, (params, state), idx, unroll={int(unroll)})",
@@ -573,10 +580,11 @@ def _generate(graph: Graph, cost: str, grads: dict[str, str], config: OptimizerC
             "    return fn",
             "",
             "",
-            "def epoch(params, state, rows, perm, bs, mesh=None):",
+            "def epoch(params, state, rows, perm, bs, mesh=None, eta=LR):",
             "    " + repr(f"One epoch over rows = ({', '.join(f'{d} rows' for d in data)}), device arrays (replicated "
                           "on the mesh), in the order perm (host integers), mini-batches of bs (the last, partial one "
-                          "replicated, with its own m). params and state are donated: rebind them. Returns "
+                          "replicated, with its own m), learning rate eta (an argument of the compiled scan: a new "
+                          "eta does not recompile). params and state are donated: rebind them. Returns "
                           "(params, state, summed cost)."),
             "    perm = np.asarray(perm)",
             "    n = perm.shape[0]",
@@ -589,10 +597,10 @@ def _generate(graph: Graph, cost: str, grads: dict[str, str], config: OptimizerC
             "                raise ValueError(f'batch size {bs} does not divide over {mesh.size} devices')",
             "            spec = jax.sharding.PartitionSpec(None, 'batch')",
             "            idx = jax.device_put(idx, jax.sharding.NamedSharding(mesh, spec))",
-            "        params, state, total = epoch_fn(mesh)(params, state, rows, idx)",
+            "        params, state, total = epoch_fn(mesh)(params, state, rows, idx, eta)",
             "    if full < n:",
             "        tail = perm[full:]",
-            "        params, state, c = step_jit(params, state, *(r[tail].T for r in rows))",
+            "        params, state, c = step_jit(params, state, *(r[tail].T for r in rows), eta=eta)",
             "        total = total + c",
             "    return params, state, total",
             "",

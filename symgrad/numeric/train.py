@@ -1,23 +1,23 @@
 r"""Training compiled networks: mini-batch SGD (Nielsen), momentum, Adam.
 
 The cost of a mini-batch of m examples is summed over its examples, so the
-update of Nielsen's ``network.py`` is
+update of Nielsen's `network.py` is
 
     w → w − (η/m) Σ_x ∂C_x/∂w,    b → b − (η/m) Σ_x ∂C_x/∂b,
 
-with the gradients computed by the code :func:`symgrad.numeric.compile` generates from
+with the gradients computed by the code `symgrad.numeric.compile` generates from
 the derivative graph. Momentum keeps a velocity v → μv − (η/m)∇C, w → w + v;
 Adam (Kingma & Ba) uses the mean gradient g = ∇C/m. L2 weight decay λ adds
 λ Σ_l ‖W^l‖² to each mini-batch's cost (so 2λW to ∂C/∂W).
 
 The hot loop is what an expert writes by hand: examples shuffled once per
-epoch (``np.random.default_rng(seed).permutation``), each mini-batch a view of
+epoch (`np.random.default_rng(seed).permutation`), each mini-batch a view of
 the shuffled rows (columns are examples), the generated function called with
 positional arrays, parameters updated in place. Nothing is validated or
 copied per step; NaN/Inf is detected once per epoch, and the epoch is then
 replayed from its start with checks to name the step and the parameter.
-The optimizers are in :mod:`symgrad.numeric.optim`, checkpoints in
-:mod:`symgrad.numeric.checkpoint`; the ``symgrad train`` command in :mod:`symgrad.cli.commands`.
+The optimizers are in `symgrad.numeric.optim`, checkpoints in
+`symgrad.numeric.checkpoint`; the `symgrad train` command in `symgrad.cli.commands`.
 """
 
 from __future__ import annotations
@@ -26,45 +26,55 @@ import json
 import math
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..errors import TrainingError, UsageError
-from ..networks import Network, init_params, mlp
+from ..networks import Network, init_params, mlp, param_shapes
 from ..store.data import check_finite
+from ..store.model_file import load_model
 from .backend import check_backend, check_devices, jax_modules, mesh
 from .checkpoint import Snapshot, restore, save_checkpoint, snapshot
 from .checkpoint import resume as resume_from
 from .compile import DTYPES, compile_graph
-from .names import NONFINITE
+from .names import MONITORS, NONFINITE, OVERRIDABLE
 from .optim import OPTIMIZERS, Optimizer, OptimizerConfig
 from .program import compile_training
+from .schedule import SCHEDULES, Schedule, as_schedule
+from .threads import THREAD_CHOICES, blas_threads, check_threads, choose_threads
 
-__all__ = ["NONFINITE", "OPTIMIZERS", "History", "Stop", "Trainer", "TrainingError", "check_settings", "train"]
+__all__ = ["MONITORS", "NONFINITE", "OPTIMIZERS", "OVERRIDABLE", "SCHEDULES", "History", "Schedule", "Stop", "Trainer",
+           "TrainingError", "check_settings", "train"]
 
 
 class History(list):
     """The per-epoch records of a training run (a list of dicts).
 
-    Each record has ``epoch`` (1-based), ``seconds`` (training time of that
-    epoch, evaluation excluded), ``train_cost`` and ``train_accuracy`` (mean
+    Each record has `epoch` (1-based), `seconds` (training time of that
+    epoch, evaluation excluded), `train_cost` and `train_accuracy` (mean
     cost per example and fraction correct on the training set, measured after
-    the epoch), and ``holdout_cost``, ``holdout_accuracy`` (``None`` without a
-    held-out set). ``interrupted`` is set when a signal stopped the run. ``backend``, ``dtype`` and
-    ``devices`` say where it computed, ``notices`` what it switched on for itself (JAX's 64-bit
-    mode); :meth:`to_json` (``symgrad train --json``) records them all.
+    the epoch), `holdout_cost`, `holdout_accuracy` (`None` without a
+    held-out set) and `lr`, the epoch's learning rate η (the schedule's). `interrupted` is set when a signal stopped the run. `backend`, `dtype` and
+    `devices` say where it computed, `notices` what it switched on for itself (JAX's 64-bit
+    mode); `to_json` (`symgrad train --json`) records them all.
     """
 
     interrupted: bool = False
-    #: why training stopped early on NaN/Inf with ``on_nonfinite="stop"`` (else ``None``)
+    #: why training stopped early on NaN/Inf with `on_nonfinite="stop"` (else `None`)
     stopped: str | None = None
-    #: where the run computed: ``"numpy"`` or ``"jax"``, the dtype and the number of devices
+    #: where the run computed: `"numpy"` or `"jax"`, the dtype and the number of devices
     backend: str = "numpy"
     dtype: str = "float64"
     devices: int = 1
+    #: the BLAS thread count the run asked for (`None`: BLAS's default) and the learning-rate schedule
+    threads: int | None = None
+    schedule: dict | None = None
+    #: why early stopping ended the run (else `None`), and the best epoch (early stopping or keep-best)
+    early_stopped: str | None = None
+    best_epoch: int | None = None
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -80,7 +90,8 @@ class History(list):
         epochs = [{k: clean(v) for k, v in r.items()} for r in self]
         return json.dumps({"epochs": epochs, "interrupted": self.interrupted, "stopped": self.stopped,
                            "backend": self.backend, "dtype": self.dtype, "devices": self.devices,
-                           "notices": self.notices})
+                           "threads": self.threads, "schedule": self.schedule, "early_stopped": self.early_stopped,
+                           "best_epoch": self.best_epoch, "notices": self.notices})
 
 
 # ------------------------------------------------------------------ data prep
@@ -142,7 +153,7 @@ def _inputs(X: Any, d: int, dtype: Any, what: str = "X") -> np.ndarray:
 
 @dataclass
 class _Data:
-    """The training examples as rows (``X`` (n, d), targets ``Y`` (n, k), ``labels``) and the held-out set."""
+    """The training examples as rows (`X` (n, d), targets `Y` (n, k), `labels`) and the held-out set."""
 
     X: np.ndarray
     Y: np.ndarray
@@ -197,12 +208,12 @@ def _progress(total: int, initial: int, enabled: bool) -> Any:
 class Trainer:
     """A network's training program on one backend, its parameters and optimizer state: one epoch at a time.
 
-    The program (:func:`symgrad.numeric.program.compile_training`) holds the forward pass,
+    The program (`symgrad.numeric.program.compile_training`) holds the forward pass,
     backprop and the update; the parameters and state live where the backend computes (NumPy
-    arrays updated in place, or JAX device arrays, replicated over ``devices``). Evaluation and
+    arrays updated in place, or JAX device arrays, replicated over `devices`). Evaluation and
     the replay that names a diverged step run on the host in NumPy, through the gradient
-    function and the unfused :class:`~symgrad.numeric.optim.Optimizer` (the per-batch path).
-    :func:`train` drives it; the benchmark times :meth:`run_epoch` itself.
+    function and the unfused `Optimizer` (the per-batch path).
+    `train` drives it; the benchmark times `run_epoch` itself.
     """
 
     def __init__(self, net: Network, lr: float, batch_size: int, optimizer: str = "sgd", momentum: float = 0.9,
@@ -212,6 +223,7 @@ class Trainer:
         table = layer.backprop()
         self.config = OptimizerConfig(optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay)
         self.batch_size = int(batch_size)
+        self.lr = float(lr)  # η of the coming epoch: train() sets it from the schedule
         self.devices = check_devices(devices, backend, self.batch_size)
         self.program = compile_training(layer, self.config, backend=backend, dtype=dtype)
         self.pnames = list(self.program.params)
@@ -247,7 +259,7 @@ class Trainer:
         return jax.device_put(arrays, rep)
 
     def load(self, params: list[np.ndarray], opt_state: Mapping[str, Any] | None) -> None:
-        """Put host parameters and a state dict (``None``: a fresh optimizer) where the backend computes."""
+        """Put host parameters and a state dict (`None`: a fresh optimizer) where the backend computes."""
         program = self.program
         if self.backend == "numpy" and hasattr(self, "params"):
             for p, v in zip(self.params, params):  # in place: the arrays stay the same objects
@@ -277,29 +289,29 @@ class Trainer:
 
     # ------------------------------------------------------------ epochs
     def run_epoch(self, perm: np.ndarray, flag: list | None = None) -> float:
-        """One pass over the training rows in the order ``perm`` (mini-batches of ``batch_size``); the summed cost.
+        """One pass over the training rows in the order `perm` (mini-batches of `batch_size`); the summed cost.
 
-        NumPy stops after the current step when ``flag[0]`` is set (a signal); JAX after the epoch.
+        NumPy stops after the current step when `flag[0]` is set (a signal); JAX after the epoch.
         """
         if self.rows is None:
             raise UsageError("Trainer.run_epoch: no data (call set_data(X, Y) first)")
         if self.backend == "numpy":
             _, _, cost = self.program.epoch(self.params, self.state, self.rows, perm, self.batch_size, self.ws,
-                                            flag)
+                                            flag, self.lr)
         else:
             self.params, self.state, cost = self.program.epoch(self.params, self.state, self.rows, perm,
-                                                               self.batch_size, self.mesh)
+                                                               self.batch_size, self.mesh, self.lr)
         return float(cost)
 
     def reference_epoch(self, perm: np.ndarray) -> None:
         """The same epoch by the per-batch path on the host (gradient function, then the unfused optimizer).
 
-        What :func:`train` did before the update was printed into the program; kept as the
-        reference the printed step is tested against, and for :func:`_diagnose`'s replay.
+        What `train` did before the update was printed into the program; kept as the
+        reference the printed step is tested against, and for `_diagnose`'s replay.
         """
         X, Y = (np.asarray(r) for r in self.rows)
         params = [np.array(p) for p in self.host_params()]
-        opt = Optimizer(self.config.kind, params, self.config.lr, self.config.momentum)
+        opt = Optimizer(self.config.kind, params, self.lr, self.config.momentum)
         opt.load(self.opt_state(), self.pnames)
         step = opt.step_fn(params, self.wd_mask, self.config.weight_decay)
         Xe, Ye = X[perm], Y[perm]
@@ -315,11 +327,11 @@ def _is_number(x: Any) -> bool:
 
 def check_settings(epochs: Any = 1, batch_size: Any = 1, lr: Any = 1.0, momentum: Any = 0.0,
                    weight_decay: Any = 0.0, on_nonfinite: str = "raise", dtype: str = "float64",
-                   backend: str = "numpy", devices: Any = None) -> None:
-    """The training settings (see :func:`train`) checked before any work; a :class:`UsageError` names the one at fault.
+                   backend: str = "numpy", devices: Any = None, *, threads: Any = "auto") -> None:
+    """The training settings (see `train`) checked before any work; a `UsageError` names the one at fault.
 
-    For ``backend="jax"`` this imports JAX (a one-line error naming the ``jax`` extra when it is
-    missing), switches on its 64-bit mode for float64 and checks ``devices`` against those JAX sees.
+    For `backend="jax"` this imports JAX (a one-line error naming the `jax` extra when it is
+    missing), switches on its 64-bit mode for float64 and checks `devices` against those JAX sees.
     """
     for name, v in (("epochs", epochs), ("batch_size", batch_size)):
         low = 0 if name == "epochs" else 1
@@ -336,6 +348,7 @@ def check_settings(epochs: Any = 1, batch_size: Any = 1, lr: Any = 1.0, momentum
                          arg="on_nonfinite")
     if dtype not in DTYPES:
         raise UsageError(f"dtype must be {' or '.join(DTYPES)}, got {dtype!r}", arg="dtype")
+    check_threads(threads)
     check_backend(backend, dtype)
     check_devices(devices, backend, int(batch_size))
 
@@ -363,80 +376,265 @@ def train(
     on_nonfinite: str = "raise",
     backend: str = "numpy",
     devices: int | None = None,
+    threads: int | str = "auto",
+    schedule: Schedule | str | Mapping[str, Any] | None = None,
+    early_stop: str | None = None,
+    patience: int = 5,
+    min_delta: float = 0.0,
+    keep_best: bool | str = False,
+    init_from: Any = None,
+    override: Sequence[str] = (),
 ) -> History:
-    """Train ``net`` on examples ``X`` (n, d) with labels (n,) or targets (n, k); return the :class:`History`.
+    """Train `net` on examples `X` (n, d) with labels (n,) or targets (n, k); return the `History`.
 
-    Parameters start from the network's values (or :func:`init_params` with
-    ``init`` and ``seed`` when it has none) and end in the network
-    (``net.params()``). ``holdout=(X_h, labels_h)`` is evaluated after every
-    epoch. ``callback(record)`` is called after every epoch; returning ``False``
-    stops training. ``checkpoint=PATH`` saves parameters, optimizer state,
+    Parameters start from the network's values (or `init_params` with
+    `init` and `seed` when it has none) and end in the network
+    (`net.params()`). `holdout=(X_h, labels_h)` is evaluated after every
+    epoch. `callback(record)` is called after every epoch; returning `False`
+    stops training (what it prints does not garble the progress bar: the bar is
+    cleared while it runs). `checkpoint=PATH` saves parameters, optimizer state,
     epoch and the shuffling generator's state after every epoch (atomically);
-    ``resume=PATH`` continues such a run exactly. A signal (``stop``) ends the run after the current
+    `resume=PATH` continues such a run exactly. A signal (`stop`) ends the run after the current
     mini-batch with the network back at the parameters of the last completed epoch.
 
-    ``on_nonfinite`` says what happens when the parameters or the cost become
-    NaN or Inf (divergence): ``"raise"`` (default) raises :class:`TrainingError`
-    naming the epoch, the step and the parameter; ``"stop"`` ends training with
-    the parameters of the last finite epoch and sets ``history.stopped`` to the
-    reason; ``"ignore"`` carries on (no checkpoint is written for non-finite
+    `on_nonfinite` says what happens when the parameters or the cost become
+    NaN or Inf (divergence): `"raise"` (default) raises `TrainingError`
+    naming the epoch, the step and the parameter; `"stop"` ends training with
+    the parameters of the last finite epoch and sets `history.stopped` to the
+    reason; `"ignore"` carries on (no checkpoint is written for non-finite
     parameters).
 
-    ``backend`` is ``"numpy"`` (default) or ``"jax"`` (the ``jax`` extra: the epoch is one jitted
-    ``lax.scan``); ``devices=N`` splits every mini-batch over N JAX devices (default 1; the batch
+    `backend` is `"numpy"` (default) or `"jax"` (the `jax` extra: the epoch is one jitted
+    `lax.scan`); `devices=N` splits every mini-batch over N JAX devices (default 1; the batch
     size must divide by N). Shuffling is NumPy's seeded permutation on the host for both, so both
     see the same order, and a checkpoint written by one backend resumes in the other.
+
+    `threads`: BLAS threads for the run (`symgrad.numeric.threads`): a whole number,
+    `"auto"` (default: the measured best, one thread) or `"default"` (BLAS's own choice).
+
+    `schedule`: the learning rate of each epoch from η₀ = `lr` (`Schedule` or its name:
+    `"constant"`, `"step"`, `"exponential"`, `"cosine"`); every record holds its `lr`.
+
+    `early_stop="cost"` or `"accuracy"` stops when the held-out cost (accuracy) has not
+    improved by more than `min_delta` for `patience` epochs (`history.early_stopped` says
+    why). `keep_best=True` ends with the parameters of the best epoch by that measure (by
+    held-out cost without `early_stop`; or name the measure: `keep_best="accuracy"`);
+    `history.best_epoch` records which. Both need `holdout`.
+
+    `init_from=PATH` starts from a saved model's parameters (fine-tuning): its network must be
+    this one (sizes, activation, output, cost), else a UsageError names the difference. A resumed
+    run must have the checkpoint's settings; `override=("lr",)` (or `"schedule"`) lets this
+    run's learning rate (schedule) replace the checkpoint's, and a notice records it.
     """
     if not isinstance(net, Network):
         raise UsageError(f"train() needs a Network (symgrad.mlp(...)), got {type(net).__name__}")
-    check_settings(epochs, batch_size, lr, momentum, weight_decay, on_nonfinite, dtype, backend, devices)
+    check_settings(epochs, batch_size, lr, momentum, weight_decay, on_nonfinite, dtype, backend, devices,
+                   threads=threads)
+    sched = as_schedule(schedule)
+    sched.check(float(lr))
+    best = _tracker(early_stop, patience, min_delta, keep_best, holdout is not None)
+    override = _overrides(override, resume)
+    if init_from is not None and resume is not None:
+        raise UsageError("init_from and resume both say where the parameters come from: give one", arg="init_from")
     if weight_decay and net.weight_decay is not None:
         raise UsageError("weight decay given twice: the network's cost already has it (mlp(weight_decay=...))")
     data = _data(net, X, labels_or_Y, holdout, np.dtype(dtype))
+    if init_from is not None:
+        _init_from(net, init_from)
     _start_params(net, init, seed, resumed=resume is not None)
     trainer = Trainer(net, lr, batch_size, optimizer, momentum, weight_decay, dtype, backend, devices)
     pnames = trainer.pnames
     rng = np.random.default_rng(seed)
     history = History()
     history.backend, history.dtype, history.devices = backend, dtype, trainer.devices
+    history.threads = choose_threads(threads)
+    history.schedule = sched.to_dict()
     if backend == "jax" and dtype == "float64":
         history.notices.append("float64 with JAX: JAX's 64-bit mode (jax_enable_x64) is on for this process")
     spec = net.spec()
     config = {"batch_size": int(batch_size), "lr": float(lr), "optimizer": optimizer, "momentum": float(momentum),
               "weight_decay": float(weight_decay), "seed": seed, "dtype": dtype, "backend": backend,
-              "devices": trainer.devices}
+              "devices": trainer.devices, "schedule": sched.to_dict()}
     first_epoch = 1
     if resume is not None:
-        done, params, opt_state = resume_from(resume, spec, config, pnames, trainer.shapes, rng, history)
+        done, params, opt_state, extra = resume_from(resume, spec, config, pnames, trainer.shapes, rng, history,
+                                                     override=override)
         trainer.load(params, opt_state)
         first_epoch = done + 1
+        for key in override:
+            history.notices.append(f"resumed with this run's {key} {config[key]!r}, not the checkpoint's "
+                                   f"{extra['config'].get(key)!r} (override)")
+        if best is not None:
+            best.replay(history, extra.get("best"), pnames, history.notices)
+    if init_from is not None:
+        history.notices.append(f"started from the parameters of {init_from}")
     trainer.set_data(data.X, data.Y)
     flag = (stop or Stop()).flag
     bar = _progress(epochs, first_epoch - 1, progress)
+    explicit = threads not in THREAD_CHOICES
     try:
-        for epoch in range(first_epoch, epochs + 1):
-            done = _epoch(trainer, data, epoch, rng, flag, on_nonfinite, history)
-            if done is None:
-                break
-            record, finite = done
-            history.append(record)
-            if checkpoint is not None and (finite or on_nonfinite != "ignore"):
-                save_checkpoint(checkpoint, spec, dict(zip(pnames, trainer.host_params())), trainer.opt_state(),
-                                epoch, rng, history, config)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(cost=f"{record['train_cost']:.4g}", acc=record.get("holdout_accuracy"))
-            if callback is not None and callback(record) is False:
-                break
+        with blas_threads(history.threads, history.notices if explicit else None):
+            _loop(trainer, data, range(first_epoch, epochs + 1), epochs, rng, flag, on_nonfinite, history, sched,
+                  best, checkpoint, spec, config, bar, callback)
     finally:
         if bar is not None:
             bar.close()
-        net.set_params(dict(zip(pnames, trainer.host_params())))
+        if best is not None and best.keep and best.params is not None:
+            net.set_params(dict(zip(pnames, best.params)))
+        else:
+            net.set_params(dict(zip(pnames, trainer.host_params())))
+    if best is not None:
+        history.best_epoch = best.epoch
     return history
 
 
+def _loop(trainer: Trainer, data: _Data, epochs_left: range, epochs: int, rng: np.random.Generator, flag: list,
+          on_nonfinite: str, history: History, sched: Schedule, best: _Best | None, checkpoint: Any,
+          spec: Mapping[str, Any], config: Mapping[str, Any], bar: Any, callback: Callable | None) -> None:
+    """The epochs of `train`: η from the schedule, train, record, track the best, checkpoint, report."""
+    pnames = trainer.pnames
+    for epoch in epochs_left:
+        trainer.lr = sched.lr(config["lr"], epoch, epochs)
+        done = _epoch(trainer, data, epoch, rng, flag, on_nonfinite, history)
+        if done is None:
+            break
+        record, finite = done
+        history.append(record)
+        stop_now = False
+        if best is not None:
+            stop_now = best.update(record, trainer.host_params() if best.keep else None)
+            if stop_now:
+                history.early_stopped = best.reason(epoch)
+        if checkpoint is not None and (finite or on_nonfinite != "ignore"):
+            save_checkpoint(checkpoint, spec, dict(zip(pnames, trainer.host_params())), trainer.opt_state(),
+                            epoch, rng, history, config, best=best.state(pnames) if best is not None else None)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(cost=f"{record['train_cost']:.4g}", acc=record.get("holdout_accuracy"), refresh=False)
+        if callback is not None:
+            if bar is not None:  # the bar is cleared while the callback prints, then drawn again below it
+                with bar.external_write_mode(file=sys.stdout):
+                    answer = callback(record)
+            else:
+                answer = callback(record)
+            if answer is False:
+                break
+        if stop_now:
+            break
+
+
+class _Best:
+    """The best epoch by the held-out cost or accuracy, and patience for early stopping."""
+
+    def __init__(self, metric: str, patience: int | None, min_delta: float, keep: bool) -> None:
+        self.metric, self.patience, self.min_delta, self.keep = metric, patience, min_delta, keep
+        self.key = f"holdout_{metric}"
+        self.value: float | None = None
+        self.epoch: int | None = None
+        self.wait = 0
+        self.params: list[np.ndarray] | None = None
+
+    def better(self, v: Any) -> bool:
+        if v is None or not math.isfinite(v):
+            return False
+        if self.value is None:
+            return True
+        return v > self.value + self.min_delta if self.metric == "accuracy" else v < self.value - self.min_delta
+
+    def update(self, record: Mapping[str, Any], params: list[np.ndarray] | None) -> bool:
+        """Take the epoch's record (and its parameters, to keep); whether patience has run out."""
+        v = record.get(self.key)
+        if self.better(v):
+            self.value, self.epoch, self.wait = float(v), int(record["epoch"]), 0
+            if params is not None:
+                self.params = [np.array(p, copy=True) for p in params]
+        else:
+            self.wait += 1
+        return self.patience is not None and self.wait >= self.patience
+
+    def reason(self, epoch: int) -> str:
+        return (f"early stop after epoch {epoch}: the held-out {self.metric} has not improved by more than "
+                f"{self.min_delta:g} for {self.patience} epochs (best {self.value:.6g} at epoch {self.epoch})")
+
+    def state(self, pnames: list[str]) -> dict[str, Any] | None:
+        """What a checkpoint keeps to resume keep-best: the best epoch and its parameters."""
+        if not self.keep or self.params is None:
+            return None
+        return {"epoch": int(self.epoch or 0), "params": dict(zip(pnames, self.params))}
+
+    def replay(self, history: list, saved: Any, pnames: list[str], notices: list[str]) -> None:
+        """A resumed run: the best and the patience from the history so far, the best parameters from the checkpoint."""
+        for r in history:
+            self.update(r, None)
+        if not self.keep or self.epoch is None:
+            return
+        if isinstance(saved, Mapping) and saved.get("epoch") == self.epoch and isinstance(saved.get("params"), Mapping):
+            self.params = [np.array(saved["params"][n]) for n in pnames]
+        else:  # a checkpoint written without keep_best: the best from here on
+            notices.append(f"keep_best: the checkpoint does not hold epoch {self.epoch}'s parameters; "
+                           "the best epoch from the resumed run on is kept")
+            self.value, self.epoch = None, None
+
+
+def _tracker(early_stop: str | None, patience: Any, min_delta: Any, keep_best: bool | str,
+             has_holdout: bool) -> _Best | None:
+    if early_stop is not None and early_stop not in MONITORS:
+        raise UsageError(f"early_stop must be one of {', '.join(MONITORS)} (the held-out measure), got {early_stop!r}",
+                         arg="early_stop")
+    if not isinstance(keep_best, bool) and keep_best not in MONITORS:
+        raise UsageError(f"keep_best must be True, False or one of {', '.join(MONITORS)}, got {keep_best!r}",
+                         arg="keep_best")
+    if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 1:
+        raise UsageError(f"patience must be a whole number ≥ 1 (epochs), got {patience!r}", arg="patience")
+    if not (_is_number(min_delta) and math.isfinite(min_delta) and min_delta >= 0):
+        raise UsageError(f"min_delta must be a finite number ≥ 0, got {min_delta!r}", arg="min_delta")
+    if early_stop is None and keep_best is False:
+        return None
+    what = "early_stop" if early_stop is not None else "keep_best"
+    if not has_holdout:
+        raise UsageError(f"{what} measures the held-out set: give holdout=(X, labels)", arg=what)
+    metric = early_stop or (keep_best if isinstance(keep_best, str) else "cost")
+    if isinstance(keep_best, str) and early_stop is not None and keep_best != early_stop:
+        raise UsageError(f"keep_best={keep_best!r} and early_stop={early_stop!r} measure different things: "
+                         "give one measure", arg="keep_best")
+    return _Best(metric, int(patience) if early_stop is not None else None, float(min_delta), keep_best is not False)
+
+
+def _overrides(override: Any, resume: Any) -> tuple[str, ...]:
+    names = (override,) if isinstance(override, str) else tuple(override)
+    bad = [n for n in names if n not in OVERRIDABLE]
+    if bad:
+        raise UsageError(f"override: {bad[0]!r} cannot change on resume; choose from {', '.join(OVERRIDABLE)}",
+                         arg="override")
+    if names and resume is None:
+        raise UsageError(f"override {', '.join(names)} changes a resumed run's settings: it needs resume=PATH",
+                         arg="override")
+    return names
+
+
+def _init_from(net: Network, path: Any) -> None:
+    """Fine-tuning: the parameters of the saved model at `path`, whose network must be `net`'s."""
+    try:
+        spec, params = load_model(path)
+    except UsageError as e:
+        raise UsageError(f"init_from {e}", arg="init_from") from None
+    mine = net.spec()
+    for key in ("sizes", "activation", "output", "cost"):  # λ may change: fine-tuning with another decay
+        a, b = mine.get(key), spec.get(key)
+        if key == "sizes":
+            a, b = list(a or []), list(b or [])
+        if a != b:
+            raise UsageError(f"init_from {path}: the saved model's network has `{key}` {b!r}, this run has {a!r}",
+                             arg="init_from")
+    names = list(param_shapes(net.sizes))
+    missing = [p for p in names if p not in params]
+    if missing:
+        raise UsageError(f"init_from {path}: the saved model has no parameter {missing[0]!r}", arg="init_from")
+    net.set_params({p: params[p] for p in names})
+
+
 def _start_params(net: Network, init: str, seed: int | None, resumed: bool) -> None:
-    """Parameters for a network that has none (:func:`init_params`); else its own, which must be finite."""
+    """Parameters for a network that has none (`init_params`); else its own, which must be finite."""
     if any(p.value is None for p in net.graph.parameters):
         net.set_params(init_params(net.sizes, init, seed))
     elif not resumed:  # a resumed run takes the checkpoint's parameters
@@ -446,8 +644,8 @@ def _start_params(net: Network, init: str, seed: int | None, resumed: bool) -> N
 
 def _epoch(trainer: Trainer, data: _Data, epoch: int, rng: np.random.Generator, flag: list, on_nonfinite: str,
            history: History) -> tuple[dict[str, Any], bool] | None:
-    """Train one epoch and measure it: ``(record, parameters finite)``, or ``None`` when the run stops here
-    (a signal came, or it diverged with ``on_nonfinite="stop"``: then back to the epoch's start)."""
+    """Train one epoch and measure it: `(record, parameters finite)`, or `None` when the run stops here
+    (a signal came, or it diverged with `on_nonfinite="stop"`: then back to the epoch's start)."""
     saved = snapshot(trainer, rng)
     perm = rng.permutation(data.n)  # on the host, for every backend: the same order everywhere
     t0 = time.perf_counter()
@@ -463,7 +661,7 @@ def _epoch(trainer: Trainer, data: _Data, epoch: int, rng: np.random.Generator, 
     try:
         if not finite and on_nonfinite != "ignore":
             _diagnose(epoch, saved, data, trainer)
-        record = {"epoch": epoch, "seconds": seconds}
+        record = {"epoch": epoch, "seconds": seconds, "lr": trainer.lr}
         record.update(_evaluate(trainer.eval_model, params, data.X, data.Y, data.labels, "train"))
         if data.hold is not None:
             record.update(_evaluate(trainer.eval_model, params, *data.hold, "holdout"))
@@ -510,7 +708,7 @@ def _diagnose(epoch: int, saved: Snapshot, data: _Data, trainer: Trainer) -> Non
     arrays, opt_state, rng_state = saved
     params = [np.array(a, copy=True) for a in arrays]
     cfg = trainer.config
-    opt = Optimizer(cfg.kind, params, cfg.lr, cfg.momentum)
+    opt = Optimizer(cfg.kind, params, trainer.lr, cfg.momentum)
     opt.load(opt_state, pnames)
     step = opt.step_fn(params, trainer.wd_mask, cfg.weight_decay)
     rng = np.random.default_rng()  # the run's own generator goes on from where the epoch ended

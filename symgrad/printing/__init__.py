@@ -1,9 +1,9 @@
 """Printing: LaTeX in the book's notation, terminal text, MathML, reports, pictures and curves.
 
-``latex`` writes formulas (Nielsen's notation, factored in δ or expanded); ``text`` turns
-them into terminal text and ``mathml`` into MathML; ``report`` is the one document model
-(Markdown and HTML); ``drawing`` draws computational graphs (SVG and DOT written here, PNG
-with matplotlib, the ``plot`` extra) and ``plotting`` training curves (matplotlib).
+`latex` writes formulas (Nielsen's notation, factored in δ or expanded); `text` turns
+them into terminal text and `mathml` into MathML; `report` is the one document model
+(Markdown and HTML); `drawing` draws computational graphs (SVG and DOT written here, PNG
+with matplotlib, the `plot` extra) and `plotting` training curves (matplotlib).
 """
 
 from __future__ import annotations

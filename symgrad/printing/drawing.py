@@ -80,10 +80,10 @@ Run = tuple[str, int]
 
 
 def runs(tex: str) -> list[Run]:
-    r"""Our LaTeX as Unicode text in runs: ``\frac{\partial C}{\partial w^{2}_{11}}`` → ∂C/∂w²₁₁.
+    r"""Our LaTeX as Unicode text in runs: `\frac{\partial C}{\partial w^{2}_{11}}` → ∂C/∂w²₁₁.
 
     A script of digits and signs becomes Unicode super/subscripts; any other script (the
-    ``a^{3}`` of ``\nabla_{a^{3}} C``) a raised or lowered run of its own.
+    `a^{3}` of `\nabla_{a^{3}} C`) a raised or lowered run of its own.
     """
 
     def script(m: re.Match) -> str:
@@ -118,7 +118,7 @@ def runs(tex: str) -> list[Run]:
 
 
 def plain(pieces: Sequence[Run]) -> str:
-    """Runs as one line of text; a raised or lowered run is written ``^x`` / ``_(ab)``."""
+    """Runs as one line of text; a raised or lowered run is written `^x` / `_(ab)`."""
     out = []
     for t, lvl in pieces:
         if lvl == 0:
@@ -153,7 +153,7 @@ _OTHER.update(dict.fromkeys("⁰¹²³⁴⁵⁶⁷⁸⁹₀₁₂₃₄₅₆₇
 
 
 def text_width(text: str, px: float) -> float:
-    """The width of ``text`` at ``px`` pixels, measured in DejaVu Sans."""
+    """The width of `text` at `px` pixels, measured in DejaVu Sans."""
     em = sum(_ASCII[ord(c) - 32] if 32 <= ord(c) < 127 else _OTHER.get(c, 640) for c in text)
     return em * px / 1000
 
@@ -163,7 +163,7 @@ def runs_width(pieces: Sequence[Run], px: float = LABEL_PX) -> float:
 
 
 def _wrap(text: str, px: float, width: float) -> list[str]:
-    """``text`` broken at spaces into lines at most ``width`` pixels wide."""
+    """`text` broken at spaces into lines at most `width` pixels wide."""
     lines, line = [], ""
     for word in text.split(" "):
         trial = f"{line} {word}" if line else word
@@ -180,11 +180,11 @@ def _wrap(text: str, px: float, width: float) -> list[str]:
 class Layout:
     """Where each node goes.
 
-    ``pos[name] = (column, row)``: columns run left to right, rows downwards. Forward nodes
-    fill rows ``0 … split``; a derivative node ∂C/∂u sits below ``split`` in u's column, in u's
-    row moved down by the forward panel's height. ``edges`` are drawn (forward → forward,
-    derivative → derivative); ``uses`` are the forward values derivative nodes read (not
-    drawn: they are named in the tooltips). ``split`` is ``None`` without derivative nodes.
+    `pos[name] = (column, row)`: columns run left to right, rows downwards. Forward nodes
+    fill rows `0 … split`; a derivative node ∂C/∂u sits below `split` in u's column, in u's
+    row moved down by the forward panel's height. `edges` are drawn (forward → forward,
+    derivative → derivative); `uses` are the forward values derivative nodes read (not
+    drawn: they are named in the tooltips). `split` is `None` without derivative nodes.
     """
 
     nodes: list[str]
@@ -196,12 +196,12 @@ class Layout:
     uses: list[tuple[str, str]] = field(default_factory=list)
 
     def panel(self, name: str) -> str:
-        """``"forward"`` or ``"derivative"``: the panel a node is drawn in."""
+        """`"forward"` or `"derivative"`: the panel a node is drawn in."""
         return "derivative" if self.split is not None and self.pos[name][1] > self.split else "forward"
 
 
 def layout(graph: Graph, with_derivatives: bool = True) -> Layout:
-    """Columns and rows for every node (derivative nodes only if ``with_derivatives``).
+    """Columns and rows for every node (derivative nodes only if `with_derivatives`).
 
     Forward nodes: a computed node sits in its topological generation, a leaf (input,
     parameter, target) just before its first consumer, and each column is ordered by
@@ -370,7 +370,7 @@ def _tooltip(g: Graph, name: str, lay: Layout, used: dict[str, list[str]]) -> st
 
 def _arrow(a: tuple[float, float], b: tuple[float, float], horizontal: bool, color: str, lw: float,
            dash: str | None = None) -> _Curve:
-    """A smooth edge from ``a`` to ``b`` (tangent horizontal, or vertical within a column) with its head at ``b``."""
+    """A smooth edge from `a` to `b` (tangent horizontal, or vertical within a column) with its head at `b`."""
     head_len, half = 7.0 + lw, 3.2 + lw
     (ax_, ay), (bx, by) = a, b
     if horizontal:
@@ -399,8 +399,8 @@ def _edge(bu: _Box, bv: _Box, color: str, lw: float) -> _Curve:
 
 
 def title_of(obj: Any, with_derivatives: bool = True) -> str:
-    """The picture's title: network, activation, cost and level when ``obj`` is a network
-    (``2-2-2 sigmoid network, quadratic cost — neuron level, with derivatives``), else the graph's name."""
+    """The picture's title: network, activation, cost and level when `obj` is a network
+    (`2-2-2 sigmoid network, quadratic cost — neuron level, with derivatives`), else the graph's name."""
     g = as_graph(obj)
     derivs = with_derivatives and bool(g.nodes("derivative"))
     tail = "with derivatives" if derivs else "forward graph"
@@ -413,7 +413,7 @@ def title_of(obj: Any, with_derivatives: bool = True) -> str:
 
 
 def _scene(obj: Any, with_derivatives: bool, title: str | None, hover: bool = True) -> tuple[_Scene, Layout]:
-    """Everything the picture shows, in pixels; ``hover``: the picture has tooltips (SVG)."""
+    """Everything the picture shows, in pixels; `hover`: the picture has tooltips (SVG)."""
     g = as_graph(obj)
     lay = layout(g, with_derivatives)
     _check_size(g, len(lay.nodes))
@@ -532,7 +532,7 @@ def _n(v: float) -> str:
 
 
 def _rise(level: int) -> float:
-    """How far a run of script ``level`` sits below the line, in pixels (raised runs: negative)."""
+    """How far a run of script `level` sits below the line, in pixels (raised runs: negative)."""
     return -0.42 * LABEL_PX * level if level > 0 else -0.3 * LABEL_PX * level
 
 
@@ -608,14 +608,14 @@ def _check_size(graph: Graph, n: int) -> None:
 
 
 def svg(graph: Any, with_derivatives: bool = True, title: str | None = None) -> str:
-    """The picture as SVG text (needs no extra); the title names the network when ``graph`` is one."""
+    """The picture as SVG text (needs no extra); the title names the network when `graph` is one."""
     scene, _ = _scene(graph, with_derivatives, title)
     return _write_svg(scene)
 
 
 # --------------------------------------------------------------- matplotlib
 def figure(graph: Any, with_derivatives: bool = True, title: str | None = None):
-    """The same picture as a matplotlib ``Figure`` (the `plot` extra; no pyplot state is touched)."""
+    """The same picture as a matplotlib `Figure` (the `plot` extra; no pyplot state is touched)."""
     require("matplotlib", extra="plot", what="drawing a PNG")
     scene, lay = _scene(graph, with_derivatives, title, hover=False)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -661,7 +661,7 @@ def figure(graph: Any, with_derivatives: bool = True, title: str | None = None):
 
 
 def png(graph: Any, with_derivatives: bool = True, title: str | None = None, dpi: int = 200) -> bytes:
-    """The picture as PNG bytes (the `plot` extra), at ``dpi / 100`` times its natural size."""
+    """The picture as PNG bytes (the `plot` extra), at `dpi / 100` times its natural size."""
     fig = figure(graph, with_derivatives, title)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
@@ -670,7 +670,7 @@ def png(graph: Any, with_derivatives: bool = True, title: str | None = None, dpi
 
 # --------------------------------------------------------------- notebooks
 def notebook_svg(graph: Any) -> str | None:
-    """SVG for ``_repr_svg_``, or ``None`` (the notebook then shows the text form) when the
+    """SVG for `_repr_svg_`, or `None` (the notebook then shows the text form) when the
     graph is too big to read."""
     if len(as_graph(graph)) > MAX_NODES:
         return None
@@ -679,7 +679,7 @@ def notebook_svg(graph: Any) -> str | None:
 
 def notebook_html(obj: Any) -> str:
     """A network's notebook display: its picture (inline SVG, as wide as the output at most)
-    above its formulas (``$$…$$``, typeset by the notebook's MathJax)."""
+    above its formulas (`$$…$$`, typeset by the notebook's MathJax)."""
     parts = ['<div class="symgrad-network">']
     picture = notebook_svg(obj)
     if picture is not None:
@@ -699,8 +699,8 @@ def _dot_str(s: str) -> str:
 def dot(graph: Any, with_derivatives: bool = True) -> str:
     """The graph in Graphviz DOT: forward and derivative nodes in two clusters.
 
-    Labels are Unicode text (``w²₁₁``, ``δ³``); each node also carries its LaTeX as
-    ``texlbl`` (for dot2tex) and its formula as ``tooltip``. The forward values derivative
+    Labels are Unicode text (`w²₁₁`, `δ³`); each node also carries its LaTeX as
+    `texlbl` (for dot2tex) and its formula as `tooltip`. The forward values derivative
     nodes read are dashed grey edges that do not constrain Graphviz's layout.
     """
     g = as_graph(graph)
@@ -739,7 +739,7 @@ def dot(graph: Any, with_derivatives: bool = True) -> str:
 
 # ------------------------------------------------------------------ files
 def check_format(path: str | os.PathLike) -> str:
-    """The picture format ``path`` asks for, by its suffix: ``.svg``, ``.png`` or ``.dot``."""
+    """The picture format `path` asks for, by its suffix: `.svg`, `.png` or `.dot`."""
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
         raise UsageError(f"path {str(path)!r}: the file name must end in .svg, .png or .dot", arg="path")
@@ -747,7 +747,7 @@ def check_format(path: str | os.PathLike) -> str:
 
 
 def check_extra(path: str | os.PathLike) -> None:
-    """Fail now, before any work, if drawing ``path`` needs an extra that is missing (a PNG needs matplotlib)."""
+    """Fail now, before any work, if drawing `path` needs an extra that is missing (a PNG needs matplotlib)."""
     if check_format(path) == ".png":
         require("matplotlib", extra="plot", what="a .png picture")
 
@@ -762,12 +762,12 @@ def draw(
     cost: str = "quadratic",
     title: str | None = None,
 ) -> Path:
-    """Draw a graph to ``path`` (``.svg``, ``.png`` or ``.dot``, by its suffix); returns the path.
+    """Draw a graph to `path` (`.svg`, `.png` or `.dot`, by its suffix); returns the path.
 
-    ``graph`` is a `Graph`, a `Network` or layer sizes such as ``(2, 2, 2)`` (then an `mlp`
-    at ``level`` with ``activation`` and ``cost`` is built and, with ``with_derivatives``,
+    `graph` is a `Graph`, a `Network` or layer sizes such as `(2, 2, 2)` (then an `mlp`
+    at `level` with `activation` and `cost` is built and, with `with_derivatives`,
     differentiated). A graph is drawn as it is: its derivative nodes are shown when
-    ``with_derivatives`` and hidden otherwise. SVG and DOT need no extra; PNG needs
+    `with_derivatives` and hidden otherwise. SVG and DOT need no extra; PNG needs
     matplotlib (`symgrad[plot]`).
     """
     check_extra(path)

@@ -1,14 +1,14 @@
-r"""LaTeX in the book's notation, by SymPy's ``_print_<Head>`` dispatch.
+r"""LaTeX in the book's notation, by SymPy's `_print_<Head>` dispatch.
 
-:class:`BookLatexPrinter` prints node symbols by their ``tex`` (w^{l}_{jk},
-δ^{l}, ∇_{a^{L}} C, ...), ⊙ as ``\odot`` (SymPy writes ``\circ``), an
+`BookLatexPrinter` prints node symbols by their `tex` (`w^{l}_{jk}`,
+`δ^{l}`, `∇_{a^{L}} C`, ...), ⊙ as `\odot` (SymPy writes `\circ`), an
 elementwise function as σ(z), σ′(z), and the bias broadcast b 1ᵀ.
 
 Two forms of a derivative node:
 
 * **factored** — in terms of δ and the other nodes: derivative nodes that only
-  pass a gradient along (∇_{a^l} C = (W^{l+1})ᵀ δ^{l+1} for a hidden layer) are
-  substituted, so BP2 reads δ^l = ((W^{l+1})ᵀ δ^{l+1}) ⊙ σ′(z^l);
+  pass a gradient along (`∇_{a^l} C = (W^{l+1})ᵀ δ^{l+1}` for a hidden layer) are
+  substituted, so BP2 reads `δ^l = ((W^{l+1})ᵀ δ^{l+1}) ⊙ σ′(z^l)`;
 * **expanded** — the closed form in the inputs, parameters and targets.
 """
 
@@ -94,7 +94,7 @@ def to_latex(expr: sp.Basic, graph: Graph | None = None) -> str:
 
 
 def passes_along(graph: Graph, node: Node) -> bool:
-    """A derivative node that only carries the gradient on: ∇_{a^l}C = (W^{l+1})ᵀδ^{l+1}."""
+    """A derivative node that only carries the gradient on: `∇_{a^l}C = (W^{l+1})ᵀδ^{l+1}`."""
     if node.role != "derivative" or node.kind == "delta" or node.of is None:
         return False
     if graph.node(node.of).role == "parameter":
@@ -115,7 +115,7 @@ def factored(graph: Graph, name: str) -> sp.Basic:
 
 
 def equation(graph: Graph, name: str, form: str = "factored") -> str:
-    """``lhs = rhs`` in LaTeX for one node; ``form`` is ``factored``, ``expanded`` or ``node``."""
+    """`lhs = rhs` in LaTeX for one node; `form` is `factored`, `expanded` or `node`."""
     if form not in FORMS:
         raise UsageError(f"unknown form {form!r}; choose one of {', '.join(FORMS)}", arg="form")
     node = graph.node(name)
@@ -135,11 +135,11 @@ def equation(graph: Graph, name: str, form: str = "factored") -> str:
 def latex(obj: Any, name: str | None = None, *, form: str = "factored") -> str:
     """LaTeX for a node, a derivative, a whole network's derivatives, or an expression.
 
-    * ``latex(graph, "dC/dW2")`` — one equation, e.g. ``\\frac{∂C}{∂W^{2}} = δ^{2} x^{T}``;
-    * ``latex(network)`` or ``latex(graph)`` — every derivative node (or, before
-      backprop, every computed node) in an ``aligned`` block;
-    * ``latex(node)`` — a :class:`~symgrad.core.graph.Node` that belongs to a graph;
-    * ``latex(expr)`` — any SymPy expression.
+    * `latex(graph, "dC/dW2")` — one equation, e.g. `\\frac{∂C}{∂W^{2}} = δ^{2} x^{T}`;
+    * `latex(network)` or `latex(graph)` — every derivative node (or, before
+      backprop, every computed node) in an `aligned` block;
+    * `latex(node)` — a `Node` that belongs to a graph;
+    * `latex(expr)` — any SymPy expression.
     """
     if isinstance(obj, Node):
         if obj.graph is None:
@@ -160,7 +160,7 @@ def latex(obj: Any, name: str | None = None, *, form: str = "factored") -> str:
 
 
 class Formula:
-    """LaTeX that shows itself in a notebook (``_repr_latex_``) and prints as text."""
+    """LaTeX that shows itself in a notebook (`_repr_latex_`) and prints as text."""
 
     def __init__(self, tex: str) -> None:
         self.tex = tex

@@ -1,7 +1,7 @@
 r"""LaTeX → MathML for the LaTeX subset symgrad writes, so a report's maths renders natively.
 
 Browsers render presentation MathML (MathML Core) without a script or a network; an HTML
-report (:mod:`symgrad.printing.report`) writes its formulas through :func:`tex_to_mathml`.
+report (`symgrad.printing.report`) writes its formulas through `tex_to_mathml`.
 """
 
 from __future__ import annotations
@@ -61,10 +61,10 @@ class _TexToMathML:
         return "".join(items)
 
     def scripts(self, base: str) -> str:
-        """A base's scripts, as TeX reads them: at most one ``_`` and one ``^``, primes joining the ``^``.
+        """A base's scripts, as TeX reads them: at most one `_` and one `^`, primes joining the `^`.
 
-        ``x^{a}^{b}`` is an error in TeX ("Double superscript"); it is refused with ``strict``, and
-        otherwise written with both scripts kept, ``{x^{a}}^{b}``: no script is ever dropped.
+        `x^{a}^{b}` is an error in TeX ("Double superscript"); it is refused with `strict`, and
+        otherwise written with both scripts kept, `{x^{a}}^{b}`: no script is ever dropped.
         """
         sub: str | None = None
         sup: list[str] = []
@@ -209,11 +209,11 @@ class _TexToMathML:
 def tex_to_mathml(tex: str, display: bool = True, strict: bool = False) -> str:
     r"""MathML (presentation, MathML Core) for the LaTeX symgrad writes.
 
-    Covers ``\frac``, scripts, ``\left(…\right)``, ``\mathrm``/``\operatorname``/``\text``,
+    Covers `\frac`, scripts, `\left(…\right)`, `\mathrm`/`\operatorname`/`\text`,
     Greek letters, ∂, ∇, ⊙, ×, ⋅ and the like. An unknown command is kept as
     text, and a double superscript or subscript (an error in TeX) keeps both scripts,
-    nested; ``strict=True`` raises `ValueError` for either instead. No script is dropped.
-    The LaTeX is kept in an ``annotation`` for copying.
+    nested; `strict=True` raises `ValueError` for either instead. No script is dropped.
+    The LaTeX is kept in an `annotation` for copying.
     """
     conv = _TexToMathML(tex, strict)
     body = conv.seq()

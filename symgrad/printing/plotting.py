@@ -1,8 +1,8 @@
-"""Training curves: the cost and the accuracy per epoch, as a PNG (matplotlib, the ``plot`` extra).
+"""Training curves: the cost and the accuracy per epoch, as a PNG (matplotlib, the `plot` extra).
 
-``history`` is what :func:`symgrad.numeric.train.train` records, one dictionary per
-epoch with ``epoch`` and ``train_cost`` and, when measured, ``holdout_cost``,
-``train_accuracy`` and ``holdout_accuracy``. Missing keys, ``None`` and
+`history` is what `symgrad.numeric.train.train` records, one dictionary per
+epoch with `epoch` and `train_cost` and, when measured, `holdout_cost`,
+`train_accuracy` and `holdout_accuracy`. Missing keys, `None` and
 non-finite values are skipped, so a partial history still plots.
 """
 
@@ -46,7 +46,7 @@ def run_title(
     weight_decay: float | None = None,
 ) -> str:
     """The title of a run's curves, naming the data, the network and the optimizer, e.g.
-    ``spirals (400 train / 200 held out) — 2-32-32-2 relu, log-likelihood — adam, η = 0.01, batch 10``."""
+    `spirals (400 train / 200 held out) — 2-32-32-2 relu, log-likelihood — adam, η = 0.01, batch 10`."""
     counts = []
     if n_train is not None:
         counts.append(f"{n_train:,} train")
@@ -86,7 +86,7 @@ def _points(history: list[Mapping[str, Any]], key: str) -> tuple[list[float], li
 
 
 def figure(history: Iterable[Mapping[str, Any]], title: str | None = None):
-    """The curves as a matplotlib ``Figure`` (one panel for the cost, one for the accuracy if any)."""
+    """The curves as a matplotlib `Figure` (one panel for the cost, one for the accuracy if any)."""
     require("matplotlib", extra="plot", what="plotting")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -141,7 +141,7 @@ def _percent():
 
 
 def check_path(path: str | os.PathLike) -> Path:
-    """``path`` as a Path, if it names a PNG file (the only format the curves are written in)."""
+    """`path` as a Path, if it names a PNG file (the only format the curves are written in)."""
     p = Path(path)
     if p.suffix.lower() != ".png":
         raise UsageError(f"path {str(p)!r}: the file name must end in .png", arg="path")
@@ -149,9 +149,9 @@ def check_path(path: str | os.PathLike) -> Path:
 
 
 def training_curves(history: Iterable[Mapping[str, Any]], path: str | os.PathLike, title: str | None = None) -> Path:
-    """Write the cost (and accuracy) per epoch as a PNG to ``path`` atomically; returns the path.
+    """Write the cost (and accuracy) per epoch as a PNG to `path` atomically; returns the path.
 
-    ``title`` names the run above both panels; `run_title` writes one from the run's settings.
+    `title` names the run above both panels; `run_title` writes one from the run's settings.
     """
     p = check_path(path)
     fig = figure(history, title)

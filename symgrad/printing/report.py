@@ -1,10 +1,10 @@
 r"""The one report document model: a title, paragraphs, equations, tables and figures in sections.
 
-A :class:`Report` renders as Markdown, with the maths as ``$…$`` LaTeX (GitHub, mkdocs
+A `Report` renders as Markdown, with the maths as `$…$` LaTeX (GitHub, mkdocs
 with arithmatex, Jupyter), or as one self-contained HTML page whose maths is MathML
-(:func:`~symgrad.printing.mathml.tex_to_mathml`), which browsers render natively: no script,
-no network. ``symgrad explain``'s step reports, ``symgrad verify``'s Markdown tables and
-``symgrad derive``'s Markdown are written with it.
+(`tex_to_mathml`), which browsers render natively: no script,
+no network. `symgrad explain`'s step reports, `symgrad verify`'s Markdown tables and
+`symgrad derive`'s Markdown are written with it.
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ __all__ = ["Equation", "Figure", "Paragraph", "Report", "Section", "Table", "inl
 
 @dataclass
 class Paragraph:
-    """Prose with inline maths between ``$…$``."""
+    """Prose with inline maths between `$…$`."""
 
     text: str
 
 
 @dataclass
 class Equation:
-    """A display equation over several rows: ``lhs = rows[0]``, then ``= rows[1]``, …"""
+    """A display equation over several rows: `lhs = rows[0]`, then `= rows[1]`, …"""
 
     lhs: str
     rows: list[str]
@@ -39,9 +39,9 @@ class Equation:
 
 @dataclass
 class Table:
-    """A table; cells may hold inline ``$…$`` maths.
+    """A table; cells may hold inline `$…$` maths.
 
-    ``align`` has one letter per column, ``l`` or ``r`` (Markdown's ``---`` or ``---:``); by
+    `align` has one letter per column, `l` or `r` (Markdown's `---` or `---:`); by
     default a label column, then columns of numbers.
     """
 
@@ -55,7 +55,7 @@ class Table:
 
 @dataclass
 class Figure:
-    """A picture (SVG text, as :func:`symgrad.printing.drawing.svg` draws it) with a caption; HTML only."""
+    """A picture (SVG text, as `symgrad.printing.drawing.svg` draws it) with a caption; HTML only."""
 
     svg: str
     caption: str
@@ -95,7 +95,7 @@ _CSS = """
 
 
 def _marked(text: str) -> str:
-    """Prose as HTML, with the Markdown a report's prose uses: ``**bold**`` and ```code```."""
+    """Prose as HTML, with the Markdown a report's prose uses: `**bold**` and `code`."""
     out = html.escape(text)
     out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
     return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", out)
@@ -171,7 +171,7 @@ def _html(block: Block) -> str:
 class Report:
     """A document: a title, blocks, then sections of blocks; shows itself in a notebook.
 
-    ``level`` is the title's heading level (2 for a report printed inside another
+    `level` is the title's heading level (2 for a report printed inside another
     document); the sections' headings are one level below it.
     """
 
@@ -185,7 +185,7 @@ class Report:
         return [(self.level, self.title, self.blocks), *((self.level + 1, s.title, s.blocks) for s in self.sections)]
 
     def to_markdown(self) -> str:
-        """Markdown with ``$…$`` / ``$$…$$`` LaTeX, ending in one newline."""
+        """Markdown with `$…$` / `$$…$$` LaTeX, ending in one newline."""
         lines: list[str] = []
         for level, title, blocks in self._parts():
             if title:
@@ -203,7 +203,7 @@ class Report:
         return "\n".join(out)
 
     def to_html(self, full: bool = True) -> str:
-        """A self-contained HTML page (``full``) or fragment; maths as MathML, no scripts, no links."""
+        """A self-contained HTML page (`full`) or fragment; maths as MathML, no scripts, no links."""
         body = f'<div class="symgrad-report">\n{self._body_html()}\n</div>'
         if not full:
             return f"<style>{_CSS}</style>\n{body}"
@@ -223,13 +223,13 @@ class Report:
         return self.to_markdown()
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write ``.md`` (Markdown) or ``.html`` atomically; returns the path."""
+        """Write `.md` (Markdown) or `.html` atomically; returns the path."""
         text = self.to_html() if report_format(path) == "html" else self.to_markdown()
         return atomic_write(path, text)
 
 
 def report_format(path: str | os.PathLike) -> str:
-    """``"markdown"`` or ``"html"``, as the suffix of ``path`` asks (``.md``, ``.markdown``, ``.html``, ``.htm``)."""
+    """`"markdown"` or `"html"`, as the suffix of `path` asks (`.md`, `.markdown`, `.html`, `.htm`)."""
     suffix = Path(path).suffix.lower()
     if suffix in (".md", ".markdown"):
         return "markdown"

@@ -1,6 +1,6 @@
 """LaTeX as terminal text: the formulas symgrad writes, readable without a TeX renderer.
 
-Used by ``symgrad derive``'s text output and by the node labels of a ``.dot`` drawing.
+Used by `symgrad derive`'s text output and by the node labels of a `.dot` drawing.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ _SIMPLE_SCRIPT = re.compile(r"[\w′'ᵀ.*]+")
 def to_text(tex: str) -> str:
     r"""A readable plain-text rendering of our LaTeX (for terminals).
 
-    ``\frac{\partial C}{\partial b^{3}}`` prints as ``∂C/∂b^3``, ``\nabla_{a^{3}} C`` as
-    ``∇_{a^3} C`` (braces are kept only where a script holds more than one symbol),
-    ``(W^{3})^{T}`` as ``(W^3)ᵀ``.
+    `\frac{\partial C}{\partial b^{3}}` prints as `∂C/∂b^3`, `\nabla_{a^{3}} C` as
+    `∇_{a^3} C` (braces are kept only where a script holds more than one symbol),
+    `(W^{3})^{T}` as `(W^3)ᵀ`.
     """
     out = re.sub(r"\\(?:mathrm|operatorname|text|mathbf|mathit)\{([^{}]*)\}", r"\1", tex)
     for a, b in (

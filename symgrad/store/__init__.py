@@ -1,8 +1,8 @@
 """The store: files written atomically, data sets (IDX/MNIST, built-in), and model files.
 
-``files`` is the leaf; ``data`` reads and generates training data (and holds the real MNIST
-test set shipped in ``datasets/mnist/``); ``fetch`` downloads the full MNIST set, verified;
-``model_file`` saves and loads a network's specification and parameters (and training
+`files` is the leaf; `data` reads and generates training data (and holds the real MNIST
+test set shipped in `datasets/mnist/`); `fetch` downloads the full MNIST set, verified;
+`model_file` saves and loads a network's specification and parameters (and training
 checkpoints) without pickle.
 """
 

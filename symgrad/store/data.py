@@ -2,13 +2,13 @@ r"""Data for training: IDX files (MNIST), arrays passed directly, generated demo
 
 Conventions
 -----------
-Every loader returns ``(X, labels)`` with **examples as rows**: ``X`` is an
-``(n, d)`` float array (float64 unless asked otherwise) and ``labels`` an
-``(n,)`` int64 array. The network sees a mini-batch of m examples as
-**columns** — the input a^1 = x is ``(d, m)`` and the target y is ``(k, m)``
-(Nielsen's layout, see :mod:`symgrad.networks`) — so a trainer takes
-``to_columns(X[batch])`` and ``one_hot(labels[batch], k)``. Arrays a user
-passes directly follow the same ``(n, d)`` convention; :func:`as_arrays`
+Every loader returns `(X, labels)` with **examples as rows**: `X` is an
+`(n, d)` float array (float64 unless asked otherwise) and `labels` an
+`(n,)` int64 array. The network sees a mini-batch of m examples as
+**columns** — the input a^1 = x is `(d, m)` and the target y is `(k, m)`
+(Nielsen's layout, see `symgrad.networks`) — so a trainer takes
+`to_columns(X[batch])` and `one_hot(labels[batch], k)`. Arrays a user
+passes directly follow the same `(n, d)` convention; `as_arrays`
 checks and converts them.
 
 IDX (the MNIST format): a big-endian header — two zero bytes, a type code
@@ -20,9 +20,9 @@ gzip magic bytes, not the name).
 
 Nothing here unpickles, and nothing needs files outside the package: the demo
 sets are generated from a seed, and the real MNIST test set (10,000 digits) ships
-inside it (``symgrad/store/datasets/mnist/``, checked against its pinned sha256
+inside it (`symgrad/store/datasets/mnist/`, checked against its pinned sha256
 whenever it is loaded). The full training set is fetched by
-:func:`symgrad.store.fetch.fetch_mnist` (``symgrad data fetch mnist``).
+`symgrad.store.fetch.fetch_mnist` (`symgrad data fetch mnist`).
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _gunzip(path: Path | Traversable, raw: bytes) -> bytes:
-    """``raw`` gunzipped if it starts with the gzip magic, else as it is."""
+    """`raw` gunzipped if it starts with the gzip magic, else as it is."""
     if raw[:2] != _GZIP_MAGIC:
         return raw
     try:
@@ -129,7 +129,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     Checks the magic number (two zero bytes, a known type code, D ≥ 1), that the
     header is complete, and that the data are exactly ∏ sizes × item size bytes —
     neither truncated nor followed by trailing bytes. Errors are
-    :class:`~symgrad.errors.DataError` naming the file and what is wrong.
+    `DataError` naming the file and what is wrong.
     The result is a writable array in native byte order (uint8 for MNIST).
     """
     path = Path(os.fspath(path))
@@ -137,7 +137,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
 
 
 def _parse_idx(path: Path | Traversable, data: bytes) -> np.ndarray:
-    """The IDX array held by ``data`` (the bytes of ``path``, gunzipped), checked as :func:`read_idx` says."""
+    """The IDX array held by `data` (the bytes of `path`, gunzipped), checked as `read_idx` says."""
     if len(data) < 4:
         raise DataError(f"{path}: not an IDX file: {len(data)} bytes, too short for the 4-byte magic number")
     if data[0] != 0 or data[1] != 0:
@@ -197,11 +197,11 @@ def load_idx(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Load an IDX images file and its labels file.
 
-    Returns ``X`` of shape ``(n, rows·cols)`` with the pixels scaled to [0, 1]
-    (x = p / 255, float64 by default) and ``labels`` of shape ``(n,)`` (int64).
+    Returns `X` of shape `(n, rows·cols)` with the pixels scaled to [0, 1]
+    (x = p / 255, float64 by default) and `labels` of shape `(n,)` (int64).
     Checks that the images have magic 2051 (uint8, 3-D), the labels 2049
     (uint8, 1-D), that both files hold the same number n ≥ 1 of examples, and
-    that every label lies in ``0..max_label``.
+    that every label lies in `0..max_label`.
     """
     ipath, lpath = Path(os.fspath(images_path)), Path(os.fspath(labels_path))
     return _examples(ipath, read_idx(ipath), lpath, read_idx(lpath), max_label, dtype)
@@ -211,7 +211,7 @@ def _examples(
     ipath: Path | Traversable, images: np.ndarray, lpath: Path | Traversable, labels: np.ndarray,
     max_label: int, dtype: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(X, labels)`` from the arrays of an images and a labels file, checked as :func:`load_idx` says."""
+    """`(X, labels)` from the arrays of an images and a labels file, checked as `load_idx` says."""
     _expect_magic(ipath, images, IDX_IMAGES, "an images file")
     _expect_magic(lpath, labels, IDX_LABELS, "a labels file")
     n, m = images.shape[0], labels.shape[0]
@@ -234,17 +234,17 @@ def _examples(
 
 
 def _variants(name: str) -> list[str]:
-    """The names a distribution may give one MNIST file: ``train-images-idx3-ubyte``, the
-    ``train-images.idx3-ubyte`` of some archives, each plain or gzip (``.gz``)."""
+    """The names a distribution may give one MNIST file: `train-images-idx3-ubyte`, the
+    `train-images.idx3-ubyte` of some archives, each plain or gzip (`.gz`)."""
     names = [name, name.replace("-idx", ".idx")]
     return [n + ext for n in names for ext in ("", ".gz")]
 
 
 def find_mnist(folder: str | os.PathLike[str]) -> dict[str, Path | None]:
-    """Where each of the four MNIST files is in ``folder`` (``None`` when absent), by its standard name.
+    """Where each of the four MNIST files is in `folder` (`None` when absent), by its standard name.
 
-    Tried for each: the name as it is, with ``.gz``, and with a dot before ``idx``, plain or
-    ``.gz`` (``train-images-idx3-ubyte``, ``train-images.idx3-ubyte.gz``, …); the first found wins.
+    Tried for each: the name as it is, with `.gz`, and with a dot before `idx`, plain or
+    `.gz` (`train-images-idx3-ubyte`, `train-images.idx3-ubyte.gz`, …); the first found wins.
     """
     root = Path(os.fspath(folder))
     found: dict[str, Path | None] = {}
@@ -257,15 +257,15 @@ def find_mnist(folder: str | os.PathLike[str]) -> dict[str, Path | None]:
 def load_mnist(
     folder: str | os.PathLike[str], *, dtype: Any = np.float64
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Load the four standard MNIST files from ``folder``.
+    """Load the four standard MNIST files from `folder`.
 
-    Looks for ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
-    ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte`` — each also spelled
-    with a dot before ``idx`` (``train-images.idx3-ubyte``), plain or with ``.gz``.
-    Returns ``{"train": (X, labels), "test": (X, labels)}`` as :func:`load_idx`
+    Looks for `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`,
+    `t10k-images-idx3-ubyte` and `t10k-labels-idx1-ubyte` — each also spelled
+    with a dot before `idx` (`train-images.idx3-ubyte`), plain or with `.gz`.
+    Returns `{"train": (X, labels), "test": (X, labels)}` as `load_idx`
     does: 60,000 and 10,000 examples for the real set (Nielsen trains on the first
-    50,000 and validates on the last :data:`NIELSEN_VALIDATION`). A missing file is
-    an error listing what was looked for and how to get it (``symgrad data fetch mnist``).
+    50,000 and validates on the last `NIELSEN_VALIDATION`). A missing file is
+    an error listing what was looked for and how to get it (`symgrad data fetch mnist`).
     """
     root = Path(os.fspath(folder))
     get = f"download the four files with: symgrad data fetch mnist --dir {root}"
@@ -290,13 +290,13 @@ def _packaged(name: str) -> Traversable:
 def packaged_mnist(
     *, dtype: Any = np.float64, folder: str | os.PathLike[str] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The real MNIST test set shipped inside the package: ``X`` (10000, 784) in [0, 1], ``labels`` (10000,).
+    """The real MNIST test set shipped inside the package: `X` (10000, 784) in [0, 1], `labels` (10000,).
 
-    The two files (``t10k-images-idx3-ubyte.gz``, ``t10k-labels-idx1-ubyte.gz``,
-    CC BY-SA 3.0, Y. LeCun, C. Cortes, C. J. C. Burges; see the ``README.md`` beside
-    them) are checked against their pinned size and sha256 (:data:`MNIST_GZ`) each
+    The two files (`t10k-images-idx3-ubyte.gz`, `t10k-labels-idx1-ubyte.gz`,
+    CC BY-SA 3.0, Y. LeCun, C. Cortes, C. J. C. Burges; see the `README.md` beside
+    them) are checked against their pinned size and sha256 (`MNIST_GZ`) each
     time they are read, before they are parsed: a truncated or altered copy is a
-    :class:`DataError` naming the file and both hashes. ``folder`` reads the two
+    `DataError` naming the file and both hashes. `folder` reads the two
     files from another folder instead, under the same check.
     """
     root = None if folder is None else Path(os.fspath(folder))
@@ -326,7 +326,7 @@ def packaged_mnist(
 
 
 def check_finite(name: str, array: Any) -> np.ndarray:
-    """Raise :class:`DataError` if ``array`` holds NaN or ±Inf, naming it and the first bad index.
+    """Raise `DataError` if `array` holds NaN or ±Inf, naming it and the first bad index.
 
     Returns the array (as a NumPy array) so the call can be chained.
     """
@@ -377,9 +377,9 @@ def _check_range(y: np.ndarray, k: int, name: str) -> None:
 
 
 def one_hot(labels: Any, k: int, dtype: Any = np.float64) -> np.ndarray:
-    """The ``(k, n)`` target matrix y with y[labels[i], i] = 1 (examples as columns).
+    """The `(k, n)` target matrix y with y[labels[i], i] = 1 (examples as columns).
 
-    Labels outside ``0..k−1`` (or not whole numbers) raise :class:`DataError`
+    Labels outside `0..k−1` (or not whole numbers) raise `DataError`
     naming the first offending index and value.
     """
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
@@ -392,7 +392,7 @@ def one_hot(labels: Any, k: int, dtype: Any = np.float64) -> np.ndarray:
 
 
 def to_columns(X: Any, dtype: Any = None) -> np.ndarray:
-    """``X`` (n, d), examples as rows → the network's ``(d, n)`` layout, C-contiguous."""
+    """`X` (n, d), examples as rows → the network's `(d, n)` layout, C-contiguous."""
     a = np.asarray(X, dtype=dtype)
     if a.ndim != 2:
         raise DataError(f"X: expected an (n, d) array, got shape {a.shape}")
@@ -408,13 +408,13 @@ def as_arrays(
     dtype: Any = np.float64,
     name: str = "X",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Check and convert arrays passed directly: ``X`` (n, d), ``labels`` (n,) → float, int64.
+    """Check and convert arrays passed directly: `X` (n, d), `labels` (n,) → float, int64.
 
-    ``X`` may be a list or array with one example per row; ``(n, rows, cols)``
-    images are flattened to ``(n, rows·cols)``. Labels must be whole numbers (in
-    ``0..n_classes−1`` when ``n_classes`` is given); ``d`` must equal ``n_inputs``
+    `X` may be a list or array with one example per row; `(n, rows, cols)`
+    images are flattened to `(n, rows·cols)`. Labels must be whole numbers (in
+    `0..n_classes−1` when `n_classes` is given); `d` must equal `n_inputs`
     when given (the network's n_1). NaN/Inf are rejected. Remember the network
-    sees examples as columns: use :func:`to_columns` and :func:`one_hot`.
+    sees examples as columns: use `to_columns` and `one_hot`.
     """
     try:
         a = np.asarray(X)
@@ -449,9 +449,9 @@ def as_arrays(
 def split(
     X: Any, labels: Any, holdout: int
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Hold out the **last** ``holdout`` examples: ``((X_train, labels_train), (X_hold, labels_hold))``.
+    """Hold out the **last** `holdout` examples: `((X_train, labels_train), (X_hold, labels_hold))`.
 
-    ``0 ≤ holdout < n`` (at least one example must be left to train on). The
+    `0 ≤ holdout < n` (at least one example must be left to train on). The
     parts are views of the inputs, not copies.
     """
     if isinstance(holdout, bool) or not isinstance(holdout, (int, np.integer)):
@@ -509,22 +509,22 @@ def _blobs(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
 
 
 def dataset(name: str, n: int | None = None, seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A built-in dataset ``(X (n, d) float64, labels (n,) int64)``.
+    """A built-in dataset `(X (n, d) float64, labels (n,) int64)`.
 
-    * ``xor``: the four points of {0,1}² with label x₁ XOR x₂; with ``n``, n noisy
+    * `xor`: the four points of {0,1}² with label x₁ XOR x₂; with `n`, n noisy
       copies (Gaussian noise σ = 0.1) of the corners in a seeded order.
-    * ``spirals``: two interleaved spirals in the plane (1.5 turns each, radius ≤ 1,
+    * `spirals`: two interleaved spirals in the plane (1.5 turns each, radius ≤ 1,
       noise σ = 0.02), labels 0 and 1; default n = 200.
-    * ``blobs``: three Gaussian blobs (σ = 0.3) around the unit circle, labels 0..2;
+    * `blobs`: three Gaussian blobs (σ = 0.3) around the unit circle, labels 0..2;
       default n = 300.
-    * ``mnist``: the real MNIST test set shipped with the package
-      (:func:`packaged_mnist`): 28×28 digits as 784 pixels x = p / 255 in [0, 1],
+    * `mnist`: the real MNIST test set shipped with the package
+      (`packaged_mnist`): 28×28 digits as 784 pixels x = p / 255 in [0, 1],
       labels 0..9; default (and at most) n = 10,000, the first n in the file's
-      order. ``seed`` is ignored: the data are the file's.
+      order. `seed` is ignored: the data are the file's.
 
-    For the generated sets the same ``seed`` gives the same data, and examples come
-    in a shuffled order, so :func:`split` holds out a mix of classes (the MNIST
-    test set is mixed already; :data:`HOLDOUT` gives its default split, 8,000 + 2,000).
+    For the generated sets the same `seed` gives the same data, and examples come
+    in a shuffled order, so `split` holds out a mix of classes (the MNIST
+    test set is mixed already; `HOLDOUT` gives its default split, 8,000 + 2,000).
     """
     if name not in DATASETS:
         raise UsageError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")

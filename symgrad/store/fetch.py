@@ -1,19 +1,19 @@
 """Fetching the full MNIST set (60,000 + 10,000 digits) from the public mirrors, verified.
 
-:func:`fetch_mnist` downloads the four official gzip files (:data:`~symgrad.store.data.MNIST_GZ`)
-into a folder with the standard library only (``urllib.request``). Each file is tried on the
+`fetch_mnist` downloads the four official gzip files (`MNIST_GZ`)
+into a folder with the standard library only (`urllib.request`). Each file is tried on the
 mirrors in order; any failure — no connection, an HTTP error, a stalled transfer (connect and
 read timeouts), the wrong size, the wrong sha256, bytes that are not the file — moves on to the
 next mirror. The bytes are hashed while they stream into a temporary file beside the target,
 which is fsync'ed and renamed over it only when size and sha256 are the published ones
-(:func:`symgrad.store.files.atomic_open`): a failure or Ctrl-C leaves no partial file, and
+(`symgrad.store.files.atomic_open`): a failure or Ctrl-C leaves no partial file, and
 nothing is ever resumed. A file already present that verifies is kept without a request; one
 that does not verify is downloaded again.
 
-The default folder follows the platform's conventions for caches (:func:`default_data_dir`):
-``$SYMGRAD_DATA_DIR/mnist`` when that variable is set, else ``$XDG_CACHE_HOME/symgrad/mnist``
-(``~/.cache/symgrad/mnist``) on Linux and other Unix systems, ``~/Library/Caches/symgrad/mnist``
-on macOS and ``%LOCALAPPDATA%\\symgrad\\mnist`` on Windows.
+The default folder follows the platform's conventions for caches (`default_data_dir`):
+`$SYMGRAD_DATA_DIR/mnist` when that variable is set, else `$XDG_CACHE_HOME/symgrad/mnist`
+(`~/.cache/symgrad/mnist`) on Linux and other Unix systems, `~/Library/Caches/symgrad/mnist`
+on macOS and `%LOCALAPPDATA%\\symgrad\\mnist` on Windows.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ CHUNK = 1 << 16
 
 @dataclass(frozen=True)
 class Fetched:
-    """One file of a fetch: where it is, ``"present"`` (kept, verified) or ``"downloaded"``, and from where."""
+    """One file of a fetch: where it is, `"present"` (kept, verified) or `"downloaded"`, and from where."""
 
     name: str
     path: Path
@@ -62,12 +62,12 @@ class Fetched:
 
 
 def default_data_dir(platform: str | None = None, environ: Mapping[str, str] | None = None) -> Path:
-    """The folder ``symgrad data fetch mnist`` downloads to when no ``--dir`` is given.
+    """The folder `symgrad data fetch mnist` downloads to when no `--dir` is given.
 
-    ``$SYMGRAD_DATA_DIR/mnist`` when set; else the user's cache folder + ``symgrad/mnist``:
-    ``$XDG_CACHE_HOME`` (an absolute path, else ``~/.cache``) on Linux and other Unix systems,
-    ``~/Library/Caches`` on macOS, ``%LOCALAPPDATA%`` (else ``~\\AppData\\Local``) on Windows.
-    ``platform`` and ``environ`` default to ``sys.platform`` and ``os.environ``.
+    `$SYMGRAD_DATA_DIR/mnist` when set; else the user's cache folder + `symgrad/mnist`:
+    `$XDG_CACHE_HOME` (an absolute path, else `~/.cache`) on Linux and other Unix systems,
+    `~/Library/Caches` on macOS, `%LOCALAPPDATA%` (else `~\\AppData\\Local`) on Windows.
+    `platform` and `environ` default to `sys.platform` and `os.environ`.
     """
     # Hand-written on purpose (a few lines; platformdirs would be a new dependency for one path).
     env = os.environ if environ is None else environ
@@ -86,7 +86,7 @@ def default_data_dir(platform: str | None = None, environ: Mapping[str, str] | N
 
 
 def check_file(path: Path, size: int, sha256: str) -> str | None:
-    """``None`` when ``path`` has exactly ``size`` bytes with this sha256; else what is wrong."""
+    """`None` when `path` has exactly `size` bytes with this sha256; else what is wrong."""
     try:
         found = path.stat().st_size
         if found != size:
@@ -105,9 +105,9 @@ def check_file(path: Path, size: int, sha256: str) -> str | None:
 
 
 def _read_timeout(base: type[http.client.HTTPConnection], read: float) -> type[http.client.HTTPConnection]:
-    """``base`` whose socket, once connected, waits at most ``read`` seconds for each read.
+    """`base` whose socket, once connected, waits at most `read` seconds for each read.
 
-    ``urllib`` gives a connection one timeout, for connecting (the connect timeout here) and
+    `urllib` gives a connection one timeout, for connecting (the connect timeout here) and
     reading alike; a mirror that accepts the connection and then stalls must fail sooner.
     """
 
@@ -140,7 +140,7 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
 class _MirrorFailed(Exception):
     """This mirror could not give this file (the reason is the message); try the next one.
 
-    Not an OSError: :func:`atomic_open` must pass it on (after removing its temporary file).
+    Not an OSError: `atomic_open` must pass it on (after removing its temporary file).
     """
 
 
@@ -166,7 +166,7 @@ def _stream(
     opener: urllib.request.OpenerDirector, url: str, out: IO[bytes], name: str, size: int, sha256: str,
     timeout: tuple[float, float], progress: Callable[[str, int, int], None] | None,
 ) -> None:
-    """Copy ``url`` into ``out``, hashing as it goes; :class:`_MirrorFailed` unless it is exactly the file."""
+    """Copy `url` into `out`, hashing as it goes; `_MirrorFailed` unless it is exactly the file."""
     request = urllib.request.Request(url, headers={"User-Agent": "symgrad", "Accept-Encoding": "identity"})
     digest, done = hashlib.sha256(), 0
     try:
@@ -225,21 +225,21 @@ def fetch_mnist(
     log: Callable[[str], None] | None = None,
     timeout: tuple[float, float] = TIMEOUT,
 ) -> list[Fetched]:
-    """Download the MNIST files into ``directory`` (default :func:`default_data_dir`), each verified.
+    """Download the MNIST files into `directory` (default `default_data_dir`), each verified.
 
-    ``files`` maps each file name to its size in bytes and sha256 (default: the four official
-    gzip files, :data:`~symgrad.store.data.MNIST_GZ`); ``mirrors`` are base URLs tried in order
+    `files` maps each file name to its size in bytes and sha256 (default: the four official
+    gzip files, `MNIST_GZ`); `mirrors` are base URLs tried in order
     for each file (the one that served the last file is tried first for the next). A file
-    already in ``directory`` with the right size and sha256 is kept and nothing is requested;
-    any other is downloaded into a temporary file in ``directory`` and renamed over the target
-    only once its size and sha256 match. ``timeout`` is (connect, read) in seconds.
+    already in `directory` with the right size and sha256 is kept and nothing is requested;
+    any other is downloaded into a temporary file in `directory` and renamed over the target
+    only once its size and sha256 match. `timeout` is (connect, read) in seconds.
 
-    ``progress(name, done, total)`` is called with the bytes received so far (``done = 0`` when
-    a transfer starts); ``log(message)`` with one line per event (a file kept, a mirror
-    failing, a file downloaded). :class:`ConsoleProgress` draws both on stderr.
+    `progress(name, done, total)` is called with the bytes received so far (`done = 0` when
+    a transfer starts); `log(message)` with one line per event (a file kept, a mirror
+    failing, a file downloaded). `ConsoleProgress` draws both on stderr.
 
-    Returns one :class:`Fetched` per file. When every mirror fails for a file, raises
-    :class:`~symgrad.errors.DataError` naming the file and each mirror's reason; the files
+    Returns one `Fetched` per file. When every mirror fails for a file, raises
+    `DataError` naming the file and each mirror's reason; the files
     fetched before it stay (they are complete and verified), and no partial file is left.
     """
     if isinstance(mirrors, str):
@@ -295,10 +295,10 @@ def _fetch_all(
 
 
 class ConsoleProgress:
-    """Progress on a terminal: a tqdm bar per file when tqdm is installed (the ``progress`` extra)
-    and ``stream`` is a terminal, else plain lines, one per file and event.
+    """Progress on a terminal: a tqdm bar per file when tqdm is installed (the `progress` extra)
+    and `stream` is a terminal, else plain lines, one per file and event.
 
-    Pass the object as ``progress`` and its :meth:`log` as ``log`` to :func:`fetch_mnist`.
+    Pass the object as `progress` and its `log` as `log` to `fetch_mnist`.
     """
 
     def __init__(self, stream: IO[str] | None = None) -> None:

@@ -1,7 +1,7 @@
 """Writing files atomically: a reader, or a crash, sees the old file or the new one, never half of one.
 
 A file is written to a temporary file in the same directory, flushed and fsync'ed, then
-renamed over the target with :func:`os.replace` (and the directory fsync'ed where the
+renamed over the target with `os.replace` (and the directory fsync'ed where the
 platform allows). This is the leaf of the store: it imports nothing of symgrad but the errors.
 """
 
@@ -46,8 +46,8 @@ def _kind(mode: int) -> str:
 
 
 def _existing_kind(target: Path) -> tuple[str | None, Path | None]:
-    """``(what is in the way, the symlink's target)``: ``(None, None)`` when ``target`` is absent or a regular file,
-    ``(None, real)`` for a symlink to a regular file ``real``, else words saying what sits there."""
+    """`(what is in the way, the symlink's target)`: `(None, None)` when `target` is absent or a regular file,
+    `(None, real)` for a symlink to a regular file `real`, else words saying what sits there."""
     try:
         st = os.lstat(target)
     except (FileNotFoundError, NotADirectoryError):  # absent; a file in the way of a folder is said below
@@ -74,11 +74,11 @@ def check_target(path: str | os.PathLike[str]) -> Path:
     """The path a file will be written at, after checking that a file can be created there.
 
     Only a regular file is ever replaced. An existing path that is anything else — a directory,
-    a FIFO, a device (``/dev/null``), a socket, a dangling symbolic link or a link to one of
-    those — is refused: replacing it would destroy what sits there (as root, ``/dev/null``
+    a FIFO, a device (`/dev/null`), a socket, a dangling symbolic link or a link to one of
+    those — is refused: replacing it would destroy what sits there (as root, `/dev/null`
     itself). A symbolic link to a regular file is followed on purpose, as editors do: the
     returned path is the link's target, which is replaced; the link itself stays as it was
-    (see :func:`symlink_target` to say so).
+    (see `symlink_target` to say so).
     """
     try:
         target = Path(os.fspath(path))
@@ -110,7 +110,7 @@ def check_target(path: str | os.PathLike[str]) -> Path:
 
 
 def symlink_target(path: str | os.PathLike[str]) -> Path | None:
-    """The regular file a symbolic link ``path`` points to (what writing ``path`` replaces), else ``None``."""
+    """The regular file a symbolic link `path` points to (what writing `path` replaces), else `None`."""
     p = Path(os.fspath(path))
     return check_target(p) if p.is_symlink() else None
 
@@ -140,12 +140,12 @@ def _fsync_dir(directory: Path) -> None:
 def atomic_open(
     path: str | os.PathLike[str], mode: str = "wb", encoding: str | None = None
 ) -> Iterator[IO[Any]]:
-    """Open a temporary file next to ``path``; on success it replaces ``path`` atomically.
+    """Open a temporary file next to `path`; on success it replaces `path` atomically.
 
-    ``with atomic_open("out.json", "w") as f: f.write(...)`` — if the block raises,
-    the temporary file is removed and ``path`` is left as it was. The new file
+    `with atomic_open("out.json", "w") as f: f.write(...)` — if the block raises,
+    the temporary file is removed and `path` is left as it was. The new file
     keeps the permissions of the file it replaces (else the umask's default).
-    OS errors (no permission, disk full) become :class:`UsageError` naming the path.
+    OS errors (no permission, disk full) become `UsageError` naming the path.
     """
     if mode not in ("w", "wb", "wt"):
         raise ValueError(f"atomic_open: mode must be 'w', 'wt' or 'wb', got {mode!r}")
@@ -186,26 +186,26 @@ def atomic_open(
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temporary file, fsync, :func:`os.replace`)."""
+    """Write `data` to `path` atomically (temporary file, fsync, `os.replace`)."""
     with atomic_open(path, "wb") as f:
         f.write(data)
     return Path(os.fspath(path))
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
-    """Write ``text`` to ``path`` atomically (temporary file, fsync, :func:`os.replace`)."""
+    """Write `text` to `path` atomically (temporary file, fsync, `os.replace`)."""
     with atomic_open(path, "w", encoding=encoding) as f:
         f.write(text)
     return Path(os.fspath(path))
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> Path:
-    """Write ``data`` (text as UTF-8) to ``path`` atomically; the permissions follow the umask."""
+    """Write `data` (text as UTF-8) to `path` atomically; the permissions follow the umask."""
     return atomic_write_bytes(path, data.encode("utf-8") if isinstance(data, str) else data)
 
 
 def check_writable(path: str | os.PathLike[str]) -> Path:
-    """Fail now, before any work, if ``path`` cannot be written: a directory, no folder, no permission.
+    """Fail now, before any work, if `path` cannot be written: a directory, no folder, no permission.
 
     A probe file is created next to it and removed again.
     """

@@ -1,25 +1,25 @@
-r"""Saving and loading models and checkpoints: one ``.npz`` file, no pickle.
+r"""Saving and loading models and checkpoints: one `.npz` file, no pickle.
 
-A model file is a NumPy ``.npz`` archive holding
+A model file is a NumPy `.npz` archive holding
 
-* ``symgrad``: a uint8 array, the UTF-8 bytes of a JSON header
-  ``{"format": "symgrad-model", "version": 1, "spec": {...}, "params": [...],
-  "extra": {...}, "extra_arrays": [...]}``;
-* ``params/W2``, ``params/b2``, …, ``params/WL``, ``params/bL``: the parameters,
-  W^l of shape (n_l, n_{l−1}) and b^l of shape (n_l, 1) (Nielsen's notation);
-* ``extra/<key>`` (optional): further arrays, e.g. an optimiser's moments for a
-  checkpoint; nested dictionaries give keys such as ``extra/m/W2``.
+* `symgrad`: a uint8 array, the UTF-8 bytes of a JSON header
+  `{"format": "symgrad-model", "version": 1, "spec": {...}, "params": [...],
+  "extra": {...}, "extra_arrays": [...]}`;
+* `params/W2`, `params/b2`, …, `params/WL`, `params/bL`: the parameters,
+  `W^l` of shape `(n_l, n_{l−1})` and `b^l` of shape `(n_l, 1)` (Nielsen's notation);
+* `extra/<key>` (optional): further arrays, e.g. an optimiser's moments for a
+  checkpoint; nested dictionaries give keys such as `extra/m/W2`.
 
-Everything loads with ``np.load(..., allow_pickle=False)``: no object arrays are
+Everything loads with `np.load(..., allow_pickle=False)`: no object arrays are
 written and none are read. The spec is the network's specification
-(:meth:`symgrad.networks.Network.spec`): ``sizes``, ``activation``, ``cost`` and
-optionally ``output``, ``level``, ``weight_decay``; :func:`load_model` returns it
-with every key filled in, so ``mlp(**spec, params=params)`` rebuilds the network.
-Other metadata (epoch, seeds, the generator's state) goes in ``extra``.
+(`symgrad.networks.Network.spec`): `sizes`, `activation`, `cost` and
+optionally `output`, `level`, `weight_decay`; `load_model` returns it
+with every key filled in, so `mlp(**spec, params=params)` rebuilds the network.
+Other metadata (epoch, seeds, the generator's state) goes in `extra`.
 
-Files are written atomically (:mod:`symgrad.store.files`). A training checkpoint is a
-model file whose ``extra`` holds the epoch, the optimizer's state and the shuffling
-generator's (:mod:`symgrad.numeric.checkpoint` says what goes in it).
+Files are written atomically (`symgrad.store.files`). A training checkpoint is a
+model file whose `extra` holds the epoch, the optimizer's state and the shuffling
+generator's (`symgrad.numeric.checkpoint` says what goes in it).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def _is_int(x: Any) -> bool:
 
 
 def _check_spec(spec: Any, where: str) -> dict[str, Any]:
-    """The spec with defaults filled in (:func:`symgrad.networks.check_spec`), errors prefixed by ``where``."""
+    """The spec with defaults filled in (`symgrad.networks.check_spec`), errors prefixed by `where`."""
     try:
         return check_spec(spec)
     except UsageError as e:
@@ -86,7 +86,7 @@ def _check_key(key: Any, where: str) -> str:
 def _split_extra(
     extra: Mapping[str, Any], prefix: str, arrays: dict[str, np.ndarray], where: str
 ) -> dict[str, Any]:
-    """Arrays of ``extra`` into ``arrays`` (keys ``extra/a/b``); the rest as a JSON-able tree."""
+    """Arrays of `extra` into `arrays` (keys `extra/a/b`); the rest as a JSON-able tree."""
     meta: dict[str, Any] = {}
     for key, value in extra.items():
         _check_key(key, where)
@@ -138,18 +138,18 @@ def save_model(
     params: Mapping[str, Any],
     extra: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Save a network's ``spec`` and ``params`` (``{"W2": ..., "b2": ...}``) to one ``.npz`` file.
+    """Save a network's `spec` and `params` (`{"W2": ..., "b2": ...}`) to one `.npz` file.
 
-    The file is written exactly at ``path`` (no suffix is added), atomically: on
+    The file is written exactly at `path` (no suffix is added), atomically: on
     any error the previous file is left as it was and nothing half-written
-    remains. Parameters must have the shapes the spec implies — W^l (n_l, n_{l−1}),
-    b^l (n_l, 1) (a b^l of shape (n_l,) is accepted and stored as a column) — and
+    remains. Parameters must have the shapes the spec implies — `W^l` `(n_l, n_{l−1})`,
+    `b^l` `(n_l, 1)` (a `b^l` of shape `(n_l,)` is accepted and stored as a column) — and
     finite float values (float32 or float64 are kept as they are).
 
-    ``extra`` (for checkpoints) maps names to NumPy arrays (stored as
-    ``extra/<name>``), to nested dictionaries of the same, or to JSON values
+    `extra` (for checkpoints) maps names to NumPy arrays (stored as
+    `extra/<name>`), to nested dictionaries of the same, or to JSON values
     (numbers, strings, lists, dictionaries — e.g. the epoch or a generator's
-    ``bit_generator.state``); :func:`load_checkpoint` gives it back.
+    `bit_generator.state`); `load_checkpoint` gives it back.
     """
     target = check_target(path)
     where = f"cannot save {target}"
@@ -290,15 +290,15 @@ def load_model(
 
 
 def load_model(path: str | os.PathLike[str], *, with_extra: bool = False) -> Any:
-    """Load ``(spec, params)`` saved by :func:`save_model` (``(spec, params, extra)`` with ``with_extra``).
+    """Load `(spec, params)` saved by `save_model` (`(spec, params, extra)` with `with_extra`).
 
-    Reads with ``allow_pickle=False`` and validates everything: the file is a
+    Reads with `allow_pickle=False` and validates everything: the file is a
     symgrad model of a known version; the spec's keys and types (sizes whole
     numbers ≥ 1, known activation, cost, output and level); every W^l, b^l is
     present with the shape the spec implies, float, finite; no array is missing
-    or unexpected. Any problem is a :class:`UsageError` naming the file (and the
-    parameter, with the expected and found shapes). ``params`` are float arrays
-    in the dtype they were saved with; ``spec`` has every key filled in.
+    or unexpected. Any problem is a `UsageError` naming the file (and the
+    parameter, with the expected and found shapes). `params` are float arrays
+    in the dtype they were saved with; `spec` has every key filled in.
     """
     p = Path(os.fspath(path))
     arrays = _read_archive(p)
@@ -350,5 +350,5 @@ def load_model(path: str | os.PathLike[str], *, with_extra: bool = False) -> Any
 def load_checkpoint(
     path: str | os.PathLike[str],
 ) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, Any]]:
-    """``(spec, params, extra)`` from a file written by :func:`save_model` with ``extra``."""
+    """`(spec, params, extra)` from a file written by `save_model` with `extra`."""
     return load_model(path, with_extra=True)
