@@ -35,6 +35,9 @@ import pytest
 import sympy as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sympy.core.relational import Relational
+from sympy.functions.elementary.piecewise import ExprCondPair
+from sympy.logic.boolalg import BooleanFunction
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.hadamard import HadamardPower, HadamardProduct
 from sympy.matrices.expressions.matexpr import MatrixElement, MatrixExpr
@@ -129,6 +132,10 @@ COVERS = {
     sp.Pow: "Pow",
     sp.Max: "Max",
     sp.Min: "Min",
+    sp.Piecewise: "Piecewise",
+    ExprCondPair: "Piecewise",
+    Relational: "Piecewise",
+    BooleanFunction: "Piecewise",
     **{head: name for name, head in UNARY.items()},
     sp.MatAdd: "MatAdd",
     sp.MatMul: "MatMul",
@@ -293,6 +300,10 @@ class Builder:
         elif op in ("Max", "Min"):
             args = self.separated([u, v, w][: 2 + k % 2])
             expr = getattr(sp, op)(*args)
+        elif op == "Piecewise":
+            s = self.away(v, lambda x: abs(float(x)) > KINK)  # off the branches' boundary s = 0
+            cond = s > 0 if k % 2 else sp.And(s > 0, u < 2 * BIG)
+            expr = sp.Piecewise((u * w, cond), ([u**2, w, -u][k % 3], True))
         elif op == "log":
             expr = sp.log(self.positive(u))
         elif op in KINKED:
@@ -528,7 +539,23 @@ def test_generators_cover_every_rule():
     """Every head of the rule table is produced by some generator op (a new rule needs one here)."""
     assert set(RULES) - set(COVERS) == set(), "add a generator for the new rule-table heads"
     ops = set(SCALAR_OPS) | set(MATRIX_OPS)
-    assert {COVERS[h] for h in RULES} <= ops | {"Elementwise"}
+    # Piecewise graphs have their own test below (kept out of the generators' op list, whose
+    # derandomized examples the other tests' figures come from)
+    assert {COVERS[h] for h in RULES} <= ops | {"Elementwise", "Piecewise"}
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_piecewise_graphs_backprop_equals_central_differences(seed):
+    rng = np.random.default_rng(seed)
+    b = Builder(seed)
+    for _ in range(2):
+        b.leaf("parameter")
+    b.leaf("input")
+    for _ in range(4):
+        op = str(rng.choice(["Add", "Mul", "sin", "tanh", "sigmoid", "Piecewise"]))
+        b.scalar_op(op, *map(int, rng.integers(0, 8, 4)))
+    b.scalar_op("Piecewise", *map(int, rng.integers(0, 8, 4)))
+    check_numeric(b, b.finish())
 
 
 @settings(max_examples=1200, **COMMON)

@@ -82,14 +82,6 @@ def undefined_partial(e: sp.Basic, i: int) -> sp.Subs:
     return sp.Subs(sp.Derivative(e.func(*args), xi), xi, e.args[i])
 
 
-def _subs(e: sp.Subs, i: int, G: sp.Basic) -> sp.Basic:
-    # Only f′(u) = Subs(Derivative(f(ξ), ξ), ξ, u) from undefined_partial, differentiated again.
-    raise RuleError(
-        f"Subs {e}: no second derivative of an undefined function; define the function "
-        "(a sympy.Lambda or a symgrad head) to differentiate it again"
-    )
-
-
 def _piecewise(e: sp.Piecewise, i: int, G: sp.Basic) -> sp.Basic:
     # The cotangent goes to the branch whose condition is the first to hold, as Piecewise
     # chooses its value; a condition itself has no derivative (it changes on a set of measure 0).
@@ -235,13 +227,12 @@ def _matpow(e: MatPow, i: int, G: sp.Basic) -> sp.Basic:
     return out if n > 0 else -A.T * out * A.T
 
 
-#: Heads whose derivative is taken apart from the rest: branches, their conditions, f′ of an undefined f.
+#: A Piecewise's branches and their conditions (which have no derivative).
 BRANCH_RULES: dict[type, Rule] = {
     sp.Piecewise: _piecewise,
     ExprCondPair: lambda e, i, G: G if i == 0 else sp.S.Zero,
     Relational: lambda e, i, G: sp.S.Zero,
     BooleanFunction: lambda e, i, G: sp.S.Zero,
-    sp.Subs: _subs,
 }
 
 MATRIX_RULES: dict[type, Rule] = {
@@ -273,6 +264,11 @@ def rule_for(head: type) -> Rule:
             return RULES[klass]
     if issubclass(head, sp.Function):
         return _scalar(_function_partial)
+    if issubclass(head, sp.Subs):  # f′(u) of an undefined f, from undefined_partial
+        raise RuleError(
+            "Subs: no second derivative of an undefined function; define the function "
+            "(a sympy.Lambda or a symgrad head) to differentiate it again"
+        )
     raise RuleError(f"no differentiation rule for {head.__name__}")
 
 
