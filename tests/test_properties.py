@@ -603,7 +603,7 @@ def test_small_scalar_graphs_backprop_equals_sympy_diff(recipe):
 # One fixed graph per head, so each rule is exercised whatever the draws.
 FIXED_SCALAR = [(op, (op, 0, 1, 4, 4)) for op in SCALAR_OPS] + [
     (f"Pow{p}", ("Pow", 0, 1, 4, k)) for k, p in enumerate(POWERS)
-]
+] + [("Piecewise", ("Piecewise", 0, 1, 4, 3)), ("Piecewise-And", ("Piecewise", 0, 1, 4, 4))]
 # n0 = p1·p0 and n1 = sin(p1) come first, so the op under test gets u = n1, v = n0, w = p0.
 SCALAR_PREFIX = [("Mul", 1, 2, 0, 0), ("sin", 2, 0, 0, 0)]
 FIXED_MATRIX = [(op, (op, 0, 1, 2, 1)) for op in MATRIX_OPS] + [
