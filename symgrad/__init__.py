@@ -3,7 +3,8 @@
 A computation is a `Graph` (networkx) whose nodes hold SymPy
 expressions; `backprop` adds the derivative nodes ∂C/∂u to the same
 graph (Deep Learning book §6.5); the result prints in Nielsen's notation,
-verifies BP1–BP4, and compiles to NumPy for training.
+verifies BP1–BP4, and compiles to NumPy for training; `load` gives a saved model back
+to predict with and evaluate.
 
 The package is layered, each layer importing only those below it:
 
@@ -25,9 +26,11 @@ from .errors import GraphError, lazy_exports
 if TYPE_CHECKING:  # what the names are, for readers and type checkers; imported when first used
     from .core import Graph, Node, backprop, expand, gradients, hessian_nodes
     from .core.functions import log_softmax, relu, sigmoid, sigmoid_prime, softmax, softplus, step, tanh_prime
+    from .core.parse import parse
     from .derivation import ChainRule, chain_rule
     from .networks import Network, init_params, mlp
     from .numeric.hessian import Hessian, hessian
+    from .numeric.model import Model, load
     from .printing import Formula, latex
 
 __version__ = "0.1.0"
@@ -39,6 +42,7 @@ __all__ = [
     "Graph",
     "GraphError",
     "Hessian",
+    "Model",
     "Network",
     "Node",
     "backprop",
@@ -47,9 +51,11 @@ __all__ = [
     "hessian",
     "hessian_nodes",
     "init_params",
+    "load",
     "latex",
     "log_softmax",
     "mlp",
+    "parse",
     "relu",
     "sigmoid",
     "sigmoid_prime",
@@ -81,6 +87,9 @@ lazy_exports(__name__, {
     "Network": ".networks",
     "init_params": ".networks",
     "mlp": ".networks",
+    "Model": ".numeric.model",
+    "load": ".numeric.model",
+    "parse": ".core.parse",
     "Formula": ".printing",
     "latex": ".printing",
 })

@@ -50,6 +50,11 @@ class TrainingError(UsageError):
     """Training diverged (NaN/Inf); the message names the epoch, step and parameter."""
 
 
+class ParseError(UsageError):
+    """Text that is not a well-typed expression (`symgrad.core.parse.parse`); the message names the
+    line and column and what was expected there, or the names and shapes that do not fit."""
+
+
 class RuleError(NotImplementedError):
     """No rule is known for a head that needs differentiating."""
 

@@ -145,6 +145,32 @@ def test_early_stopping_and_keep_best():
     assert len(h2) == 6 and h2.best_epoch == int(np.argmin(costs)) + 1 and h2.early_stopped is None
 
 
+def test_resuming_a_run_that_stopped_early_trains_no_more(tmp_path):
+    ck = tmp_path / "ck.npz"
+    X, y, hold = _blobs()
+    net = _net()
+    h = train(net, X, y, epochs=40, lr=1.0, holdout=hold, progress=False, checkpoint=ck, early_stop="accuracy",
+              patience=2, keep_best=True)
+    assert h.early_stopped and len(h) < 40
+    again = _net(seed=3)
+    h2 = train(again, X, y, epochs=40, lr=1.0, holdout=hold, progress=False, resume=ck, early_stop="accuracy",
+               patience=2, keep_best=True)
+    assert len(h2) == len(h) and h2.best_epoch == h.best_epoch and h2.early_stopped.startswith(
+        f"early stop after epoch {len(h)}")
+    for k, v in net.params().items():
+        np.testing.assert_array_equal(again.params()[k], v)
+
+
+@needs("jax")
+def test_jax_follows_the_schedule_and_stops_early_like_numpy():
+    kw = dict(epochs=12, schedule=Schedule("cosine", min_lr=0.1), early_stop="cost", patience=2, keep_best=True)
+    a, ha = _run(**kw)
+    b, hb = _run(backend="jax", **kw)
+    assert [r["lr"] for r in ha] == [r["lr"] for r in hb] and ha.best_epoch == hb.best_epoch
+    for k, v in a.params().items():
+        np.testing.assert_allclose(b.params()[k], v, rtol=1e-9, atol=1e-9)
+
+
 def test_keep_best_survives_resume(tmp_path):
     full, hf = _run(epochs=8, keep_best="accuracy", lr=3.0)
     ck = tmp_path / "ck.npz"
@@ -346,3 +372,22 @@ def test_progress_bar_and_epoch_lines_do_not_garble_each_other_in_a_terminal(tmp
         assert re.fullmatch(rf"epoch {k}/3: train cost [\d.e-]+, train accuracy [\d.]+, holdout accuracy [\d.]+ "
                             r"\([\d.]+ s\)", ln), ln
     assert not any("%|" in ln for ln in screen), screen  # no stale bar left behind
+
+
+def test_the_training_page_shows_what_its_commands_print(tmp_path, monkeypatch, capsys):
+    """docs/training.md's console examples: each shown line is printed (up to a trailing …)."""
+    import shlex
+
+    page = open(os.path.join(ROOT, "docs", "training.md"), encoding="utf-8").read()
+    blocks = re.findall(r"```console\n(.*?)```", page, re.S)
+    assert blocks
+    monkeypatch.chdir(tmp_path)
+    for block in blocks:
+        command, *shown = block.strip().splitlines()
+        assert command.startswith("$ symgrad ")
+        status, out, err = _cli(shlex.split(command[2:])[1:], capsys)
+        assert status == 0, err
+        printed = out.splitlines()
+        assert len(printed) == len(shown), (shown, printed)
+        for want, got in zip(shown, printed):
+            assert got.startswith(want[:-1].rstrip()) if want.endswith("…") else got == want, (want, got)

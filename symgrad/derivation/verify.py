@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions.hadamard import HadamardPower
 
 from ..core.functions import closed_form, sigmoid, sigmoid_prime, tanh_prime
 from ..errors import UsageError
@@ -58,7 +60,7 @@ EQUATIONS = {
 
 #: The same equations in plain text (terminals).
 EQUATIONS_TEXT = {
-    "BP1": "`δ^L = ∇_a C ⊙ σ′(z^L)`",
+    "BP1": "δ^L = ∇_a C ⊙ σ′(z^L)",
     "BP2": "δ^l = ((W^(l+1))ᵀ δ^(l+1)) ⊙ σ′(z^l)",
     "BP3": "∂C/∂b^l = δ^l 1  (δ^l summed over the batch)",
     "BP4": "∂C/∂W^l = δ^l (a^(l−1))ᵀ",
@@ -445,5 +447,93 @@ def verify_bp(
     return verify_network(net, batch=batch, seed=seed, points=points)
 
 
-__all__ = ["FORMATS", "Check", "NodeProgram", "Verification", "central_difference", "decide_zero", "lambdify",
-           "verify_bp", "verify_network"]
+# ------------------------------------------------------------ any graph
+def explicit(expr: sp.Basic, entries: dict[sp.Basic, sp.ImmutableMatrix] | None = None) -> sp.Matrix:
+    """Every entry of a matrix (or scalar) expression, in scalar symbols: built bottom-up.
+
+    Each `MatrixSymbol` M becomes `entries[M]` (default: real symbols named `M[i,j]`); 1, I and 0
+    become explicit matrices; every matrix subterm is then written out entry by entry. A
+    scalar comes back as a 1×1 matrix.
+    """
+    entries = entries or {}
+    memo: dict[sp.Basic, sp.Basic] = {}
+
+    def go(e: sp.Basic) -> sp.Basic:
+        hit = memo.get(e)
+        if hit is not None:
+            return hit
+        if isinstance(e, sp.MatrixSymbol):
+            out = entries.get(e) or _entries_of(e)
+        elif isinstance(e, (sp.OneMatrix, sp.Identity, sp.ZeroMatrix)):
+            out = sp.ImmutableMatrix(e.as_explicit())
+        elif e.is_Atom or isinstance(e, (sp.Lambda, sp.MatrixBase)):
+            out = e
+        else:
+            args = [go(a) for a in e.args]
+            fast = _explicit_op(e, args)
+            if fast is not None:
+                memo[e] = fast
+                return fast
+            rebuilt = e.func(*args)
+            if isinstance(rebuilt, sp.MatrixExpr):
+                out = sp.ImmutableMatrix(rebuilt.as_explicit())
+            elif isinstance(rebuilt, sp.MatrixBase):
+                out = sp.ImmutableMatrix(rebuilt)
+            else:
+                out = rebuilt.doit() if rebuilt.has(sp.Trace) else rebuilt
+        memo[e] = out
+        return out
+
+    out = go(expr)
+    return sp.Matrix(out) if isinstance(out, sp.MatrixBase) else sp.Matrix([[out]])
+
+
+def _explicit_op(e: sp.Basic, args: list) -> sp.ImmutableMatrix | None:
+    """The common matrix heads on explicit arguments, by plain matrix arithmetic (SymPy's `as_explicit`
+    of a product goes through symbolic sums, many times slower)."""
+    if isinstance(e, sp.MatMul):
+        scalar = sp.Mul(*[a for a in args if not isinstance(a, sp.MatrixBase)])
+        mats = [a for a in args if isinstance(a, sp.MatrixBase)]
+        out = mats[0]
+        for m in mats[1:]:
+            out = out * m
+        return sp.ImmutableMatrix(out * scalar if scalar != 1 else out)
+    if isinstance(e, sp.MatAdd):
+        out = args[0]
+        for m in args[1:]:
+            out = out + m
+        return sp.ImmutableMatrix(out)
+    if isinstance(e, sp.Transpose):
+        return sp.ImmutableMatrix(args[0].T)
+    if isinstance(e, sp.HadamardProduct):
+        out = args[0]
+        for m in args[1:]:
+            out = out.multiply_elementwise(m)
+        return sp.ImmutableMatrix(out)
+    if isinstance(e, HadamardPower) and isinstance(args[0], sp.MatrixBase):
+        return sp.ImmutableMatrix(args[0].applyfunc(lambda v: v ** args[1]))
+    if isinstance(e, ElementwiseApplyFunction):
+        return sp.ImmutableMatrix(args[1].applyfunc(args[0]))
+    return None
+
+
+def expand_to(graph: Any, name: str, cut: Sequence[str] = ()) -> sp.Basic:
+    """Node `name` in the leaves, and in the nodes `cut` (kept as symbols, as if they were leaves)."""
+    closed: dict[sp.Basic, sp.Basic] = {}
+    for n in graph.upstream([name], stop=cut):
+        node = graph.node(n)
+        if node.expr is None or n in cut:
+            continue
+        closed[node.symbol] = node.expr.xreplace(closed) if closed else node.expr
+    target = graph.node(name)
+    return closed.get(target.symbol, target.symbol)
+
+
+def _entries_of(m: sp.MatrixSymbol) -> sp.ImmutableMatrix:
+    """Real scalar symbols `M[i,j]` for the entries of M (plain symbols: lambdify and the proofs take them)."""
+    r, c = m.shape
+    return sp.ImmutableMatrix(int(r), int(c), lambda i, j: sp.Symbol(f"{m.name}[{i},{j}]", real=True))
+
+
+__all__ = ["FORMATS", "Check", "NodeProgram", "Verification", "central_difference", "decide_zero", "expand_to", "explicit",
+           "lambdify", "verify_bp", "verify_network"]

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..errors import TrainingError, UsageError
 from ..networks import Network, init_params, mlp, param_shapes
-from ..store.data import check_finite
+from ..store.data import check_finite, fingerprint
 from ..store.model_file import load_model
 from .backend import check_backend, check_devices, jax_modules, mesh
 from .checkpoint import Snapshot, restore, save_checkpoint, snapshot
@@ -63,6 +63,10 @@ class History(list):
     """
 
     interrupted: bool = False
+    #: the run's settings (η as `lr`, epochs, batch size, optimizer, μ, λ, seed, dtype, init, backend, devices)
+    config: dict[str, Any]
+    #: the examples trained on and held out: `{"train": {"examples": n, "sha256": ...}, "holdout": ...}`
+    data: dict[str, Any]
     #: why training stopped early on NaN/Inf with `on_nonfinite="stop"` (else `None`)
     stopped: str | None = None
     #: where the run computed: `"numpy"` or `"jax"`, the dtype and the number of devices
@@ -79,6 +83,8 @@ class History(list):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.notices: list[str] = []  # what the run switched on for itself (JAX's 64-bit mode)
+        self.config = {}
+        self.data = {}
 
     def column(self, key: str) -> list[Any]:
         return [r.get(key) for r in self]
@@ -91,7 +97,8 @@ class History(list):
         return json.dumps({"epochs": epochs, "interrupted": self.interrupted, "stopped": self.stopped,
                            "backend": self.backend, "dtype": self.dtype, "devices": self.devices,
                            "threads": self.threads, "schedule": self.schedule, "early_stopped": self.early_stopped,
-                           "best_epoch": self.best_epoch, "notices": self.notices})
+                           "best_epoch": self.best_epoch, "notices": self.notices, "config": self.config,
+                           "data": self.data})
 
 
 # ------------------------------------------------------------------ data prep
@@ -455,6 +462,11 @@ def train(
     config = {"batch_size": int(batch_size), "lr": float(lr), "optimizer": optimizer, "momentum": float(momentum),
               "weight_decay": float(weight_decay), "seed": seed, "dtype": dtype, "backend": backend,
               "devices": trainer.devices, "schedule": sched.to_dict()}
+    history.config = {**config, "epochs": int(epochs), "init": init}
+    history.data = {"train": {"examples": data.n, "sha256": fingerprint(data.X, data.labels)}}
+    if data.hold is not None:
+        history.data["holdout"] = {"examples": int(data.hold[0].shape[0]),
+                                   "sha256": fingerprint(data.hold[0], data.hold[2])}
     first_epoch = 1
     if resume is not None:
         done, params, opt_state, extra = resume_from(resume, spec, config, pnames, trainer.shapes, rng, history,
@@ -466,6 +478,9 @@ def train(
                                    f"{extra['config'].get(key)!r} (override)")
         if best is not None:
             best.replay(history, extra.get("best"), pnames, history.notices)
+            if best.patience is not None and best.wait >= best.patience:  # it had stopped early: nothing to train
+                history.early_stopped = best.reason(done)
+                first_epoch = epochs + 1
     if init_from is not None:
         history.notices.append(f"started from the parameters of {init_from}")
     trainer.set_data(data.X, data.Y)

@@ -9,7 +9,7 @@ import re
 
 __all__ = ["to_text"]
 
-_SIMPLE_SCRIPT = re.compile(r"[\w′'ᵀ.*]+")
+_SIMPLE_SCRIPT = re.compile(r"[\w′'ᵀ.*∘]+")
 
 
 def to_text(tex: str) -> str:
@@ -25,10 +25,12 @@ def to_text(tex: str) -> str:
         (r"\delta", "δ"), (r"\sigma", "σ"), (r"\nabla", "∇"), (r"\partial ", "∂"), (r"\partial", "∂"),
         (r"\frac{1}{2}", "½"), ("^{T}", "ᵀ"), (r"\tanh", "tanh"), (r"\log", "ln"), (r"\ln", "ln"),
         (r"\cdot", "·"), (r"\times", "×"), (r"\lambda", "λ"), (r"\eta", "η"), (r"\sum", "Σ"),
-        (r"\epsilon", "ε"), (r"\qquad", "  "), (r"\quad", "  "), (r"\,", " "),
+        (r"\epsilon", "ε"), (r"\qquad", "  "), (r"\quad", "  "), (r"\,", " "), (r"\circ ", "∘"), (r"\circ", "∘"),
+        (r"\left\lVert ", "‖"), (r" \right\rVert", "‖"),
     ):
         out = out.replace(a, b)
     group = r"([^{}]*(?:\{[^{}]*\}[^{}]*)*)"
+    out = re.sub(r"\\sqrt\{" + group + r"\}", r"√(\1)", out)
     frac = re.compile(r"\\frac\{" + group + r"\}\{" + group + r"\}")
 
     def fraction(m: re.Match) -> str:

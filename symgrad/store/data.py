@@ -29,11 +29,14 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
+import math
 import os
+import stat
 import zlib
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -63,13 +66,18 @@ __all__ = [
     "PACKAGED_MNIST",
     "as_arrays",
     "check_finite",
+    "check_regular",
     "dataset",
     "find_mnist",
+    "fingerprint",
     "load_idx",
+    "load_idx_images",
     "load_mnist",
+    "memory_limit",
     "one_hot",
     "packaged_mnist",
     "read_idx",
+    "size_text",
     "split",
     "to_columns",
 ]
@@ -98,17 +106,190 @@ def _describe_magic(magic: int) -> str:
     return f"{magic} (0x{magic:08X}: {kind}, {ndim}-D)"
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The file's bytes, gunzipped if they start with the gzip magic."""
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
-    if path.is_dir():
-        raise DataError(f"{path}: is a directory, not an IDX file")
+#: Chunk size of the streaming reader: memory grows with the data actually there, never with a promise.
+_CHUNK = 1 << 22
+
+
+def memory_limit() -> int:
+    """The bytes a single input may unpack to: this machine's physical memory (a bound, not a guess of what is free).
+
+    Used to refuse an IDX header or a model file that promises more than could ever be held.
+    """
     try:
-        raw = path.read_bytes()
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): a generous fixed bound
+        return 64 << 30
+
+
+def size_text(n: int) -> str:
+    """A byte count for a message, short whatever its size: `1,234 bytes (1.2 KiB)`, `a 600-digit number`."""
+    if n >= 10**21:
+        return f"about 10^{len(str(n)) - 1} bytes"
+    if n < 1024:
+        return f"{n:,} bytes"
+    value, i = n / 1024, 0
+    while value >= 1024 and i < 5:
+        value, i = value / 1024, i + 1
+    return f"{n:,} bytes ({value:.1f} {('KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB')[i]})"
+
+
+def _shape_text(dims: tuple[int, ...]) -> str:
+    """`10×28×28`; a long shape (a hostile header may give 255 sizes) shortened so an error stays one short line."""
+    if len(dims) <= 6:
+        return "×".join(map(str, dims))
+    return "×".join(map(str, dims[:3])) + "×…×" + "×".join(map(str, dims[-2:])) + f" ({len(dims)} dimensions)"
+
+
+def check_regular(path: Path, what: str = "an IDX file", *, pipes: bool = True) -> None:
+    """`path` exists and is a regular file, or a pipe (read as a bounded stream) when `pipes`; a device such as
+    `/dev/zero`, a directory or a socket is refused (`DataError` naming the file)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
     except OSError as e:
         raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
-    return _gunzip(path, raw)
+    if stat.S_ISDIR(st.st_mode):
+        raise DataError(f"{path}: is a directory, not {what}")
+    if not (stat.S_ISREG(st.st_mode) or (pipes and stat.S_ISFIFO(st.st_mode))):
+        kind = ("a character device" if stat.S_ISCHR(st.st_mode) else "a block device" if stat.S_ISBLK(st.st_mode)
+                else "a socket" if stat.S_ISSOCK(st.st_mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode)
+                else "not a regular file")
+        raise DataError(f"{path}: is {kind}, not {what}; refusing to read it")
+
+
+def _read_exactly(stream: IO[bytes], n: int) -> bytes:
+    """`n` bytes, or fewer only where the stream ends; read in chunks, so memory follows the data actually there
+    (a pipe or a gzip stream may return less than asked before its end)."""
+    parts, got = [], 0
+    while got < n:
+        chunk = stream.read(min(_CHUNK, n - got))
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
+
+
+def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read one IDX file (plain or gzip) into an array of its native shape and type.
+
+    Checks the magic number (two zero bytes, a known type code, D ≥ 1), that the
+    header is complete, and that the data are exactly ∏ sizes × item size bytes —
+    neither truncated nor followed by trailing bytes. Errors are
+    `DataError` naming the file and what is wrong.
+    The result is a writable array in native byte order (uint8 for MNIST).
+
+    Hostile files stay cheap: the file is read as a stream (gzip decompressed as it
+    goes), the header first; no more than the ∏ sizes × item size bytes it promises
+    are read, plus one to detect trailing data, so a gzip bomb stops after its header's
+    worth. A header promising more than this machine's memory (`memory_limit`),
+    or a plain file whose size disagrees with its header, is refused before any data
+    are read. A device (`/dev/zero`), a directory or a socket is refused; a pipe
+    is read as a bounded stream.
+    """
+    path = Path(os.fspath(path))
+    check_regular(path)
+    try:
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            regular = stat.S_ISREG(st.st_mode)
+            start = f.read(2)
+            raw: IO[bytes] = f
+            if regular:
+                f.seek(0)
+            else:  # a pipe cannot seek: put the two bytes back in front
+                raw = io.BufferedReader(_Prefixed(start, f))
+            if start == _GZIP_MAGIC:
+                return _idx_stream(path, gzip.GzipFile(fileobj=raw, mode="rb"), None)
+            return _idx_stream(path, raw, st.st_size if regular else None)
+    except EOFError:
+        raise DataError(f"{path}: truncated gzip data (the compressed stream ends early)") from None
+    except (gzip.BadGzipFile, zlib.error) as e:
+        raise DataError(f"{path}: corrupt gzip data ({e})") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
+
+
+class _Prefixed(io.RawIOBase):
+    """A pipe with the bytes already read from it put back in front."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self._head, self._rest = head, rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self._head:
+            n = min(len(b), len(self._head))
+            b[:n], self._head = self._head[:n], self._head[n:]
+            return n
+        data = self._rest.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+def _idx_stream(path: Path | Traversable, stream: IO[bytes], size: int | None) -> np.ndarray:
+    """The IDX array read from `stream` (`size`: the plain file's size, else unknown), header first."""
+    head = _read_exactly(stream, 4)
+    magic, ndim, dtype = _check_magic(path, head)
+    header = 4 + 4 * ndim
+    rest = _read_exactly(stream, header - 4)
+    dims = _check_header(path, head + rest, magic, ndim)
+    expected = math.prod(dims) * dtype.itemsize
+    what = _what(dims, dtype, expected)
+    if size is not None:  # a plain file: its size says it all before any data are read
+        found = size - header
+        if found < expected:
+            raise DataError(f"{path}: truncated: header says {what}, found {found:,}")
+        if found > expected:
+            raise DataError(f"{path}: {found - expected:,} trailing bytes: header says {what}, found {found:,}")
+    limit = memory_limit()
+    if expected > limit:
+        raise DataError(f"{path}: header says {what}, more than this machine's memory ({size_text(limit)})")
+    body = _read_exactly(stream, expected + 1)  # one more byte than promised: trailing data?
+    found = len(body)
+    if found < expected:
+        raise DataError(f"{path}: truncated: header says {what}, found {found:,}")
+    if found > expected:
+        raise DataError(f"{path}: trailing data: header says {what}, and the data go on after them")
+    arr = np.frombuffer(body, dtype=dtype, count=math.prod(dims)).reshape(dims)
+    return arr.astype(dtype.newbyteorder("="), copy=True)
+
+
+def _check_magic(path: Path | Traversable, head: bytes) -> tuple[int, int, np.dtype]:
+    if len(head) < 4:
+        raise DataError(f"{path}: not an IDX file: {len(head)} bytes, too short for the 4-byte magic number")
+    if head[0] != 0 or head[1] != 0:
+        raise DataError(
+            f"{path}: not an IDX file: the magic number must start with two zero bytes, found {head[:4]!r}"
+        )
+    magic = int.from_bytes(head[:4], "big")
+    code, ndim = head[2], head[3]
+    if code not in IDX_TYPES:
+        known = ", ".join(f"0x{c:02X} {t.name}" for c, t in IDX_TYPES.items())
+        raise DataError(
+            f"{path}: bad magic number {magic} (0x{magic:08X}): unknown type code 0x{code:02X} ({known})"
+        )
+    if ndim == 0:
+        raise DataError(f"{path}: bad magic number {magic} (0x{magic:08X}): zero dimensions")
+    return magic, ndim, IDX_TYPES[code]
+
+
+def _check_header(path: Path | Traversable, data: bytes, magic: int, ndim: int) -> tuple[int, ...]:
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataError(
+            f"{path}: truncated header: magic {_describe_magic(magic)} needs {header} header bytes, found {len(data)}"
+        )
+    return tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+
+
+def _what(dims: tuple[int, ...], dtype: np.dtype, expected: int) -> str:
+    shape_txt = _shape_text(dims)
+    return f"{shape_txt} = {size_text(expected)}" if dtype.itemsize == 1 else (
+        f"{shape_txt} {dtype.name} = {size_text(expected)}")
 
 
 def _gunzip(path: Path | Traversable, raw: bytes) -> bytes:
@@ -123,60 +304,9 @@ def _gunzip(path: Path | Traversable, raw: bytes) -> bytes:
         raise DataError(f"{path}: corrupt gzip data ({e})") from None
 
 
-def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read one IDX file (plain or gzip) into an array of its native shape and type.
-
-    Checks the magic number (two zero bytes, a known type code, D ≥ 1), that the
-    header is complete, and that the data are exactly ∏ sizes × item size bytes —
-    neither truncated nor followed by trailing bytes. Errors are
-    `DataError` naming the file and what is wrong.
-    The result is a writable array in native byte order (uint8 for MNIST).
-    """
-    path = Path(os.fspath(path))
-    return _parse_idx(path, _read_bytes(path))
-
-
 def _parse_idx(path: Path | Traversable, data: bytes) -> np.ndarray:
     """The IDX array held by `data` (the bytes of `path`, gunzipped), checked as `read_idx` says."""
-    if len(data) < 4:
-        raise DataError(f"{path}: not an IDX file: {len(data)} bytes, too short for the 4-byte magic number")
-    if data[0] != 0 or data[1] != 0:
-        raise DataError(
-            f"{path}: not an IDX file: the magic number must start with two zero bytes, found {data[:4]!r}"
-        )
-    magic = int.from_bytes(data[:4], "big")
-    code, ndim = data[2], data[3]
-    if code not in IDX_TYPES:
-        known = ", ".join(f"0x{c:02X} {t.name}" for c, t in IDX_TYPES.items())
-        raise DataError(
-            f"{path}: bad magic number {magic} (0x{magic:08X}): unknown type code 0x{code:02X} ({known})"
-        )
-    if ndim == 0:
-        raise DataError(f"{path}: bad magic number {magic} (0x{magic:08X}): zero dimensions")
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DataError(
-            f"{path}: truncated header: magic {_describe_magic(magic)} needs {header} header bytes, found {len(data)}"
-        )
-    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    dtype = IDX_TYPES[code]
-    count = 1
-    for s in dims:
-        count *= s
-    expected = count * dtype.itemsize
-    found = len(data) - header
-    shape_txt = "×".join(map(str, dims))
-    what = (
-        f"{shape_txt} = {expected} bytes"
-        if dtype.itemsize == 1
-        else f"{shape_txt} {dtype.name} = {expected} bytes"
-    )
-    if found < expected:
-        raise DataError(f"{path}: truncated: header says {what}, found {found}")
-    if found > expected:
-        raise DataError(f"{path}: {found - expected} trailing bytes: header says {what}, found {found}")
-    arr = np.frombuffer(data, dtype=dtype, count=count, offset=header).reshape(dims)
-    return arr.astype(dtype.newbyteorder("="), copy=True)
+    return _idx_stream(path, io.BytesIO(data), len(data))
 
 
 def _expect_magic(path: Path | Traversable, arr: np.ndarray, magic: int, what: str) -> None:
@@ -205,6 +335,18 @@ def load_idx(
     """
     ipath, lpath = Path(os.fspath(images_path)), Path(os.fspath(labels_path))
     return _examples(ipath, read_idx(ipath), lpath, read_idx(lpath), max_label, dtype)
+
+
+def load_idx_images(images_path: str | os.PathLike[str], *, dtype: Any = np.float64) -> np.ndarray:
+    """An IDX images file alone (to predict, no labels): `X` (n, rows·cols), pixels scaled to [0, 1]."""
+    ipath = Path(os.fspath(images_path))
+    images = read_idx(ipath)
+    _expect_magic(ipath, images, IDX_IMAGES, "an images file")
+    if images.shape[0] == 0:
+        raise DataError(f"{ipath}: holds no examples")
+    X = images.reshape(images.shape[0], -1).astype(dtype)
+    X /= 255.0
+    return X
 
 
 def _examples(
@@ -444,6 +586,20 @@ def as_arrays(
     if n_classes is not None:
         _check_range(y, int(n_classes), "labels")
     return a, y
+
+
+def fingerprint(*arrays: Any) -> str:
+    """The sha256 (hex) of arrays: each one's dtype, shape and bytes in C order, in turn.
+
+    Two runs on the same examples (same values, same dtype) have the same fingerprint, whatever
+    file they came from; a saved model records it (`provenance["data"]`).
+    """
+    h = hashlib.sha256()
+    for a in arrays:
+        arr = np.ascontiguousarray(a)
+        h.update(f"{arr.dtype.str}{arr.shape}".encode())
+        h.update(memoryview(arr).cast("B"))
+    return h.hexdigest()
 
 
 def split(

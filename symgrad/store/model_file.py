@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, overload
@@ -35,6 +36,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..networks import check_spec, param_shapes
+from .data import check_regular, memory_limit, size_text
 from .files import atomic_open, check_target
 
 __all__ = ["FORMAT", "VERSION", "load_checkpoint", "load_model", "save_model"]
@@ -196,12 +198,115 @@ def save_model(
     return target
 
 
+#: The most bytes the JSON header may hold (a checkpoint's history of a very long run stays well under it).
+HEADER_LIMIT = 64 << 20
+#: Extra arrays (an optimizer's moments: Adam keeps two per parameter) may declare at most this many times the
+#: parameters' float64 bytes, plus one MiB.
+EXTRA_FACTOR = 4
+
+
+def _declared(path: Path, zf: zipfile.ZipFile, name: str) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype member `name` declares in its `.npy` header, read without reading its data."""
+    try:
+        with zf.open(name + ".npy") as fp:
+            version = np.lib.format.read_magic(fp)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(fp)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(fp)
+            else:
+                raise ValueError(f".npy format version {version} (symgrad writes 1.0)")
+    except Exception as e:  # any parse failure of hostile bytes is the file's fault
+        raise UsageError(f"{path}: truncated or corrupt archive: cannot read the header of array {name!r} ({e})") from None
+    if dtype.hasobject:
+        raise UsageError(
+            f"{path}: array {name!r} holds pickled Python objects; refusing to unpickle it "
+            "(a symgrad model file never contains objects)"
+        )
+    return tuple(int(n) for n in shape), dtype
+
+
+def _check_declared(path: Path, zf: zipfile.ZipFile, names: list[str]) -> dict[str, np.ndarray]:
+    """Every member's declared shape and dtype checked against the header's spec before any data are read
+    (a deflated member may unpack to gigabytes): returns the header member, read."""
+    members = set(zf.namelist())
+    for name in names:
+        if name + ".npy" not in members:
+            raise UsageError(f"{path}: corrupt archive: member {name!r} is not a NumPy array")
+    if HEADER_KEY not in names:
+        raise UsageError(
+            f"{path}: not a symgrad model file (no {HEADER_KEY!r} header; arrays: {', '.join(names) or 'none'})"
+        )
+    shape, dtype = _declared(path, zf, HEADER_KEY)
+    if dtype != np.uint8 or len(shape) != 1:
+        raise UsageError(
+            f"{path}: corrupt header: {HEADER_KEY!r} must be 1-D uint8 bytes, got {dtype} of shape {shape}"
+        )
+    if shape[0] > HEADER_LIMIT:
+        raise UsageError(f"{path}: corrupt header: {HEADER_KEY!r} declares {shape[0]:,} bytes (at most "
+                         f"{HEADER_LIMIT:,})")
+    raw = _read_member(path, zf, HEADER_KEY)
+    header = _read_header(path, {HEADER_KEY: raw})
+    spec = _check_spec(header.get("spec"), str(path))
+    shapes = param_shapes(spec["sizes"])
+    n_params = sum(r * c for r, c in shapes.values())
+    limit = memory_limit()
+    if n_params * 8 > limit:
+        raise UsageError(f"{path}: the spec (sizes {spec['sizes']}) implies {n_params:,} parameters = "
+                         f"{size_text(n_params * 8)}, more than this machine's memory ({size_text(limit)})")
+    listed = header.get("extra_arrays", [])
+    extras = set(listed) if isinstance(listed, list) and all(isinstance(k, str) for k in listed) else set()
+    budget = EXTRA_FACTOR * n_params * 8 + (1 << 20)
+    used = 0
+    for name in names:
+        if name == HEADER_KEY:
+            continue
+        shape, dtype = _declared(path, zf, name)
+        nbytes = math.prod(shape) * dtype.itemsize
+        if name.startswith(PARAM_PREFIX) and name[len(PARAM_PREFIX):] in shapes:
+            key = name[len(PARAM_PREFIX):]
+            if dtype.kind not in _FLOAT_KINDS:
+                raise UsageError(f"{path}: parameter {key!r} has dtype {dtype}, expected a float array")
+            if shape != shapes[key]:
+                raise UsageError(f"{path}: parameter {key!r} has shape {shape}, the spec (sizes {spec['sizes']}) "
+                                 f"implies {shapes[key]}")
+        elif name.startswith(EXTRA_PREFIX) and name[len(EXTRA_PREFIX):] in extras:
+            used += nbytes
+            if used > budget:
+                raise UsageError(f"{path}: extra array {name[len(EXTRA_PREFIX):]!r} declares shape {shape} "
+                                 f"({size_text(nbytes)}): the extra arrays would exceed {size_text(budget)}, "
+                                 f"{EXTRA_FACTOR}× the parameters' size (tampered file?)")
+        else:
+            raise UsageError(f"{path}: unexpected array(s) {name!r} (tampered file?)")
+    return {HEADER_KEY: raw}
+
+
+def _read_member(path: Path, zf: zipfile.ZipFile, name: str) -> np.ndarray:
+    try:
+        with zf.open(name + ".npy") as fp:
+            return np.lib.format.read_array(fp, allow_pickle=False)
+    except ValueError as e:
+        if "allow_pickle" in str(e) or "Object arrays" in str(e):
+            raise UsageError(
+                f"{path}: array {name!r} holds pickled Python objects; refusing to unpickle it "
+                "(a symgrad model file never contains objects)"
+            ) from None
+        raise UsageError(f"{path}: corrupt array {name!r} ({e})") from None
+    except Exception as e:
+        raise UsageError(f"{path}: truncated or corrupt archive: cannot read array {name!r} ({e})") from None
+
+
 def _read_archive(path: Path) -> dict[str, np.ndarray]:
-    """Every array of the archive, read without pickle; a UsageError naming the file otherwise."""
-    if not path.exists():
-        raise UsageError(f"{path}: no such file")
-    if path.is_dir():
-        raise UsageError(f"{path}: is a directory, not a symgrad model file")
+    """Every array of the archive, read without pickle; a UsageError naming the file otherwise.
+
+    Each member's declared shape and dtype (its `.npy` header) is checked against the header's
+    spec before its data are read, so a small file whose deflated member would unpack to
+    gigabytes is refused at once (`_check_declared`).
+    """
+    try:
+        check_regular(path, "a symgrad model file", pipes=False)
+    except UsageError as e:
+        raise UsageError(str(e)) from None
     try:
         with open(path, "rb") as f:
             start = f.read(6)
@@ -227,6 +332,7 @@ def _read_archive(path: Path) -> dict[str, np.ndarray]:
             names = list(archive.files)
         except Exception as e:
             raise UsageError(f"{path}: corrupt archive ({e})") from None
+        _check_declared(path, archive.zip, names)
         for name in names:
             try:
                 arrays[name] = archive[name]
