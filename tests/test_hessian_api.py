@@ -152,3 +152,13 @@ def test_mlp_copies_the_callers_arrays():
 def test_top_level_exports():
     assert sg.hessian is sg.numeric.hessian.hessian
     assert sg.hessian_nodes is sg.core.hessian_nodes
+
+
+def test_train_given_columns_says_to_pass_rows():
+    from symgrad.numeric import train
+
+    net = sg.mlp([2, 3, 2], level="layer", seed=0)
+    X = np.random.default_rng(0).standard_normal((2, 20))  # 20 examples as columns
+    with pytest.raises(UsageError) as e:
+        train(net, X, np.zeros(20, dtype=int), epochs=1, progress=False)
+    assert "one example per row" in str(e.value) and "X.T" in str(e.value)
