@@ -9,7 +9,7 @@ to predict with and evaluate.
 The package is layered, each layer importing only those below it:
 
 ```text
-cli → derivation → numeric, printing → store → networks → core → errors
+cli → derivation → numeric, printing → store → networks → layers → core → errors
 ```
 
 Importing the package imports none of SymPy, NumPy or networkx (`symgrad --help` answers at once):
@@ -27,7 +27,8 @@ if TYPE_CHECKING:  # what the names are, for readers and type checkers; imported
     from .core import Graph, Node, backprop, expand, gradients
     from .core.functions import log_softmax, relu, sigmoid, sigmoid_prime, softmax, softplus, step, tanh_prime
     from .core.parse import parse
-    from .derivation import ChainRule, chain_rule
+    from .derivation import ChainRule, chain_rule, verify_graph
+    from .layers import layer, sequential
     from .networks import Network, init_params, mlp
     from .numeric.model import Model, load
     from .printing import Formula, latex
@@ -49,9 +50,11 @@ __all__ = [
     "init_params",
     "load",
     "latex",
+    "layer",
     "log_softmax",
     "mlp",
     "parse",
+    "sequential",
     "relu",
     "sigmoid",
     "sigmoid_prime",
@@ -59,6 +62,7 @@ __all__ = [
     "softplus",
     "step",
     "tanh_prime",
+    "verify_graph",
 ]
 
 lazy_exports(__name__, {
@@ -77,6 +81,9 @@ lazy_exports(__name__, {
     "tanh_prime": ".core.functions",
     "ChainRule": ".derivation",
     "chain_rule": ".derivation",
+    "verify_graph": ".derivation",
+    "layer": ".layers",
+    "sequential": ".layers",
     "Network": ".networks",
     "init_params": ".networks",
     "mlp": ".networks",
