@@ -45,11 +45,15 @@ from sympy.matrices.expressions.matexpr import MatrixElement, MatrixExpr
 from symgrad import Graph, backprop, expand
 from symgrad.core.functions import (
     closed_form,
+    gelu,
+    gelu_prime,
     identity,
     log_softmax,
     relu,
     sigmoid,
     sigmoid_prime,
+    silu,
+    silu_prime,
     softmax,
     softplus,
     step,
@@ -82,6 +86,10 @@ UNARY = {
     "sigmoid_prime": sigmoid_prime,
     "tanh_prime": tanh_prime,
     "softplus": softplus,
+    "silu": silu,
+    "silu_prime": silu_prime,
+    "gelu": gelu,
+    "gelu_prime": gelu_prime,
     "identity": identity,
     "log": sp.log,
     "Abs": sp.Abs,
@@ -90,7 +98,10 @@ UNARY = {
 }
 KINKED = {"Abs", "relu", "step"}
 SCALAR_OPS = ["Add", "Mul", "Pow", "Max", "Min", *UNARY]
-SMOOTH_OPS = ["Add", "Mul", "Pow", *[k for k in UNARY if k not in KINKED]]
+#: SiLU and GELU (and their derivatives) are left out of the sympy.simplify comparison, which does not bring
+#: GELU's closed form to 0 in time; their derivatives are proved in tests/test_layers.py.
+LAYER_HEADS = {"silu", "silu_prime", "gelu", "gelu_prime"}
+SMOOTH_OPS = ["Add", "Mul", "Pow", *[k for k in UNARY if k not in KINKED | LAYER_HEADS]]
 POWERS = [2, 3, -1, -2, sp.Rational(1, 2), sp.Rational(3, 2), "node"]
 
 _d = sp.Dummy("d", real=True)

@@ -347,3 +347,35 @@ def test_the_workflow_page_python_runs(tmp_path, monkeypatch):
     for block in blocks:
         exec(compile(block, "docs/workflow.md", "exec"), namespace)  # noqa: S102 - our own docs
     assert namespace["e"].n == 2000 and (tmp_path / "digits.npz").exists()
+
+
+def test_predict_idx_images_without_labels(mnist_model, tmp_path, capsys):
+    """An IDX images file alone is enough to predict; its pixels are scaled to [0, 1] as training's were."""
+    import gzip
+
+    from symgrad.store.data import PACKAGED_MNIST, read_idx
+    from symgrad.store.data import dataset as builtin
+
+    images = read_idx(ROOT / "symgrad" / "store" / "datasets" / "mnist" / PACKAGED_MNIST[0])[8000:8010]
+    header = bytes([0, 0, 8, 3]) + b"".join(int(n).to_bytes(4, "big") for n in images.shape)
+    (tmp_path / "ten.gz").write_bytes(gzip.compress(header + images.tobytes()))
+    assert main(["predict", "--model", str(mnist_model[0]), "--images", str(tmp_path / "ten.gz"), "--json"]) == 0
+    got = [r["class"] for r in json.loads(capsys.readouterr().out)["predictions"]]
+    X, _ = builtin("mnist")
+    assert got == sg.load(mnist_model[0]).predict(X[8000:8010]).classes.tolist()
+
+
+def test_json_pipes_through_json_tool(tmp_path):
+    """`symgrad train --json | python -m json.tool`: nothing but the document on stdout, in a real pipe."""
+    import subprocess
+    import sys
+
+    train_ = subprocess.Popen([sys.executable, "-m", "symgrad", "train", "--dataset", "xor", "--sizes", "2,3,1",
+                               "--epochs", "2", "--json", "--save", "m.npz"], cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    tool = subprocess.run([sys.executable, "-m", "json.tool"], stdin=train_.stdout, capture_output=True, text=True,
+                          timeout=120)
+    train_.stdout.close()
+    err = train_.stderr.read().decode()
+    assert train_.wait(timeout=120) == 0 and tool.returncode == 0, (err, tool.stderr)
+    assert json.loads(tool.stdout)["saved"] == "m.npz" and "epoch 2/2" in err

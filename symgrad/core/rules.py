@@ -36,11 +36,15 @@ from sympy.matrices.expressions.matexpr import MatrixElement, MatrixExpr
 
 from ..errors import RuleError
 from .functions import (
+    gelu,
+    gelu_prime,
     identity,
     log_softmax,
     relu,
     sigmoid,
     sigmoid_prime,
+    silu,
+    silu_prime,
     softmax,
     softplus,
     step,
@@ -123,7 +127,8 @@ SCALAR_PARTIALS: dict[type, Callable[[sp.Basic, int], sp.Basic]] = {
     sp.Abs: lambda e, i: sp.sign(e.args[0]),
     sp.Max: _max,
     sp.Min: _min,
-    **{head: _function_partial for head in (sigmoid, sigmoid_prime, tanh_prime, relu, step, softplus, identity)},
+    **{head: _function_partial for head in (sigmoid, sigmoid_prime, tanh_prime, relu, step, softplus, identity,
+                                               silu, silu_prime, gelu, gelu_prime)},
 }
 
 
