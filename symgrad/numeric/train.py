@@ -149,6 +149,9 @@ def _inputs(X: Any, d: int, dtype: Any, what: str = "X") -> np.ndarray:
         a = a.reshape(a.shape[0], -1)
     if a.ndim != 2:
         raise UsageError(f"{what} must have one example per row, shape (n, {d}); got shape {a.shape}")
+    if a.shape[1] != d and a.shape[0] == d:
+        raise UsageError(f"{what} has shape {a.shape}: examples as columns, as compiled calls take them; train() "
+                         f"takes one example per row, shape (n, {d}): pass {what}.T")
     if a.shape[1] != d:
         raise UsageError(f"{what}: examples have {a.shape[1]} features (shape {a.shape}), the network's input "
                          f"layer (first of sizes) has {d}")

@@ -201,10 +201,50 @@ def explain_items() -> list[Item]:
     return items
 
 
+#: derive --expr's examples (docs/tutorials and the README): (expression, shapes, wrt).
+EXPRESSIONS = (
+    ("C = x.T @ A @ x", {"x": "3", "A": "3x3"}, ["x"]),
+    ("C = norm(X @ w - y)**2", {"X": "5x3", "w": "3", "y": "5"}, ["w"]),
+    ("C = -sum(y * log(sigmoid(X @ w)) + (1 - y) * log(1 - sigmoid(X @ w)))", {"X": "5x3", "w": "3", "y": "5"},
+     ["w"]),
+    ("z = X @ w; C = -sum(y * log(sigmoid(z)) + (1 - y) * log(1 - sigmoid(z)))", {"X": "5x3", "w": "3", "y": "5"},
+     ["w"]),
+)
+
+
+def expression_items() -> tuple[list[Item], list[tuple[str, str]]]:
+    """symgrad derive --expr's LaTeX and Markdown, every form, and its text."""
+    items, texts = [], []
+    for text, shapes, wrt in EXPRESSIONS:
+        argv = ["derive", "--expr", text, *(f"--shape={k}={v}" for k, v in shapes.items()),
+                *(f"--wrt={w}" for w in wrt)]
+        for form in FORMS:
+            src = f"derive --expr {text!r} {form}"
+            out = {fmt: _cli([*argv, "--form", form, "--format", fmt]) for fmt in ("latex", "markdown", "text")}
+            items.append(Item(src + " latex", out["latex"], "display"))
+            items += markdown_maths(src + " markdown", out["markdown"])
+            texts.append((src + " text", out["text"]))
+    return items, texts
+
+
+def _cli(argv: list[str]) -> str:
+    import io
+    from contextlib import redirect_stdout
+
+    from symgrad.cli import main
+
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        assert main(argv) == 0, argv
+    return buf.getvalue().rstrip("\n")
+
+
 def collect() -> tuple[list[Item], list[tuple[str, str]]]:
     """Every item, each distinct (LaTeX, mode) once (the first source that printed it names it)."""
     derived, texts = derive_items()
-    everything = derived + display_items() + explicit_items() + verify_items() + explain_items()
+    typed, typed_texts = expression_items()
+    texts += typed_texts
+    everything = derived + typed + display_items() + explicit_items() + verify_items() + explain_items()
     seen: dict[tuple[str, str], Item] = {}
     for it in everything:
         key = (it.tex, it.mode)
