@@ -24,12 +24,13 @@ from . import printing  # noqa: F401 - fills the core's notebook displays (they 
 from .errors import GraphError, lazy_exports
 
 if TYPE_CHECKING:  # what the names are, for readers and type checkers; imported when first used
-    from .core import Graph, Node, backprop, expand, gradients
+    from .core import Graph, Node, backprop, expand, gradients, hessian_nodes
     from .core.functions import log_softmax, relu, sigmoid, sigmoid_prime, softmax, softplus, step, tanh_prime
     from .core.parse import parse
     from .derivation import ChainRule, chain_rule, verify_graph
     from .layers import layer, sequential
     from .networks import Network, init_params, mlp
+    from .numeric.hessian import Hessian, hessian
     from .numeric.model import Model, load
     from .printing import Formula, latex
 
@@ -41,12 +42,15 @@ __all__ = [
     "Formula",
     "Graph",
     "GraphError",
+    "Hessian",
     "Model",
     "Network",
     "Node",
     "backprop",
     "expand",
     "gradients",
+    "hessian",
+    "hessian_nodes",
     "init_params",
     "load",
     "latex",
@@ -71,6 +75,9 @@ lazy_exports(__name__, {
     "backprop": ".core",
     "expand": ".core",
     "gradients": ".core",
+    "hessian_nodes": ".core",
+    "hessian": ".numeric.hessian",
+    "Hessian": ".numeric.hessian",
     "log_softmax": ".core.functions",
     "relu": ".core.functions",
     "sigmoid": ".core.functions",

@@ -183,11 +183,14 @@ def swiglu(g: Graph, x: str, hidden: int, n_out: int | None = None, *, k: Any) -
     return _node(g, f"o{k}", Wd * h, f"o^{{{k}}}", k)
 
 
-def dropout(g: Graph, x: str, *, k: Any) -> str:
-    """h^k = x ⊙ M^k with the mask M^k an input of x's shape (inverted dropout: entries 0 or 1/(1 − p),
-    drawn by the caller; all ones to evaluate). Returns `"h{k}"`; the mask is the input `"M{k}"`."""
+def dropout(g: Graph, x: str, p: float = 0.5, *, k: Any) -> str:
+    """h^k = x ⊙ M^k with the mask M^k an input of x's shape (inverted dropout: entries 0 or 1/(1 − p);
+    `train` draws it for every mini-batch, all ones to evaluate). Returns `"h{k}"`; the mask is the
+    input `"M{k}"`."""
     shape = _shape(g, x)
-    M = g.input(f"M{k}", shape, tex=f"M^{{{k}}}", kind="mask", meta={"layer": k})
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+        raise UsageError(f"dropout p must be a number in [0, 1), got {p!r}", arg="p")
+    M = g.input(f"M{k}", shape, tex=f"M^{{{k}}}", kind="mask", meta={"layer": k, "dropout": float(p)})
     return _node(g, f"h{k}", HadamardProduct(g[x], M), f"h^{{{k}}}", k)
 
 
@@ -385,8 +388,8 @@ class layer:
         return _layer(swiglu, hidden, n_out)
 
     @staticmethod
-    def dropout() -> Layer:
-        return _layer(dropout)
+    def dropout(p: float = 0.5) -> Layer:
+        return _layer(dropout, p)
 
     @staticmethod
     def attention(d_k: int, d_v: int | None = None, *, sequences: int | None = None,

@@ -70,6 +70,21 @@ def test_a_sequential_mlp_with_a_symbolic_batch_trains():
     assert history[-1]["holdout_accuracy"] >= 0.95
 
 
+def test_dropout_masks_are_drawn_for_every_mini_batch():
+    X, y = _blobs(200, 0)
+    seen = []
+    model = sequential(2, layer.dense(16), layer.activation("relu"), layer.dropout(0.5), layer.dense(3), seed=0)
+    history = train(model, X, y, epochs=8, batch_size=10, lr=0.05, optimizer="adam", holdout=_blobs(100, 1),
+                    callback=lambda r: seen.append(r["train_cost"]))
+    assert history[-1]["holdout_accuracy"] >= 0.9  # evaluated with the mask all ones
+    plain = sequential(2, layer.dense(16), layer.activation("relu"), layer.dense(3), seed=0)
+    ref = train(plain, X, y, epochs=8, batch_size=10, lr=0.05, optimizer="adam")
+    assert not np.allclose(model.params()["W2"], plain.params()["W2"])  # the masks changed the steps
+    assert len(seen) == 8 and ref[-1]["train_accuracy"] >= 0.9
+    with pytest.raises(UsageError, match=r"dropout p must be a number in \[0, 1\)"):
+        sequential(2, layer.dropout(1.0))
+
+
 @needs("jax")
 def test_the_jax_backend_trains_the_same_model():
     X, y = _blobs(100, 0)

@@ -149,6 +149,9 @@ def _inputs(X: Any, d: int, dtype: Any, what: str = "X") -> np.ndarray:
         a = a.reshape(a.shape[0], -1)
     if a.ndim != 2:
         raise UsageError(f"{what} must have one example per row, shape (n, {d}); got shape {a.shape}")
+    if a.shape[1] != d and a.shape[0] == d:
+        raise UsageError(f"{what} has shape {a.shape}: examples as columns, as compiled calls take them; train() "
+                         f"takes one example per row, shape (n, {d}): pass {what}.T")
     if a.shape[1] != d:
         raise UsageError(f"{what}: examples have {a.shape[1]} features (shape {a.shape}), the network's input "
                          f"layer (first of sizes) has {d}")
@@ -800,7 +803,8 @@ def train_graph(
     (labels (n,), one-hot as columns, or targets (n, k)). The names come from `graph.meta`
     (`input`, `target`, `cost`, `prediction`; `symgrad.layers.sequential` sets them)
     or, for a bare graph, its one input and one target without a value; inputs with a value (a
-    mask, a pooling matrix) are constants. When the graph's batch is a number (B examples as
+    mask, a pooling matrix) are constants; a dropout mask (`symgrad.layers.dropout` with p) is drawn
+    for every mini-batch, entries 0 or 1/(1 − p), and is all ones to evaluate. When the graph's batch is a number (B examples as
     columns) `batch_size` must be B and each epoch skips the n mod B examples left over after
     shuffling; with a symbolic batch m the last mini-batch is smaller. The update is
     `symgrad.numeric.optim.Optimizer`'s (SGD w → w − (η/m)(∇C + 2λW), momentum, Adam; the decay on
@@ -854,8 +858,11 @@ def train_graph(
     step_fn = compile_graph(g, outputs=[cost, *grads], dtype=dtype, backend=backend)
     eval_fn = compile_graph(g, outputs=[cost, pred] if pred else [cost], dtype=dtype, backend=backend,
                             name="evaluate")
+    # dropout masks (`symgrad.layers.dropout`): drawn afresh for every mini-batch, all ones to evaluate
+    drops = {a: float(g.node(a).meta["dropout"]) for a in step_fn.args
+             if g.node(a).value is None and "dropout" in g.node(a).meta}
     consts = {a: np.asarray(g.node(a).value, dtype=dt) for a in step_fn.args
-              if a not in pnames and a not in (x_name, y_name)}
+              if a not in pnames and a not in (x_name, y_name) and a not in drops}
     unknown = [a for a, v in consts.items() if g.node(a).value is None]
     if unknown:
         raise UsageError(f"node {unknown[0]!r}: an input train() does not feed needs a value")
@@ -864,8 +871,17 @@ def train_graph(
     wd_mask = [g.node(p).kind in ("W", "w") for p in pnames]
     update = opt.step_fn(params, wd_mask, float(weight_decay))
 
-    def call(fn: Any, xb: np.ndarray, yb: np.ndarray) -> list[np.ndarray]:
-        vals = {**dict(zip(pnames, params)), **consts, x_name: xb, y_name: yb}
+    mask_rng = np.random.default_rng(None if seed is None else seed + 1)
+
+    def masks(cols: int, train: bool) -> dict[str, np.ndarray]:
+        out = {}
+        for a, p in drops.items():
+            shape = (int(g.node(a).shape[0]), cols)
+            out[a] = ((mask_rng.random(shape) >= p) / (1 - p)).astype(dt) if train else np.ones(shape, dt)
+        return out
+
+    def call(fn: Any, xb: np.ndarray, yb: np.ndarray, train: bool = False) -> list[np.ndarray]:
+        vals = {**dict(zip(pnames, params)), **consts, **masks(xb.shape[1], train), x_name: xb, y_name: yb}
         out = fn.fn(*[vals[a] for a in fn.args])
         return [np.asarray(o) for o in out]
 
@@ -893,7 +909,7 @@ def train_graph(
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for s in range(0, stop, batch_size):
                 idx = perm[s : s + batch_size]
-                out = call(step_fn, _columns(Xa, idx), Ya[idx].T)
+                out = call(step_fn, _columns(Xa, idx), Ya[idx].T, train=True)
                 update(out[1:], len(idx))
         seconds = time.perf_counter() - t0
         if not all(np.isfinite(p).all() for p in params):

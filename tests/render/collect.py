@@ -201,11 +201,48 @@ def explain_items() -> list[Item]:
     return items
 
 
-#: Typed expressions (`derive --expr`): the textbook three, a δ, RMSNorm- and SwiGLU-like blocks, a norm with λ.
-EXPRESSIONS = [
+#: derive --expr's examples (docs/tutorials and the README): (expression, shapes, wrt).
+EXPRESSIONS = (
+    ("C = x.T @ A @ x", {"x": "3", "A": "3x3"}, ["x"]),
+    ("C = norm(X @ w - y)**2", {"X": "5x3", "w": "3", "y": "5"}, ["w"]),
+    ("C = -sum(y * log(sigmoid(X @ w)) + (1 - y) * log(1 - sigmoid(X @ w)))", {"X": "5x3", "w": "3", "y": "5"},
+     ["w"]),
+    ("z = X @ w; C = -sum(y * log(sigmoid(z)) + (1 - y) * log(1 - sigmoid(z)))", {"X": "5x3", "w": "3", "y": "5"},
+     ["w"]),
+)
+
+
+def expression_items() -> tuple[list[Item], list[tuple[str, str]]]:
+    """symgrad derive --expr's LaTeX and Markdown, every form, and its text."""
+    items, texts = [], []
+    for text, shapes, wrt in EXPRESSIONS:
+        argv = ["derive", "--expr", text, *(f"--shape={k}={v}" for k, v in shapes.items()),
+                *(f"--wrt={w}" for w in wrt)]
+        for form in FORMS:
+            src = f"derive --expr {text!r} {form}"
+            out = {fmt: _cli([*argv, "--form", form, "--format", fmt]) for fmt in ("latex", "markdown", "text")}
+            items.append(Item(src + " latex", out["latex"], "display"))
+            items += markdown_maths(src + " markdown", out["markdown"])
+            texts.append((src + " text", out["text"]))
+    return items, texts
+
+
+def _cli(argv: list[str]) -> str:
+    import io
+    from contextlib import redirect_stdout
+
+    from symgrad.cli import main
+
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        assert main(argv) == 0, argv
+    return buf.getvalue().rstrip("\n")
+
+
+#: More typed expressions (the library's calls): a norm with λ, RMSNorm- and SwiGLU-like blocks, softmax, traces.
+MORE_EXPRESSIONS = [
     ("C = x.T @ A @ x", {"x": (3, 1), "A": (3, 3)}, ["x", "A"]),
     ("C = norm(X @ w - y)**2 + 0.5 * lam * norm(w)**2", {"X": (3, 2), "w": 2, "y": 3, "lam": ()}, ["w", "lam"]),
-    ("C = -sum(y * log(sigmoid(X @ w)) + (1 - y) * log(1 - sigmoid(X @ w)))", {"X": (3, 2), "w": 2, "y": 3}, ["w"]),
     ("z = X @ w\nC = -sum(y * log(sigmoid(z)) + (1 - y) * log(1 - sigmoid(z)))", {"X": (3, 2), "w": 2, "y": 3},
      ["w", "z"]),
     ("ms = mean(x**2, axis=0)\nr = ms**-0.5\nh = x * r * g\nC = sum(h * v)", {"x": (2, 2), "g": 2, "v": (2, 2)},
@@ -219,37 +256,33 @@ EXPRESSIONS = [
 ]
 
 
-def expression_items() -> list[Item]:
-    """`derive --expr` in LaTeX and Markdown, every form, and `verify --expr`'s LaTeX and Markdown reports."""
+def more_expression_items() -> tuple[list[Item], list[tuple[str, str]]]:
+    """`derive_expression` in LaTeX, Markdown and text, every form, and `verify_expression`'s LaTeX and Markdown."""
     from symgrad.derivation.expression import derive_expression, verify_expression
 
-    items = []
-    for text, shapes, wrt in EXPRESSIONS:
-        src = "derive --expr " + text.replace("\n", "; ")[:60]
+    items, texts = [], []
+    for text, shapes, wrt in MORE_EXPRESSIONS:
+        src = "derive_expression " + text.replace("\n", "; ")[:60]
         for form in FORMS:
             latex = derive_expression(text, shapes, wrt, fmt="latex", form=form)
-            items.append(Item(f"{src} {form} latex", latex.split("\n", 1)[1], "display"))
+            items.append(Item(f"{src} {form} latex", latex, "display"))
             items += markdown_maths(f"{src} {form} markdown", derive_expression(text, shapes, wrt, fmt="markdown",
                                                                                   form=form))
+            texts.append((f"{src} {form} text", derive_expression(text, shapes, wrt, form=form)))
         rep = verify_expression(text, shapes, wrt, points=1)
         items.append(Item(src + " verify latex", rep.to_latex(), "document"))
         items += markdown_maths(src + " verify markdown", rep.to_markdown())
-    return items
-
-
-def expression_texts() -> list[tuple[str, str]]:
-    """`derive --expr`'s terminal text, every form (for the text checks)."""
-    from symgrad.derivation.expression import derive_expression
-
-    return [(f"derive --expr {text.replace(chr(10), '; ')[:60]} {form} text", derive_expression(text, shapes, wrt, form=form))
-            for text, shapes, wrt in EXPRESSIONS for form in FORMS]
+    return items, texts
 
 
 def collect() -> tuple[list[Item], list[tuple[str, str]]]:
     """Every item, each distinct (LaTeX, mode) once (the first source that printed it names it)."""
     derived, texts = derive_items()
-    texts = texts + expression_texts()
-    everything = derived + display_items() + explicit_items() + verify_items() + explain_items() + expression_items()
+    typed, typed_texts = expression_items()
+    more, more_texts = more_expression_items()
+    typed += more
+    texts += typed_texts + more_texts
+    everything = derived + typed + display_items() + explicit_items() + verify_items() + explain_items()
     seen: dict[tuple[str, str], Item] = {}
     for it in everything:
         key = (it.tex, it.mode)
