@@ -27,7 +27,7 @@ import pytest
 from extras_hidden import needs
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ["index.html", "verification/index.html"] + [
+PAGES = ["index.html", "verification/index.html", "layers/index.html"] + [
     f"tutorials/{p.stem}/index.html" for p in sorted((ROOT / "docs" / "tutorials").glob("*.md"))]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",

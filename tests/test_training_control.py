@@ -44,6 +44,17 @@ def _run(**kw):
 
 
 # ------------------------------------------------------------------ schedules
+def test_schedule_in_words_and_in_the_curves_title():
+    from symgrad.printing.plotting import run_title
+
+    assert Schedule("step", step_size=5, gamma=0.5).describe() == "step (k = 5, γ = 0.5)"
+    assert Schedule("cosine").describe() == "cosine"
+    title = run_title("blobs", (2, 6, 3), "sigmoid", "quadratic", "sgd", 1.0, 10, schedule="cosine")
+    assert title.endswith("— sgd, η₀ = 1, cosine, batch 10")
+    assert run_title("blobs", (2, 6, 3), "sigmoid", "quadratic", "sgd", 1.0, 10, schedule="constant").endswith(
+        "— sgd, η = 1, batch 10")
+
+
 def test_schedule_formulas():
     eta0, E = 2.0, 10
     assert [Schedule().lr(eta0, e, E) for e in (1, 5, 10)] == [2.0, 2.0, 2.0]

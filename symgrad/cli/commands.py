@@ -382,7 +382,7 @@ def train(args: Any) -> int:
         training_curves(history, args.plot, title=run_title(
             data_name, net.sizes, net.activation, net.cost, args.optimizer, args.lr, args.batch_size,
             n_train=len(X), n_holdout=len(hold[0]) if hold is not None else None, output=net.output,
-            momentum=args.momentum, weight_decay=args.weight_decay))
+            momentum=args.momentum, weight_decay=args.weight_decay, schedule=_schedule(args).describe()))
     if args.json:
         doc = json.loads(history.to_json())
         doc["saved"] = saved

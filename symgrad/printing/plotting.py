@@ -47,9 +47,11 @@ def run_title(
     output: str | None = None,
     momentum: float | None = None,
     weight_decay: float | None = None,
+    schedule: str | None = None,
 ) -> str:
     """The title of a run's curves, naming the data, the network and the optimizer, e.g.
-    `spirals (400 train / 200 held out) — 2-32-32-2 relu, log-likelihood — adam, η = 0.01, batch 10`."""
+    `spirals (400 train / 200 held out) — 2-32-32-2 relu, log-likelihood — adam, η = 0.01, batch 10`;
+    with a learning-rate `schedule` (its description, e.g. `cosine`), `η₀ = 0.01, cosine`."""
     counts = []
     if n_train is not None:
         counts.append(f"{n_train:,} train")
@@ -63,7 +65,8 @@ def run_title(
     if weight_decay:
         net += f" + λ = {_number(weight_decay)} weight decay"
     opt = optimizer + (f" (μ = {_number(momentum)})" if optimizer == "momentum" and momentum is not None else "")
-    return f"{where} — {net} — {opt}, η = {_number(lr)}, batch {batch_size}"
+    eta = f"η₀ = {_number(lr)}, {schedule}" if schedule and schedule != "constant" else f"η = {_number(lr)}"
+    return f"{where} — {net} — {opt}, {eta}, batch {batch_size}"
 
 
 def _points(history: list[Mapping[str, Any]], key: str) -> tuple[list[float], list[float]]:

@@ -287,6 +287,8 @@ class ReadableLatexPrinter(BookLatexPrinter):
             return rf"\sqrt{{{tex}}}"
         if not isinstance(base, (sp.MatrixSymbol, sp.OneMatrix)) and not re.fullmatch(r"[\\\w{}^_]+", tex):
             tex = rf"\left({tex}\right)"
+        elif "^" in tex:  # c^{2} squared is {c^{2}}^{∘2}: a second superscript on c^{2} is not LaTeX
+            tex = f"{{{tex}}}"
         return rf"{tex}^{{\circ {self._print(p)}}}"
 
     def _print_HadamardProduct(self, expr: sp.HadamardProduct) -> str:
