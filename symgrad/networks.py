@@ -232,7 +232,7 @@ class Network:
         return describe(self.sizes, self.activation, self.cost, self.output)
 
     def params(self) -> dict[str, np.ndarray]:
-        """The current parameter values as layer arrays `{"W2": ..., "b2": ...}`.
+        """The current parameter values as layer arrays `{"W2": ..., "b2": ...}` (copies).
 
         A network built without `seed` or `params` has none: a `GraphError` says how to give them.
         """
@@ -248,10 +248,13 @@ class Network:
             )
         if self.level == "neuron":
             return layer_params(self, {p.name: p.value for p in g.parameters})
-        return {key: np.asarray(g.node(key).value, dtype=float) for key in param_shapes(self.sizes)}
+        return {key: np.array(g.node(key).value, dtype=float) for key in param_shapes(self.sizes)}  # copies
 
     def set_params(self, params: Mapping[str, Any]) -> None:
-        """Give the parameters values from layer arrays `{"W2": (n2, n1) array, "b2": ..., ...}`."""
+        """Give the parameters values from layer arrays `{"W2": (n2, n1) array, "b2": ..., ...}`.
+
+        The arrays are copied: changing them afterwards does not change the network.
+        """
         if not isinstance(params, Mapping):
             raise GraphError(f"params must be a dictionary {{'W2': array, 'b2': array, ...}}, got {type(params).__name__}")
         arrays: dict[str, np.ndarray] = {}
@@ -259,7 +262,7 @@ class Network:
             if key not in params:
                 raise GraphError(f"parameter {key!r} is missing (network sizes {list(self.sizes)})")
             try:
-                arr = np.asarray(params[key], dtype=float)
+                arr = np.array(params[key], dtype=float)  # a copy: the caller's array stays the caller's
             except (TypeError, ValueError):
                 raise GraphError(f"parameter {key!r} must be an array of numbers, got {params[key]!r:.60}") from None
             if arr.shape == (shape[0],) and shape[1] == 1:
@@ -350,7 +353,7 @@ def mlp(
     `cost="log_likelihood"`). `level="layer"` builds matrix nodes with a
     batch of `batch` columns (default: the symbol m); `level="neuron"`
     builds one scalar node per neuron for a single example. Parameters get
-    `params` (layer arrays `{"W2": ..., "b2": ...}`) or, with `seed`,
+    `params` (layer arrays `{"W2": ..., "b2": ...}`, copied) or, with `seed`,
     values drawn by `init_params` (`init`: one of `INITS`); with
     neither they have no values until `Network.set_params`. The
     specification is checked by `check_spec`, the arguments here too (a

@@ -1,7 +1,7 @@
 """The package's layering, read from the source: every import points down, none is hidden in a function,
 there is no import circle, and nothing inside the package leans on the one-release aliases.
 
-    errors → core → networks → store → {numeric, printing} → derivation → cli (and the package's top)
+    errors → core → layers → networks → store → {numeric, printing} → derivation → cli (and the package's top)
 
 Each module may import only modules of its own layer or of the layers to its left (numeric and
 printing are siblings: neither imports the other). The only imports inside functions are of the
@@ -19,11 +19,11 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "symgrad"
 #: Left to right: a module may import its own layer and those before it.
-ORDER = ["errors", "core", "networks", "store", "numeric", "printing", "derivation", "top"]
+ORDER = ["errors", "core", "layers", "networks", "store", "numeric", "printing", "derivation", "top"]
 RANK = {**{name: i for i, name in enumerate(ORDER)}, "printing": ORDER.index("numeric")}
 SUBPACKAGES = {"core", "store", "numeric", "printing", "derivation"}
 #: The top-level modules that are layers of their own; the other top-level modules are aliases.
-TOP_LEVEL = {"__init__", "__main__", "errors", "networks"}
+TOP_LEVEL = {"__init__", "__main__", "errors", "layers", "networks"}
 #: Optional third-party packages, imported where they are needed (a clear error when missing).
 OPTIONAL = {"matplotlib", "tqdm", "jax"}
 
@@ -31,7 +31,7 @@ OPTIONAL = {"matplotlib", "tqdm", "jax"}
 def layer_of(module: str) -> str:
     """``symgrad.core.graph`` → ``core``; the package, ``__main__``, ``cli`` and the aliases → ``top``."""
     parts = module.split(".")
-    if len(parts) > 1 and (parts[1] in SUBPACKAGES or parts[1] in ("errors", "networks")):
+    if len(parts) > 1 and (parts[1] in SUBPACKAGES or parts[1] in ("errors", "layers", "networks")):
         return parts[1]
     return "top"
 

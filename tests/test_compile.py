@@ -231,3 +231,20 @@ def test_sgd_update_variant_updates_in_place():
         np.testing.assert_allclose(p[k], want[k], rtol=1e-13)
     with pytest.raises(CompileError, match="update"):
         compile(net, update="adam")
+
+
+@pytest.mark.parametrize("act,cost,m", [("sigmoid", "quadratic", 4), ("tanh", "log_likelihood", 4),
+                                         ("sigmoid", "cross_entropy", 1), ("relu", "quadratic", 7)])
+def test_neuron_level_weight_decay_counts_once_per_mini_batch(act, cost, m):
+    """λΣw² and 2λw belong to the mini-batch once, as at the layer level (they came in once per example)."""
+    sizes = [2, 2, 2]
+    p = mlp(sizes, level="layer", seed=0).params()
+    x, y = _batch(sizes, m, 1, classes=(cost == "log_likelihood"))
+    Cn, gn = compile(mlp(sizes, act, cost, level="neuron", weight_decay=0.1, params=p))(p, x, y)
+    Cl, gl = compile(mlp(sizes, act, cost, level="layer", weight_decay=0.1, params=p))(p, x, y)
+    decay = 0.1 * sum(np.sum(v**2) for k, v in p.items() if k.startswith("W"))
+    Cplain, _ = compile(mlp(sizes, act, cost, level="layer", params=p))(p, x, y)
+    assert np.isclose(Cl, Cplain + decay, rtol=1e-12)  # the layer level: once
+    assert np.isclose(Cn, Cl, rtol=1e-12)
+    for k in gl:
+        np.testing.assert_allclose(gn[k], gl[k], rtol=1e-10, atol=1e-13)

@@ -29,3 +29,5 @@ def test_hessian_example():
     assert out["second_derivative_nodes"] > 0
     assert out["symmetric"]
     assert out["max_numeric_difference"] < 1e-12
+    assert out["order"] == out["parameters"] and out["one_call_difference"] < 1e-12
+    assert out["hessian_223_shape"] == (15, 15) and out["hessian_223_asymmetry"] < 1e-12

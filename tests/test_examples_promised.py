@@ -3,9 +3,12 @@
 The examples are every subcommand's ``--help`` example (:data:`symgrad.cli.main.EXAMPLES`) and every
 shell command of the README. An example's promise is the text after ``# →``: the test runs the command
 (in a scratch folder) and finds that text in what it prints — for ``train``, in the line of its last epoch,
-not in some earlier one. A README command without a promise must be one that has a promise elsewhere, so
+not in some earlier one. A chain ``a && b  # → …`` runs its commands in turn in one folder (``symgrad train …
+--save m.npz && symgrad evaluate --model m.npz …``); each must succeed, and the promise is about the last.
+A README command that reads a model file (``symgrad info mnist.npz``) runs after the README command that
+saves it (``symgrad train … --save mnist.npz``), in the same folder. A README command without a promise must be one that has a promise elsewhere, so
 none goes unchecked; the README's only other shell lines are named below, with the reason they are not run.
-``docs/cli.md`` shows each ``--help`` as it is, and its error example prints what it shows.
+``docs/cli.md`` runs the commands it shows when the site is built (``tests/test_docs_cli.py``).
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from symgrad.cli.main import EXAMPLES, main
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-CLI_DOC = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+#: The docs page of the train → evaluate → predict cycle: its shell commands are checked as the README's are.
+WORKFLOW = (ROOT / "docs" / "workflow.md").read_text(encoding="utf-8")
 PROMISE = re.compile(r"\s+# → ")
 EPOCH = re.compile(r"epoch \d+/\d+: ")
 
@@ -39,23 +43,45 @@ def _split(line: str) -> tuple[str, str | None]:
     return parts[0].strip(), (parts[1].strip() if len(parts) == 2 else None)
 
 
-def readme_lines() -> list[str]:
-    """The commands of the README's ``bash`` blocks (``a && b`` is two)."""
+def readme_lines(text: str = README) -> list[str]:
+    """The commands of the README's ``bash`` blocks (``a && b`` is two, unless it promises something: then it is
+    one chain, run in one folder)."""
     lines = []
-    for block in re.findall(r"```bash\n(.*?)```", README, re.S):
+    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
         for line in block.splitlines():
             if line.strip() and not line.lstrip().startswith("#"):
                 command, promise = _split(line)
-                lines += [part.strip() for part in command.split("&&")[:-1]]
-                last = command.split("&&")[-1].strip()
-                lines.append(last if promise is None else f"{last}  # → {promise}")
+                if promise is not None:
+                    lines.append(f"{command}  # → {promise}")
+                    continue
+                lines += [part.strip() for part in command.split("&&")]
     return lines
+
+
+def _chain(command: str) -> list[str]:
+    return [part.strip() for part in command.split("&&")]
+
+
+def _saves(command: str) -> set[str]:
+    words = shlex.split(command)
+    return {b for a, b in zip(words, words[1:]) if a == "--save"}
+
+
+def _setup(command: str) -> list[str]:
+    """The promised commands that save the model files ``command`` reads, to run before it (in order)."""
+    reads = {w for w in shlex.split(command) if w.endswith(".npz")} - _saves(command)
+    before = []
+    for name in sorted(reads):
+        maker = next((c for c in PROMISED if name in _saves(c)), None)
+        if maker is not None and maker not in before:
+            before += [*_setup(maker), maker]
+    return before
 
 
 def promised() -> dict[str, str]:
     """Every example with a promise: command → the text it must print."""
     out: dict[str, str] = {}
-    for line in [*EXAMPLES.values(), *readme_lines()]:
+    for line in [*EXAMPLES.values(), *readme_lines(), *readme_lines(WORKFLOW)]:
         command, promise = _split(line)
         if promise is not None:
             assert out.get(command, promise) == promise, f"{command!r} promises two things"
@@ -70,7 +96,16 @@ def test_every_help_example_promises_something():
     for name, line in EXAMPLES.items():
         command, promise = _split(line)
         assert promise, f"the --help example of {name} says nothing of what it reaches: {line!r}"
-        assert shlex.split(command)[:2] == ["symgrad", name]
+        assert shlex.split(_chain(command)[-1])[:2] == ["symgrad", name]
+        assert all(part.startswith("symgrad ") for part in _chain(command)), line
+
+
+def test_every_workflow_command_promises_something():
+    lines = readme_lines(WORKFLOW)
+    assert len(lines) >= 6
+    for line in lines:
+        command, promise = _split(line)
+        assert promise and command.startswith("symgrad "), f"docs/workflow.md: {line!r} promises nothing"
 
 
 def test_every_readme_command_is_checked():
@@ -78,7 +113,9 @@ def test_every_readme_command_is_checked():
     assert len(lines) >= 7
     for line in lines:
         command, promise = _split(line)
-        if not command.startswith("symgrad "):
+        if promise is not None:
+            assert all(part.startswith("symgrad ") for part in _chain(command)), command
+        elif not command.startswith("symgrad "):
             assert command in NOT_RUN, f"README shell line {command!r} is neither run nor said why not"
         elif promise is None:
             assert command in PROMISED, f"README command {command!r} promises nothing and is not checked elsewhere"
@@ -101,52 +138,9 @@ def _printed(out: str) -> str:
 @pytest.mark.parametrize("command", sorted(PROMISED))
 def test_example_reaches_what_it_promises(command, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    status = main(shlex.split(command)[1:])
-    out, err = capsys.readouterr()
-    assert status == 0, (out, err)
-    assert "Traceback" not in err
-    assert PROMISED[command] in _printed(out), f"{command} promises {PROMISED[command]!r}; it printed:\n{out}"
-
-
-def _normal(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _doc_blocks() -> list[tuple[str, list[str]]]:
-    """``(command, printed lines)`` of every ``$ symgrad …`` in docs/cli.md's console blocks."""
-    out = []
-    for block in re.findall(r"```console\n(.*?)```", CLI_DOC, re.S):
-        current: tuple[str, list[str]] | None = None
-        for line in block.splitlines():
-            if line.startswith("$ "):
-                current = (line[2:], [])
-                out.append(current)
-            elif current is not None:
-                current[1].append(line)
-    return out
-
-
-def test_docs_show_every_help_as_it_is(monkeypatch, capsys):
-    monkeypatch.setenv("COLUMNS", "100")
-    helps = {c: lines for c, lines in _doc_blocks() if c.endswith("--help")}
-    # every command's help, and the helps of a command's actions (symgrad data fetch --help) where it has them
-    assert {"symgrad --help", *(f"symgrad {name} --help" for name in EXAMPLES)} <= set(helps)
-    for command, lines in helps.items():
-        assert main(shlex.split(command)[1:]) == 0
-        real = capsys.readouterr().out
-        assert _normal("\n".join(lines)) == _normal(real), f"docs/cli.md shows an old `{command}`; it is now:\n{real}"
-
-
-def test_docs_examples_print_what_the_docs_show(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    shown = [(c, lines) for c, lines in _doc_blocks() if not c.endswith("--help")]
-    assert shown
-    status = None
-    for command, lines in shown:
-        if command == "echo $?":
-            assert lines == [str(status)]
-            continue
-        assert command.startswith("symgrad ") and lines, command
-        status = main(shlex.split(command)[1:])
+    for part in [p for c in _setup(command) for p in _chain(c)] + _chain(command):  # the last one's output holds the promise
+        status = main(shlex.split(part)[1:])
         out, err = capsys.readouterr()
-        assert (out + err).splitlines() == lines, command
+        assert status == 0, (part, out, err)
+        assert "Traceback" not in err
+    assert PROMISED[command] in _printed(out), f"{command} promises {PROMISED[command]!r}; it printed:\n{out}"

@@ -39,6 +39,10 @@ CASES = [
     ("explain-md", ["explain", "--out", "s.md"], 0, None, ["s.md"]),
     ("explain-html", ["explain", "--sizes", "2,3,1", "--activation", "tanh", "--out", "s.html"], 0, None, ["s.html"]),
     ("data-list", ["data", "list", "--dir", "nowhere"], 0, None, []),
+    # a model file is needed to evaluate, predict or look into: without one, one line naming it; --plot needs the extra
+    ("evaluate-plot", ["evaluate", "--model", "m.npz", "--dataset", "mnist", "--plot", "c.png"], 2, "plot", []),
+    ("predict", ["predict", "--model", "m.npz", "--dataset", "mnist"], 2, None, []),
+    ("info", ["info", "m.npz"], 2, None, []),
     # no mirror answers on the discard port of loopback: the one-line "every mirror failed" error, no extra involved
     ("data-fetch", ["data", "fetch", "mnist", "--dir", "d", "--mirror", "http://127.0.0.1:9/", "--quiet"], 2, None, []),
 ]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from symgrad.cli import main as cli_main
-from symgrad.numeric.checkpoint import fingerprint
+from symgrad.store.data import fingerprint
 
 RUN = ["train", "--dataset", "spirals", "--sizes", "2,4,2", "--quiet", "--optimizer", "adam", "--lr", "0.01"]
 
@@ -96,7 +96,7 @@ def test_resuming_on_other_data_is_refused_unless_forced(ck, capsys):
     other = ["--holdout", "20"]  # the training examples are now 180 of the 200
     status, err = _resume(ck, capsys, *other)
     assert status == 2
-    assert f"--resume {ck}: the checkpoint was made on other training data (fingerprint 'sha256:" in err
+    assert f"--resume {ck}: the checkpoint was made on other training data (sha256 " in err
     assert "--force-resume resumes anyway" in err
     status, err = _resume(ck, capsys, *other, "--force-resume")
     assert status == 0, err
@@ -107,7 +107,7 @@ def test_resuming_on_other_data_is_refused_unless_forced(ck, capsys):
 def test_the_fingerprint_sees_values_shapes_and_dtypes():
     X, Y = np.zeros((4, 2)), np.eye(4)[:, :2]
     base = fingerprint(X, Y)
-    assert base == fingerprint(X.copy(), Y.copy()) and base.startswith("sha256:")
+    assert base == fingerprint(X.copy(), Y.copy()) and len(base) == 64
     X2 = X.copy()
     X2[3, 1] = 1e-300
     assert fingerprint(X2, Y) != base

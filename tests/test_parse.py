@@ -121,7 +121,7 @@ def test_names_print_upright_when_multi_letter():
     assert name_tex("up") == r"\mathrm{up}"
     assert name_tex("W1") == "W_{1}"
     assert name_tex("W_out") == r"W_{\mathrm{out}}"
-    assert name_tex("alpha") == r"\alpha"
+    assert name_tex("alpha") == r"\alpha" and name_tex("lam") == r"\lambda"
     g = parse("up = W @ x; C = sum(up)", {"W": (2, 3), "x": 3})
     assert g.node("up").tex == r"\mathrm{up}"
 
@@ -176,6 +176,8 @@ SHAPES = {"x": (3, 1), "W": (2, 3), "y": (2, 1)}
         ("C = x +", r"expected a name, a number or '\('"),
         ("C = 1/0 + sum(x)", r"division by zero"),
         ("C = sum(x) ** 2**2**2**2**2", r"too large a number"),
+        ("C = 1e-99999999999 * sum(x)", r"column 5: number 1e-99999999999 is out of range"),
+        ("C = 1e99999999999 * sum(x)", r"out of range"),
         ("C = x x", r"expected an operator"),
         ("C = sum(x, axis=2)", r"axis=0 .* or axis=1"),
         ("C = softmax(sum(x) * 0 + 1)", r"softmax\(\) needs a matrix|uses no name"),
@@ -226,7 +228,8 @@ def test_malformed_shapes_are_usage_errors():
 
 ALPHABET = "xWy s01.2e+-*/@()=;'T,_\n #" + "abcdefghijklmnopqrstuvwxyz" + "[]{}:\"\\!$%^&|~`<>?"
 FRAGMENTS = ["x", "W", "y", "s", "sum(", "exp(", "softmax(", "norm(", "axis=", ".T", "'", "**", "@", "(", ")",
-             "__import__", "lambda", ".__class__", ";", "\n", "C =", "1", "-", "/", "0", "1e999", "T", "mean("]
+             "__import__", "lambda", ".__class__", ";", "\n", "C =", "1", "-", "/", "0", "1e999", "1e-99999999", "T",
+             "mean(", "9" * 29, "**9"]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

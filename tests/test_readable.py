@@ -3,6 +3,9 @@ graph's own expression, and the textbook forms print as a person writes them."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -153,7 +156,7 @@ def programs(draw):
     return f"C = {draw(st.sampled_from(['sum', 'norm']))}({body})" + draw(st.sampled_from(["", "**2", " * s"]))
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(programs())
 def test_random_programs_print_formulas_equal_to_their_derivatives(text):
     try:
@@ -170,3 +173,24 @@ def test_random_programs_print_formulas_equal_to_their_derivatives(text):
         for _ in range(2):
             point = rng.uniform(-1, 1, len(args))
             np.testing.assert_allclose(np.asarray(fa(*point), float), np.asarray(fb(*point), float), rtol=1e-9, atol=1e-12)
+
+
+def test_a_sum_of_squares_prints_as_a_squared_norm():
+    out = derive_expression("C = norm(X @ w - y)**2 + 0.5 * lam * norm(w)**2", {"X": (3, 2), "w": 2, "y": 3, "lam": ()},
+                            ["w"], fmt="latex")
+    assert r"\left\lVert X w - y \right\rVert^{2} + \frac{\lambda}{2} \left\lVert w \right\rVert^{2}" in out
+    assert r"\lambda w + 2 X^{T} \left(X w - y\right)" in out
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed (texlive-latex-base)")
+def test_derive_expr_latex_compiles_with_pdflatex(tmp_path):
+    blocks = []
+    for text, shapes, wrt in CASES:
+        for form in ("factored", "expanded", "node"):
+            body = derive_expression(text, shapes, wrt, fmt="latex", form=form).split("\n", 1)[1]
+            blocks.append(f"\\[\n{body}\n\\]")
+    (tmp_path / "f.tex").write_text("\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n\\begin{document}\n"
+                                    + "\n".join(blocks) + "\n\\end{document}\n", encoding="utf-8")
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "f.tex"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-1500:]

@@ -162,7 +162,7 @@ def test_tanh_hidden_sigmoid_output_cross_entropy_works_in_derive_verify_and_tra
     assert main(["derive", "--sizes", "2,3,2", *net]) == 0
     out = capsys.readouterr().out
     assert out.startswith("2-3-2 tanh network with a sigmoid output, cross_entropy cost (layer level)")
-    assert "BP1  δ^3 = ∇_{a^3} C ⊙ σ'(z^3)" in out and "BP2  δ^2 = ((W^3)ᵀ δ^3) ⊙ tanh'(z^2)" in out
+    assert "BP1  δ^3 = ∇_(a^3) C ⊙ σ'(z^3)" in out and "BP2  δ^2 = ((W^3)ᵀ δ^3) ⊙ tanh'(z^2)" in out
     assert main(["verify", "--sizes", "2,3,2", *net, "--points", "1"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("BP1–BP4 for the 2-3-2 tanh network with a sigmoid output, cross_entropy cost")

@@ -161,3 +161,11 @@ def test_the_typed_expressions_page_shows_what_the_commands_print(command, shown
     printed = (captured.out + captured.err).strip().splitlines()
     assert printed == shown, f"docs/expressions.md shows an old `{command}`; it prints:\n" + "\n".join(printed)
     assert status == (2 if "error:" in captured.err else 0)
+
+
+def test_the_typed_expressions_page_python_runs():
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "expressions.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", doc, re.S)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "docs/expressions.md", "exec"), {})

@@ -245,9 +245,11 @@ def test_cli_dataset_mnist_trains_on_8000_and_holds_out_2000(seen, capsys):
     from symgrad.store.data import dataset
 
     assert cli_main(["train", "--dataset", "mnist", "--epochs", "1", "--quiet", "--json"]) == 0
-    out = capsys.readouterr().out.strip().splitlines()
-    assert out[0].startswith("data: training on 8,000 examples of the MNIST test set shipped with symgrad")
-    assert "evaluating on the last 2,000 held out (examples 8,000..9,999)" in out[0]
+    captured = capsys.readouterr()  # --json: the JSON on stdout, the words on stderr
+    out, err = captured.out.strip().splitlines(), captured.err.strip().splitlines()
+    assert err[0].startswith("data: training on 8,000 examples of the MNIST test set shipped with symgrad")
+    assert "evaluating on the last 2,000 held out (examples 8,000..9,999)" in err[0]
+    assert len(out) == 1
     X, labels = dataset("mnist")
     (call,) = seen
     np.testing.assert_array_equal(call["X"], X[:8000])

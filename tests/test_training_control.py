@@ -44,6 +44,17 @@ def _run(**kw):
 
 
 # ------------------------------------------------------------------ schedules
+def test_schedule_in_words_and_in_the_curves_title():
+    from symgrad.printing.plotting import run_title
+
+    assert Schedule("step", step_size=5, gamma=0.5).describe() == "step (k = 5, γ = 0.5)"
+    assert Schedule("cosine").describe() == "cosine"
+    title = run_title("blobs", (2, 6, 3), "sigmoid", "quadratic", "sgd", 1.0, 10, schedule="cosine")
+    assert title.endswith("— sgd, η₀ = 1, cosine, batch 10")
+    assert run_title("blobs", (2, 6, 3), "sigmoid", "quadratic", "sgd", 1.0, 10, schedule="constant").endswith(
+        "— sgd, η = 1, batch 10")
+
+
 def test_schedule_formulas():
     eta0, E = 2.0, 10
     assert [Schedule().lr(eta0, e, E) for e in (1, 5, 10)] == [2.0, 2.0, 2.0]
@@ -143,6 +154,32 @@ def test_early_stopping_and_keep_best():
     net2, h2 = _run(epochs=6, keep_best=True)
     costs = [r["holdout_cost"] for r in h2]
     assert len(h2) == 6 and h2.best_epoch == int(np.argmin(costs)) + 1 and h2.early_stopped is None
+
+
+def test_resuming_a_run_that_stopped_early_trains_no_more(tmp_path):
+    ck = tmp_path / "ck.npz"
+    X, y, hold = _blobs()
+    net = _net()
+    h = train(net, X, y, epochs=40, lr=1.0, holdout=hold, progress=False, checkpoint=ck, early_stop="accuracy",
+              patience=2, keep_best=True)
+    assert h.early_stopped and len(h) < 40
+    again = _net(seed=3)
+    h2 = train(again, X, y, epochs=40, lr=1.0, holdout=hold, progress=False, resume=ck, early_stop="accuracy",
+               patience=2, keep_best=True)
+    assert len(h2) == len(h) and h2.best_epoch == h.best_epoch and h2.early_stopped.startswith(
+        f"early stop after epoch {len(h)}")
+    for k, v in net.params().items():
+        np.testing.assert_array_equal(again.params()[k], v)
+
+
+@needs("jax")
+def test_jax_follows_the_schedule_and_stops_early_like_numpy():
+    kw = dict(epochs=12, schedule=Schedule("cosine", min_lr=0.1), early_stop="cost", patience=2, keep_best=True)
+    a, ha = _run(**kw)
+    b, hb = _run(backend="jax", **kw)
+    assert [r["lr"] for r in ha] == [r["lr"] for r in hb] and ha.best_epoch == hb.best_epoch
+    for k, v in a.params().items():
+        np.testing.assert_allclose(b.params()[k], v, rtol=1e-9, atol=1e-9)
 
 
 def test_keep_best_survives_resume(tmp_path):
@@ -346,3 +383,22 @@ def test_progress_bar_and_epoch_lines_do_not_garble_each_other_in_a_terminal(tmp
         assert re.fullmatch(rf"epoch {k}/3: train cost [\d.e-]+, train accuracy [\d.]+, holdout accuracy [\d.]+ "
                             r"\([\d.]+ s\)", ln), ln
     assert not any("%|" in ln for ln in screen), screen  # no stale bar left behind
+
+
+def test_the_training_page_shows_what_its_commands_print(tmp_path, monkeypatch, capsys):
+    """docs/training.md's console examples: each shown line is printed (up to a trailing …)."""
+    import shlex
+
+    page = open(os.path.join(ROOT, "docs", "training.md"), encoding="utf-8").read()
+    blocks = re.findall(r"```console\n(.*?)```", page, re.S)
+    assert blocks
+    monkeypatch.chdir(tmp_path)
+    for block in blocks:
+        command, *shown = block.strip().splitlines()
+        assert command.startswith("$ symgrad ")
+        status, out, err = _cli(shlex.split(command[2:])[1:], capsys)
+        assert status == 0, err
+        printed = out.splitlines()
+        assert len(printed) == len(shown), (shown, printed)
+        for want, got in zip(shown, printed):
+            assert got.startswith(want[:-1].rstrip()) if want.endswith("…") else got == want, (want, got)

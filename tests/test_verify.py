@@ -109,3 +109,27 @@ def test_hessian_of_a_tiny_graph_equals_sympy_hessian():
 
     want = sp.hessian(expand(g, "C"), [g["w"], g["b"]])
     assert all(decide_zero(H[i, j] - want[i, j]) == "0" for i in range(2) for j in range(2))
+
+
+def test_softmax_bp1_header_has_no_sigma_prime():
+    rep = verify_bp((2, 2, 3), "sigmoid", "log_likelihood", points=1)
+    text = rep.to_text()
+    bp1 = next(line for line in text.splitlines() if line.startswith("BP1"))
+    assert "σ′" not in bp1 and "softmax output" in bp1
+    assert r"\sigma'" not in rep.to_markdown().split("BP2")[0] and r"\sigma'" not in rep.to_latex().split("BP2")[0]
+    assert "σ′(z^L)" in verify_bp((2, 2, 2), points=1).to_text()  # a sigmoid output keeps the book's BP1
+
+
+def test_the_softmax_bp1_header_is_the_chain_rule():
+    # δ_j = Σ_k ∂C/∂a_k ∂a_k/∂z_j for a = softmax(z), against the header's a ⊙ g − a (aᵀ g), g = ∇_a C
+    from symgrad.derivation.verify import SOFTMAX_BP1_TEXT
+
+    assert SOFTMAX_BP1_TEXT.startswith("δ^L = a^L ⊙ ∇_a C − a^L ((a^L)ᵀ ∇_a C)")
+    z = sp.symbols("z1:4")
+    a = [sp.exp(zj) / sum(sp.exp(zk) for zk in z) for zj in z]
+    u = sp.symbols("u1:4")
+    C = sp.Function("C")(*u)
+    g = [sp.diff(C, uk).subs(dict(zip(u, a))) for uk in u]
+    chain = [sp.diff(C.subs(dict(zip(u, a))), zj) for zj in z]
+    header = [a[j] * g[j] - a[j] * sum(ak * gk for ak, gk in zip(a, g)) for j in range(3)]
+    assert all(sp.simplify(c - h) == 0 for c, h in zip(chain, header))

@@ -10,6 +10,8 @@ these commands' flags.
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import re
 import shlex
 import signal
@@ -27,6 +29,7 @@ from ..derivation.verify import verify_bp
 from ..errors import UsageError, require
 from ..networks import check_spec, count_params, mlp
 from ..numeric.memory import check_memory, default_limit, human, parse_size
+from ..numeric.model import save as save_trained
 from ..numeric.schedule import Schedule
 from ..numeric.threads import MISSING as THREADS_MISSING
 from ..numeric.threads import THREAD_CHOICES, blas_info
@@ -38,7 +41,7 @@ from ..printing.report import report_format
 from ..store import data
 from ..store.fetch import FETCHABLE, MIRRORS, ConsoleProgress, check_file, default_data_dir, fetch_mnist
 from ..store.files import check_writable, same_file, symlink_target
-from ..store.model_file import save_model
+from .use import read_examples
 
 __all__ = ["data_command", "derive", "explain", "graph", "train", "verify"]
 
@@ -128,8 +131,8 @@ def _load_data(args: Any) -> _Data:
     `--eval` evaluates them (`validation`, the default) or the MNIST test set (`test`).
     """
     holdout, evaluate = args.holdout, args.eval
-    if args.labels and not args.images:
-        raise UsageError("--labels goes with --images")
+    if args.labels and not (args.images or args.npy):
+        raise UsageError("--labels goes with --images or --npy")
     if holdout is not None and holdout < 0:
         raise UsageError(f"--holdout must be 0 or more examples, got {holdout}")
     # The flags that cannot go together, before any data are read.
@@ -141,11 +144,15 @@ def _load_data(args: Any) -> _Data:
         raise UsageError("--eval validation needs held-out examples: give --holdout N")
     test = None
     default_holdout: int | None = None
+    outputs = list(args.sizes)[-1]
     if args.images:
         if not args.labels:
             raise UsageError("--images needs --labels FILE")
-        X, labels = data.load_idx(args.images, args.labels, dtype=args.dtype)
+        X, labels = data.load_idx(args.images, args.labels, max_label=max(outputs - 1, 1), dtype=args.dtype)
         source = what = args.images
+    elif args.csv or args.npy:
+        ex = read_examples(args, n_inputs=list(args.sizes)[0], outputs=outputs, labels=True, dtype=args.dtype)
+        X, labels, source, what = ex.X, ex.labels, ex.source, ex.source
     elif args.mnist is not None:
         folder = args.mnist or str(default_data_dir())
         d = data.load_mnist(folder, dtype=args.dtype)
@@ -162,7 +169,8 @@ def _load_data(args: Any) -> _Data:
                 else f"the built-in dataset {args.dataset}")
         default_holdout = data.HOLDOUT.get(args.dataset)
     else:
-        raise UsageError("give the data: --mnist DIR, --images FILE --labels FILE, or --dataset NAME")
+        raise UsageError("give the data: --mnist DIR, --images FILE --labels FILE, --csv FILE, --npy FILE, "
+                         "or --dataset NAME")
     n = X.shape[0]
     if holdout is None:
         holdout = default_holdout or 0
@@ -200,7 +208,8 @@ def _check_train_flags(args: Any) -> None:
     _check_memory(args)  # the network alone, before any data are read
     if args.plot is not None:
         check_path(args.plot)
-    check_outputs("train", (("--save", args.save), ("--checkpoint", args.checkpoint), ("--plot", args.plot)))
+    check_outputs("train", (("--save", args.save), ("--checkpoint", args.checkpoint), ("--plot", args.plot),
+                            ("--log", args.log)))
     if args.save is not None and args.resume and same_file(args.save, args.resume):
         raise UsageError(f"--save {args.save} is the --resume checkpoint: the model would replace it; give "
                          "another file")
@@ -219,6 +228,21 @@ def _schedule(args: Any) -> Schedule:
     """The `--schedule` flag and its settings (a setting the schedule does not read is refused, named)."""
     return Schedule(args.schedule, step_size=args.step_size, gamma=args.gamma, min_lr=args.min_lr,
                     period=args.period)
+
+
+def _source_flag(args: Any) -> str:
+    """The flags that named the data, as typed: `--dataset mnist`, `--csv letters.csv`, …"""
+    for flag in ("dataset", "mnist", "images", "csv", "npy"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            extra = f" --labels {args.labels}" if args.labels else ""
+            return f"--{flag} {value or default_data_dir()}{extra}"
+    return ""
+
+
+def json_line(record: dict[str, Any]) -> str:
+    """One epoch's record as one line of JSON (NaN/Inf, which JSON cannot hold, as null)."""
+    return json.dumps({k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in record.items()})
 
 
 def check_outputs(command: str, outputs: Any) -> None:
@@ -298,6 +322,8 @@ def train(args: Any) -> int:
         stop.signum = signum
 
     evaluated = "test" if args.eval == "test" else "holdout"
+    words = sys.stderr if args.json else sys.stdout  # with --json, stdout is the JSON document alone
+    log = open(args.log, "w", encoding="utf-8") if args.log else None  # noqa: SIM115 - closed below
 
     scheduled = args.schedule != "constant" or bool(args.override)  # η varies, or differs from the checkpoint's
 
@@ -305,9 +331,12 @@ def train(args: Any) -> int:
         hold_txt = "" if r["holdout_accuracy"] is None else f", {evaluated} accuracy {r['holdout_accuracy']:.4f}"
         lr_txt = f"lr {r['lr']:.4g}, " if scheduled else ""
         print(f"epoch {r['epoch']}/{args.epochs}: {lr_txt}train cost {r['train_cost']:.5g}, train accuracy "
-              f"{r['train_accuracy']:.4f}{hold_txt} ({r['seconds']:.3f} s)", flush=True)
+              f"{r['train_accuracy']:.4f}{hold_txt} ({r['seconds']:.3f} s)", file=words, flush=True)
+        if log is not None:  # one line per epoch as it ends, for a reader that follows the file
+            log.write(json_line(r) + "\n")
+            log.flush()
 
-    print(f"data: {d.summary}", flush=True)
+    print(f"data: {d.summary}", file=words, flush=True)
     if args.threads not in THREAD_CHOICES and args.backend == "numpy" and not blas_info():
         print(f"symgrad train: {THREADS_MISSING.format(n=args.threads)}".replace("threads=", "--threads "),
               file=sys.stderr)
@@ -328,6 +357,9 @@ def train(args: Any) -> int:
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+        if log is not None:
+            log.close()
+    provenance = {"source": _source_flag(args), "summary": d.summary}
     for notice in history.notices:
         if "nothing to train" in notice:
             print(f"symgrad train: {spelled_flags(notice)}", file=sys.stderr)
@@ -336,7 +368,7 @@ def train(args: Any) -> int:
         if args.checkpoint and history:
             kept = f"; the checkpoint {args.checkpoint} holds epoch {done}"
         elif args.save is not None and history:
-            save_model(args.save, net.spec(), net.params())
+            save_trained(args.save, net, history, data=provenance)
             kept = f"; saved the model of epoch {done} (the last completed) to {args.save}"
         elif args.checkpoint or args.save is not None:
             kept = "; no epoch was completed, nothing was saved"
@@ -348,19 +380,23 @@ def train(args: Any) -> int:
     if history.early_stopped:
         print(f"symgrad train: {history.early_stopped}", file=sys.stderr)
     if args.keep_best and history.best_epoch is not None:
-        print(f"best epoch: {history.best_epoch} (kept)", flush=True)
+        print(f"best epoch: {history.best_epoch} (kept)", file=words, flush=True)
+    saved = None
     if args.save is not None and not history.interrupted:
         extra = {"best_epoch": history.best_epoch} if args.keep_best else None
-        save_model(args.save, net.spec(), net.params(), extra=extra)
-        print(f"saved {args.save}" + (f" (epoch {history.best_epoch}, the best)" if extra else ""))
+        saved = str(save_trained(args.save, net, history, data=provenance, extra=extra))
+        print(f"saved {args.save}" + (f" (epoch {history.best_epoch}, the best)" if extra else ""), file=words)
     if args.plot and history:
-        data_name = args.dataset or (f"MNIST ({args.mnist})" if args.mnist else Path(args.images).name)
+        data_name = args.dataset or (f"MNIST ({args.mnist})" if args.mnist is not None else
+                                     Path(args.images or args.csv or args.npy).name)
         training_curves(history, args.plot, title=run_title(
             data_name, net.sizes, net.activation, net.cost, args.optimizer, args.lr, args.batch_size,
             n_train=len(X), n_holdout=len(hold[0]) if hold is not None else None, output=net.output,
-            momentum=args.momentum, weight_decay=args.weight_decay))
+            momentum=args.momentum, weight_decay=args.weight_decay, schedule=_schedule(args).describe()))
     if args.json:
-        print(history.to_json(), flush=True)
+        doc = json.loads(history.to_json())
+        doc["saved"] = saved
+        print(json.dumps(doc, ensure_ascii=False), flush=True)
     if history.interrupted:
         return 130 if stop.signum == signal.SIGINT else 143
     return 0

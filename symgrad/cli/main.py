@@ -43,8 +43,13 @@ from ..printing.names import FORMS
 from ..store.names import DATASETS, EVALUATIONS, FETCHABLE, HOLDOUT, MIRRORS, NIELSEN_VALIDATION
 from .encoding import ascii_fallback
 
+#: Where `--csv` and `--npy` examples are laid out (symgrad.store.tabular), as --help says it.
+CSV_HELP = ("CSV file, one example per row: a header row is optional; the label is the column named label, "
+            "else the first column")
+NPY_HELP = ".npy array of examples (n, d), one per row (labels: --labels FILE.npy), or an .npz holding X and y"
+
 if TYPE_CHECKING:  # imported when a command runs (COMMANDS), so that --help and --version need no SymPy
-    from . import commands, demo  # noqa: F401
+    from . import commands, demo, use  # noqa: F401
 
 #: Each subcommand's example, as its --help shows it, and after `# →` what it prints: the
 #: tests run every example and find that text in its output (the last epoch's line, for train).
@@ -57,6 +62,12 @@ EXAMPLES = {
     "graph": "symgrad graph --sizes 2,2,2 --with-derivatives --out graph.svg  # → (45 nodes, 68 edges)",
     "explain": "symgrad explain --sizes 2,2,2 --out step.html  # → E = 0.298371109 → 0.291027774 after the step",
     "data": "symgrad data list  # → the real MNIST test set shipped with symgrad",
+    "evaluate": "symgrad train --dataset mnist --epochs 2 --quiet --save m.npz && "
+                "symgrad evaluate --model m.npz --dataset mnist  # → confusion matrix (rows: true class",
+    "predict": "symgrad train --dataset mnist --epochs 1 --quiet --save m.npz && "
+               "symgrad predict --model m.npz --dataset mnist --out preds.csv  # → wrote 2,000 predictions",
+    "info": "symgrad train --dataset xor --sizes 2,4,1 --epochs 3 --lr 3 --quiet --save m.npz && "
+            "symgrad info m.npz  # → training: 3 of 3 epochs, sgd",
 }
 #: The examples of `symgrad data ACTION --help`.
 DATA_EXAMPLES = {
@@ -163,10 +174,12 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
                           f"the folder it uses): train on the first 50,000, validate on the last "
                           f"{NIELSEN_VALIDATION:,} (Nielsen's split)")
     src.add_argument("--images", metavar="FILE", help="IDX images file (with --labels)")
+    src.add_argument("--csv", metavar="FILE", help=CSV_HELP)
+    src.add_argument("--npy", metavar="FILE", help=NPY_HELP)
     src.add_argument("--dataset", metavar="NAME",
                      help=f"built-in dataset: {', '.join(DATASETS)} (mnist: the 10,000 real digits shipped with "
                           f"symgrad; the last {HOLDOUT['mnist']:,} held out)")
-    p.add_argument("--labels", metavar="FILE", help="IDX labels file (with --images)")
+    p.add_argument("--labels", metavar="FILE", help="IDX labels file (with --images), or .npy labels (with --npy)")
     p.add_argument("--holdout", type=int, default=None, metavar="N",
                    help=f"hold out the last N examples (not trained on) and evaluate on them; 0 holds out none "
                         f"(default: {NIELSEN_VALIDATION:,} for --mnist, {HOLDOUT['mnist']:,} for --dataset mnist, "
@@ -225,11 +238,35 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force-resume", action="store_true",
                    help="resume even when the checkpoint was made on other training data (its fingerprint differs)")
     p.add_argument("--plot", metavar="FILE.png", help="write training curves")
-    p.add_argument("--json", action="store_true", help="last line of stdout: the history as JSON")
+    p.add_argument("--json", action="store_true",
+                   help="stdout: one JSON document (the settings, the history, the saved file), nothing else; "
+                        "the words go to stderr")
+    p.add_argument("--log", metavar="FILE", help="write one JSON line per epoch to FILE as the epoch ends")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _choice(p, "--on-nonfinite", NONFINITE, default="raise",
             help="when training diverges to NaN/Inf: raise an error naming the epoch, step and parameter "
                         "(default), stop and keep the last finite parameters, or ignore it")
+
+
+def _model_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", metavar="FILE", required=True, help="a model saved by symgrad train --save")
+
+
+def _example_flags(p: argparse.ArgumentParser, labels: bool) -> None:
+    """The examples predict and evaluate read: one source, and the labels that go with an IDX or .npy file."""
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--dataset", metavar="NAME",
+                     help=f"built-in dataset: {', '.join(DATASETS)} (mnist: the last {HOLDOUT['mnist']:,} of the "
+                          "packaged set, which train --dataset mnist holds out; the others drawn with --seed)")
+    src.add_argument("--mnist", metavar="DIR", nargs="?", const="",
+                     help="folder with the MNIST files: its test set (t10k); without DIR, symgrad data fetch's folder")
+    src.add_argument("--images", metavar="FILE", help="IDX images file" + (" (with --labels)" if labels else ""))
+    src.add_argument("--csv", metavar="FILE", help=CSV_HELP + ("" if labels else " (dropped when present)"))
+    src.add_argument("--npy", metavar="FILE", help=NPY_HELP)
+    if labels:
+        p.add_argument("--labels", metavar="FILE", help="IDX labels file (with --images), or .npy labels (with --npy)")
+    p.add_argument("--seed", type=seed_arg, default=None,
+                   help="the seed a generated --dataset is drawn with (default: the one the model was trained with)")
 
 
 def example_epilog(command: str) -> str:
@@ -298,6 +335,25 @@ def build_parser() -> argparse.ArgumentParser:
     f = add_data("list", "show the built-in datasets and whether the MNIST files are fetched")
     f.add_argument("--dir", metavar="DIR", help="the folder to look in (default: where symgrad data fetch puts them)")
 
+    p = add("evaluate", "a saved model's accuracy, mean cost and confusion matrix on labelled examples")
+    _model_flag(p)
+    _example_flags(p, labels=True)
+    p.add_argument("--plot", metavar="FILE.png", help="also draw the confusion matrix (the plot extra)")
+    p.add_argument("--json", action="store_true", help="stdout: the figures and the matrix as one JSON document")
+
+    p = add("predict", "a saved model's class and probabilities for every example (CSV or JSON lines)")
+    _model_flag(p)
+    _example_flags(p, labels=False)
+    p.add_argument("--out", metavar="FILE",
+                   help="write the predictions to FILE.csv (index,class,p0,...) or FILE.jsonl (one JSON object a "
+                        "line); default: CSV on stdout")
+    p.add_argument("--json", action="store_true",
+                   help="stdout: one JSON document (the predictions, or with --out what was written)")
+
+    p = add("info", "what a saved model records: its network, how it was trained, on which data, its history")
+    p.add_argument("file", metavar="FILE", help="a model saved by symgrad train --save (or a checkpoint)")
+    p.add_argument("--json", action="store_true", help="stdout: all of it as one JSON document")
+
     p = add("graph", "draw the computational graph (forward and derivative nodes)")
     _network_flags(p, "2,2,2")
     _choice(p, "--level", LEVELS, default="neuron")
@@ -329,6 +385,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "graph": (".commands", "graph"),
     "explain": (".commands", "explain"),
     "data": (".commands", "data_command"),
+    "evaluate": (".use", "evaluate"),
+    "predict": (".use", "predict"),
+    "info": (".use", "info"),
 }
 
 
@@ -344,6 +403,7 @@ FLAGS = {
     "explain": {"x": "--input", "y": "--target", "path": "--out"},
     "graph": {"path": "--out"},
     "train": {"path": "--plot", "force": "--force-resume"},
+    "evaluate": {"path": "--plot"},
     "data": {"directory": "--dir", "mirrors": "--mirror"},
 }
 

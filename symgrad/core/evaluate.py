@@ -138,6 +138,8 @@ class _Evaluator:
         if isinstance(e, MatrixElement):
             return args[0][int(args[1]), int(args[2])]
         rebuilt = e.func(*args)
+        if isinstance(rebuilt, (sp.Subs, sp.Derivative)):  # f′(u) of a function given a definition
+            return rebuilt.doit()
         if isinstance(rebuilt, MatrixExpr):  # softmax, ln softmax and other heads with explicit entries
             return sp.ImmutableMatrix(rebuilt.as_explicit())
         return rebuilt

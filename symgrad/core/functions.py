@@ -195,6 +195,120 @@ class softplus(_Numeric):
     _jaxcode = _numpycode
 
 
+class silu(_Numeric):
+    r"""SiLU(z) = z σ(z) (the swish); SiLU′(z) = σ(z)(1 + z(1 − σ(z)))."""
+
+    _formula_heads = (sigmoid,)
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return silu_prime(self.args[0])
+
+    @staticmethod
+    def _formula(x: sp.Expr) -> sp.Expr:
+        return x / (1 + sp.exp(-x))
+
+    def _eval_rewrite_as_sigmoid(self, x: sp.Expr, **kw: object) -> sp.Expr:
+        return x * sigmoid(x)
+
+    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
+        return rf"\operatorname{{SiLU}}\left({printer._print(self.args[0])}\right)"
+
+    def _numpycode(self, printer: sp.printing.printer.Printer, **kw: object) -> str:
+        x = printer._print(self.args[0])
+        return f"({x})*_sigmoid({x})"
+
+    _jaxcode = _numpycode
+
+
+class silu_prime(_Numeric):
+    r"""SiLU′(z) = σ(z)(1 + z(1 − σ(z))), the derivative of `silu`."""
+
+    _formula_heads = (sigmoid,)
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        x = self.args[0]
+        return sigmoid_prime(x) * (2 + x * (1 - 2 * sigmoid(x)))
+
+    @staticmethod
+    def _formula(x: sp.Expr) -> sp.Expr:
+        s = 1 / (1 + sp.exp(-x))
+        return s * (1 + x * (1 - s))
+
+    def _eval_rewrite_as_sigmoid(self, x: sp.Expr, **kw: object) -> sp.Expr:
+        return sigmoid(x) * (1 + x * (1 - sigmoid(x)))
+
+    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
+        return rf"\operatorname{{SiLU}}'\left({printer._print(self.args[0])}\right)"
+
+    def _numpycode(self, printer: sp.printing.printer.Printer, **kw: object) -> str:
+        x = printer._print(self.args[0])
+        return f"(_sigmoid({x})*(1 + ({x})*(1 - _sigmoid({x}))))"
+
+    _jaxcode = _numpycode
+
+
+#: GELU's tanh approximation: √(2/π) and the cubic coefficient 0.044715, exact.
+GELU_C = sp.Rational(44715, 10**6)
+
+
+def _gelu_inner(x: sp.Expr) -> sp.Expr:
+    return sp.sqrt(2 / sp.pi) * (x + GELU_C * x**3)
+
+
+class gelu(_Numeric):
+    r"""GELU(z) ≈ ½ z (1 + tanh(√(2/π)(z + 0.044715 z³))), the tanh approximation (Hendrycks & Gimpel)."""
+
+    _formula_heads = (sp.tanh,)
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return gelu_prime(self.args[0])
+
+    @staticmethod
+    def _formula(x: sp.Expr) -> sp.Expr:
+        return x * (1 + sp.tanh(_gelu_inner(x))) / 2
+
+    def _eval_rewrite_as_exp(self, x: sp.Expr, **kw: object) -> sp.Expr:
+        return self._formula(x).rewrite(sp.exp)
+
+    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
+        return rf"\operatorname{{GELU}}\left({printer._print(self.args[0])}\right)"
+
+    def _numpycode(self, printer: sp.printing.printer.Printer, **kw: object) -> str:
+        x, tanh = printer._print(self.args[0]), printer._module_format(printer._module + ".tanh")
+        return f"(0.5*({x})*(1 + {tanh}(0.7978845608028654*(({x}) + 0.044715*({x})**3))))"
+
+    _jaxcode = _numpycode
+
+
+class gelu_prime(_Numeric):
+    r"""GELU′(z) for the tanh approximation: with u = √(2/π)(z + 0.044715 z³) and t = tanh u,
+    GELU′(z) = ½(1 + t) + ½ z (1 − t²) √(2/π)(1 + 3·0.044715 z²)."""
+
+    _formula_heads = (sp.tanh,)
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        x = sp.Dummy("x")
+        return sp.diff(self._formula(x), x).xreplace({x: self.args[0]})
+
+    @staticmethod
+    def _formula(x: sp.Expr) -> sp.Expr:
+        t = sp.tanh(_gelu_inner(x))
+        return (1 + t) / 2 + x * (1 - t**2) * sp.sqrt(2 / sp.pi) * (1 + 3 * GELU_C * x**2) / 2
+
+    def _eval_rewrite_as_exp(self, x: sp.Expr, **kw: object) -> sp.Expr:
+        return self._formula(x).rewrite(sp.exp)
+
+    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
+        return rf"\operatorname{{GELU}}'\left({printer._print(self.args[0])}\right)"
+
+    def _numpycode(self, printer: sp.printing.printer.Printer, **kw: object) -> str:
+        x, tanh = printer._print(self.args[0]), printer._module_format(printer._module + ".tanh")
+        t = f"{tanh}(0.7978845608028654*(({x}) + 0.044715*({x})**3))"
+        return (f"(0.5*(1 + {t}) + 0.5*({x})*(1 - {t}**2)*0.7978845608028654*(1 + 0.134145*({x})**2))")
+
+    _jaxcode = _numpycode
+
+
 #: name -> (f, f′) for the activations a network may use.
 ACTIVATIONS: dict[str, tuple[type[sp.Function], type[sp.Function] | None]] = {
     "sigmoid": (sigmoid, sigmoid_prime),
@@ -215,11 +329,11 @@ def activation(name: str) -> type[sp.Function]:
 
 
 #: The heads `closed_form` rewrites into their `_formula`.
-CLOSED_FORM_HEADS = (sigmoid, sigmoid_prime, tanh_prime, relu, step, softplus)
+CLOSED_FORM_HEADS = (sigmoid, sigmoid_prime, tanh_prime, relu, step, softplus, silu, silu_prime, gelu, gelu_prime)
 
 
 def closed_form(expr: sp.Basic) -> sp.Basic:
-    """Rewrite σ, σ′, tanh′, ReLU, H, softplus into exp/Max/Heaviside (for proofs)."""
+    """Rewrite σ, σ′, tanh′, ReLU, H, softplus, SiLU, GELU (and their derivatives) into exp/tanh/Max/Heaviside (for proofs)."""
     for head in CLOSED_FORM_HEADS:
         expr = expr.replace(head, head._formula)
     return expr

@@ -173,7 +173,7 @@ class Graph:
 
     def _parents_of(self, name: str, expr: sp.Basic) -> list[str]:
         parents = []
-        for s in _node_symbols(expr):
+        for s in node_symbols(expr):
             if s not in self._by_symbol:
                 raise GraphError(
                     f"node {name!r}: expression uses {s}, which is not a node of graph "
@@ -298,6 +298,21 @@ class Graph:
         g.meta = dict(self.meta)
         return g
 
+    def subgraph(self, names: Iterable[str], name: str | None = None) -> Graph:
+        """A new graph of the nodes `names` (each with the nodes it uses), same symbols and expressions.
+
+        Leaves keep their values; derivative tables are not carried over. Used to
+        compile or evaluate a part of a graph on its own.
+        """
+        keep = set(self.upstream(names))
+        g = Graph(self.name if name is None else name)
+        for n in self.topological_order():
+            if n in keep:
+                old = self.node(n)
+                g._insert(Node(**{**old.__dict__, "meta": dict(old.meta), "graph": None}))
+        g.meta = dict(self.meta)
+        return g
+
     def __repr__(self) -> str:
         roles: dict[str, int] = {}
         for n in self.nx.nodes:
@@ -331,7 +346,7 @@ class Graph:
         """
         g = cls(name)
         expr = _as_expr(name, expr)
-        leaves = sorted(_node_symbols(expr), key=str)
+        leaves = sorted(node_symbols(expr), key=str)
         params = set(leaves if parameters is None else parameters)
         for s in leaves:
             node_role = "parameter" if s in params else "input"
@@ -342,10 +357,12 @@ class Graph:
         def visit(e: sp.Basic, top: bool) -> sp.Basic:
             if e in memo:
                 return memo[e]
-            if not _node_symbols(e):
+            if not node_symbols(e):
                 return e
             new_args = [visit(a, False) for a in e.args]
             rebuilt = e.func(*new_args) if new_args != list(e.args) else e
+            if not isinstance(e, (sp.Expr, MatrixExpr)):
+                return rebuilt  # a condition or a (value, condition) pair of a Piecewise: no value of its own
             if top:
                 sym = g.add(name, rebuilt, role=role)
             else:
@@ -358,6 +375,26 @@ class Graph:
         if name not in g:  # the whole expression was a single leaf
             g.add(name, expr, role=role)
         return g
+
+
+def find_cost(graph: Graph, cost: str | sp.Basic | None = None) -> str:
+    """The name of the cost C to differentiate: `cost` if given, else the graph's one node of role `cost`.
+
+    A graph with no cost node, or with several, is a `GraphError` that says to name it.
+    """
+    if cost is not None:
+        return graph.node(cost).name
+    costs = [n.name for n in graph.nodes("cost")]
+    if len(costs) == 1:
+        return costs[0]
+    if not costs:
+        raise GraphError(
+            f"graph {graph.name!r} has no cost node (a node added with role='cost'); name the node to "
+            "differentiate with cost='...'"
+        )
+    raise GraphError(
+        f"graph {graph.name!r} has {len(costs)} cost nodes ({', '.join(map(repr, costs))}); say which with cost='...'"
+    )
 
 
 def as_graph(obj: Any) -> Graph:
@@ -399,7 +436,7 @@ def _as_expr(name: object, expr: Any) -> sp.Basic:
     return expr
 
 
-def _node_symbols(expr: sp.Basic) -> set[sp.Basic]:
+def node_symbols(expr: sp.Basic) -> set[sp.Basic]:
     """The Symbols and MatrixSymbols an expression uses (not dummies, not shapes)."""
     out: set[sp.Basic] = set()
     stack = [expr]

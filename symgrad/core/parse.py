@@ -296,6 +296,10 @@ class _Parser:
         tok = self.tok
         if tok.kind == "number":
             self.advance()
+            mantissa, _, exponent = tok.text.lower().partition("e")
+            # 1e-99999999 would make Fraction build a 10^99999999 first: the exponent is bounded before
+            if exponent and abs(int(exponent)) > MAX_DIGITS:
+                raise self.fail(tok, f"number {tok.text} is out of range (exponent beyond ±{MAX_DIGITS})")
             f = fractions.Fraction(tok.text)
             if abs(f.numerator) > 10**MAX_DIGITS:
                 raise self.fail(tok, "number too large")
@@ -502,6 +506,8 @@ def name_tex(name: str) -> str:
         return name
     if name in _GREEK:
         return "\\" + name
+    if name == "lam":  # the usual spelling of λ where lambda is a keyword
+        return r"\lambda"
     return rf"\mathrm{{{name}}}"
 
 

@@ -11,6 +11,10 @@ every node symbol the expression uses. Backprop over the graph calls it once
 per node, so each edge is visited once and a sum over 784 inputs is walked
 once, not once per input.
 
+Branches: `Piecewise` passes the cotangent to the branch whose condition is the first to
+hold (a condition has no derivative). An undefined function f (`sympy.Function("f")`) has
+the partial f′(u) = `Subs(Derivative(f(ξ), ξ), ξ, u)`, which is not differentiated again.
+
 Subgradients: `relu` passes the cotangent where the argument is strictly
 positive (`H(0) = 0`); at a tie of `Max`/`Min` the first tied argument
 takes it all (so the partials still sum to 1); `Abs` uses `sign(0) = 0`.
@@ -22,17 +26,25 @@ from collections.abc import Callable, Iterable
 
 import sympy as sp
 from sympy import HadamardProduct, MatAdd, MatMul, MatPow, Trace, Transpose
+from sympy.core.function import UndefinedFunction
+from sympy.core.relational import Relational
+from sympy.functions.elementary.piecewise import ExprCondPair
+from sympy.logic.boolalg import BooleanFunction
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.hadamard import HadamardPower
 from sympy.matrices.expressions.matexpr import MatrixElement, MatrixExpr
 
 from ..errors import RuleError
 from .functions import (
+    gelu,
+    gelu_prime,
     identity,
     log_softmax,
     relu,
     sigmoid,
     sigmoid_prime,
+    silu,
+    silu_prime,
     softmax,
     softplus,
     step,
@@ -57,7 +69,28 @@ def _scalar(derivative: Callable[[sp.Basic, int], sp.Basic]) -> Rule:
 
 def _function_partial(e: sp.Basic, i: int) -> sp.Basic:
     """∂f/∂args[i] of any SymPy function head, via its own `fdiff` (symgrad's heads say theirs there)."""
+    if isinstance(e.func, UndefinedFunction):
+        return undefined_partial(e, i)
     return e.fdiff(i + 1)
+
+
+def undefined_partial(e: sp.Basic, i: int) -> sp.Subs:
+    r"""∂f/∂args[i] of an undefined function f (`sympy.Function("f")`): f's i-th partial at the point.
+
+    Written `Subs(Derivative(f(ξ), ξ), ξ, u)`, i.e. f′(u), with a bound variable ξ: a bare
+    `Derivative(f(u), u)` would be rewritten into ∂u/∂u once the node u = f(u) stands for f(u).
+    """
+    xi = sp.Dummy("xi")
+    args = list(e.args)
+    args[i] = xi
+    return sp.Subs(sp.Derivative(e.func(*args), xi), xi, e.args[i])
+
+
+def _piecewise(e: sp.Piecewise, i: int, G: sp.Basic) -> sp.Basic:
+    # The cotangent goes to the branch whose condition is the first to hold, as Piecewise
+    # chooses its value; a condition itself has no derivative (it changes on a set of measure 0).
+    earlier = [(sp.S.Zero, c) for _, c in e.args[:i]]
+    return sp.Piecewise(*earlier, (G, e.args[i].cond), (sp.S.Zero, True))
 
 
 # ---------------------------------------------------------------- scalar rules
@@ -94,7 +127,8 @@ SCALAR_PARTIALS: dict[type, Callable[[sp.Basic, int], sp.Basic]] = {
     sp.Abs: lambda e, i: sp.sign(e.args[0]),
     sp.Max: _max,
     sp.Min: _min,
-    **{head: _function_partial for head in (sigmoid, sigmoid_prime, tanh_prime, relu, step, softplus, identity)},
+    **{head: _function_partial for head in (sigmoid, sigmoid_prime, tanh_prime, relu, step, softplus, identity,
+                                               silu, silu_prime, gelu, gelu_prime)},
 }
 
 
@@ -198,6 +232,14 @@ def _matpow(e: MatPow, i: int, G: sp.Basic) -> sp.Basic:
     return out if n > 0 else -A.T * out * A.T
 
 
+#: A Piecewise's branches and their conditions (which have no derivative).
+BRANCH_RULES: dict[type, Rule] = {
+    sp.Piecewise: _piecewise,
+    ExprCondPair: lambda e, i, G: G if i == 0 else sp.S.Zero,
+    Relational: lambda e, i, G: sp.S.Zero,
+    BooleanFunction: lambda e, i, G: sp.S.Zero,
+}
+
 MATRIX_RULES: dict[type, Rule] = {
     MatAdd: lambda e, i, G: G,
     MatMul: _matmul,
@@ -215,6 +257,7 @@ MATRIX_RULES: dict[type, Rule] = {
 #: The one table: head -> vector–Jacobian product.
 RULES: dict[type, Rule] = {
     **{head: _scalar(partial) for head, partial in SCALAR_PARTIALS.items()},
+    **BRANCH_RULES,
     **MATRIX_RULES,
 }
 
@@ -226,6 +269,11 @@ def rule_for(head: type) -> Rule:
             return RULES[klass]
     if issubclass(head, sp.Function):
         return _scalar(_function_partial)
+    if issubclass(head, sp.Subs):  # f′(u) of an undefined f, from undefined_partial
+        raise RuleError(
+            "Subs: no second derivative of an undefined function; define the function "
+            "(a sympy.Lambda or a symgrad head) to differentiate it again"
+        )
     raise RuleError(f"no differentiation rule for {head.__name__}")
 
 

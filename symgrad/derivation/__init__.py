@@ -2,7 +2,8 @@
 
 `derive` labels each derivative node with BP1–BP4; `explicit` writes a layer-level
 node entry by entry (the per-neuron view); `chainrule` writes ∂C/∂w as a sum over paths;
-`verify` proves BP1–BP4 exactly and checks them numerically; `steps` works out one
+`verify` proves BP1–BP4 exactly and checks them numerically (and, with `verify_graph`, every
+derivative node of any graph); `steps` works out one
 gradient-descent step neuron by neuron and `explain` writes it up as a report.
 """
 
@@ -17,11 +18,12 @@ if TYPE_CHECKING:  # what the names are, for readers and type checkers; imported
     from .derive import bp_label, derivation, render
     from .explain import StepReport, explain
     from .explicit import ExplicitView, componentwise, explicit
-    from .verify import Verification, verify_bp, verify_network
+    from .verify import GraphVerification, Verification, verify_bp, verify_graph, verify_network
 
 __all__ = [
     "ChainRule",
     "ExplicitView",
+    "GraphVerification",
     "StepReport",
     "Verification",
     "bp_label",
@@ -32,6 +34,7 @@ __all__ = [
     "explicit",
     "render",
     "verify_bp",
+    "verify_graph",
     "verify_network",
 ]
 
@@ -47,6 +50,8 @@ lazy_exports(__name__, {
     "componentwise": ".explicit",
     "explicit": ".explicit",
     "Verification": ".verify",
+    "GraphVerification": ".verify",
     "verify_bp": ".verify",
+    "verify_graph": ".verify",
     "verify_network": ".verify",
 })

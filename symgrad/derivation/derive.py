@@ -7,11 +7,12 @@ and `render` writes them as terminal text, LaTeX or Markdown.
 
 from __future__ import annotations
 
+from ..core.graph import Graph
 from ..errors import UsageError
 from ..networks import Network
 from ..printing.latex import equation, passes_along
 from ..printing.report import Report, Table
-from ..printing.text import to_text
+from ..printing.text import legend, to_text
 from .names import DERIVE_FORMATS
 
 FORMATS = DERIVE_FORMATS
@@ -43,7 +44,21 @@ def derivation(net: Network, params: list[str] | None = None, form: str = "facto
         if wanted is None and form == "factored" and passes_along(g, node):
             continue
         rows.append((bp_label(net, node.name), node.name, equation(g, node.name, form)))
-    return rows
+    return sorted(rows, key=lambda row: _reading_order(g, row[1]))
+
+
+_RANK = {"a": 0, "z": 1, "b": 2, "W": 3, "w": 3}
+
+
+def _reading_order(g: Graph, name: str) -> tuple:
+    """Output layer first (backprop's order), and in a layer ∂C/∂a, then neuron by neuron, 1, 2, …:
+    δ_j, ∂C/∂b_j, ∂C/∂w_j1, ∂C/∂w_j2, … (the layer level: ∇_a C, δ, ∂C/∂b, ∂C/∂W)."""
+    of = g.node(g.node(name).of)
+    layer, index = of.meta.get("layer", 0), tuple(of.meta.get("index", ()))
+    rank = _RANK.get(of.kind, 4)
+    if rank == 0:
+        return (-layer, 0, index, 0)
+    return (-layer, 1, index[:1], rank, index)
 
 
 def bp_label(net: Network, name: str) -> str:
@@ -73,7 +88,9 @@ def render(net: Network, fmt: str = "text", params: list[str] | None = None, for
         table = Table(["eq.", "node", "formula"], [[label, f"`{name}`", f"${tex}$"] for label, name, tex in rows], "lll")
         return Report(f"Derivatives: {title}", [table], level=2).to_markdown().rstrip("\n")
     width = max((len(label) for label, _, _ in rows), default=0)
-    return "\n".join([title] + [f"{label:<{width}}  {to_text(tex)}" for label, _, tex in rows])
+    lines = [f"{label:<{width}}  {to_text(tex)}" for label, _, tex in rows]
+    note = legend("\n".join(lines))
+    return "\n".join([title, *lines, *([note] if note else [])])
 
 
 __all__ = ["FORMATS", "bp_label", "derivation", "render"]

@@ -23,7 +23,7 @@ from ..errors import UsageError
 from ..printing.latex import equation
 from ..printing.readable import readable_equation, readable_rhs
 from ..printing.report import Paragraph, Report, Section, Table
-from ..printing.text import to_text
+from ..printing.text import legend, to_text
 from .verify import (
     TOLERANCE,
     _Atomizer,
@@ -112,7 +112,9 @@ def derive_expression(
     if fmt == "markdown":
         table = Table(["node", "formula"], [[f"`{name}`", f"${tex}$"] for name, tex in rows], "ll")
         return Report(f"Derivatives of a {title}", [table], level=2).to_markdown().rstrip("\n")
-    return "\n".join([title] + [to_text(tex) for _, tex in rows])
+    lines = [to_text(tex) for _, tex in rows]
+    note = legend("\n".join(lines))
+    return "\n".join([title, *lines, *([note] if note else [])])
 
 
 @dataclass

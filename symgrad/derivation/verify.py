@@ -31,7 +31,7 @@ error is |g − ĝ| / max(|g|, |ĝ|, 10⁻⁶) (relative, absolute for entries b
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,9 +40,12 @@ import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.hadamard import HadamardPower
 
-from ..core.functions import closed_form, sigmoid, sigmoid_prime, tanh_prime
+from ..core.backprop import backprop
+from ..core.functions import ColumnwiseMatrixFunction, closed_form, sigmoid, sigmoid_prime, tanh_prime
+from ..core.graph import Graph, Node, as_graph
 from ..errors import UsageError
 from ..networks import Network, describe, mlp
+from ..numeric.compile import compile_graph
 from ..printing.latex import equation
 from ..printing.report import Paragraph, Report, Section, Table
 from .derive import bp_label
@@ -60,11 +63,16 @@ EQUATIONS = {
 
 #: The same equations in plain text (terminals).
 EQUATIONS_TEXT = {
-    "BP1": "`δ^L = ∇_a C ⊙ σ′(z^L)`",
+    "BP1": "δ^L = ∇_a C ⊙ σ′(z^L)",
     "BP2": "δ^l = ((W^(l+1))ᵀ δ^(l+1)) ⊙ σ′(z^l)",
-    "BP3": "∂C/∂b^l = δ^l 1  (δ^l summed over the batch)",
+    "BP3": "∂C/∂b^l = δ^l 𝟏  (𝟏 a column of ones: δ^l summed over the batch)",
     "BP4": "∂C/∂W^l = δ^l (a^(l−1))ᵀ",
 }
+
+#: BP1 for a softmax output layer: a^L_j depends on every z^L_k, ∂a_j/∂z_k = a_j(1[j = k] − a_k), so
+#: δ^L = (diag(a^L) − a^L (a^L)ᵀ) ∇_a C, column by column (no σ′ of its own).
+SOFTMAX_BP1 = r"\delta^{L} = a^{L} \odot \nabla_{a} C - a^{L} \left(\left(a^{L}\right)^{T} \nabla_{a} C\right)"
+SOFTMAX_BP1_TEXT = "δ^L = a^L ⊙ ∇_a C − a^L ((a^L)ᵀ ∇_a C)  (softmax output, for each example)"
 
 
 # ------------------------------------------------------------------ numerics
@@ -191,6 +199,14 @@ class Verification:
     def title(self) -> str:
         return f"BP1–BP4 for the {describe(self.sizes, self.activation, self.cost, self.output)}, batch m = {self.batch}"
 
+    def equation_latex(self, eq: str) -> str:
+        """The book's equation `eq` (BP1–BP4) in LaTeX, BP1 as it reads for this network's output layer."""
+        return SOFTMAX_BP1 if eq == "BP1" and self.output == "softmax" else EQUATIONS[eq]
+
+    def equation_text(self, eq: str) -> str:
+        """The same equation in plain text."""
+        return SOFTMAX_BP1_TEXT if eq == "BP1" and self.output == "softmax" else EQUATIONS_TEXT[eq]
+
     def by_equation(self) -> dict[str, list[Check]]:
         out: dict[str, list[Check]] = {}
         for c in self.checks:
@@ -204,7 +220,7 @@ class Verification:
         head = ("node", "entries", "exact", "max rel. err", "time", "")
         lines = [self.title, f"numeric check: {self.points} random points (seed {self.seed}), tolerance {TOLERANCE:g}", ""]
         for eq, checks in self.by_equation().items():
-            lines.append(f"{eq}  {EQUATIONS_TEXT[eq]}")
+            lines.append(f"{eq}  {self.equation_text(eq)}")
             rows = [head] + [self._row(c) for c in checks]
             widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
             for r in rows:
@@ -231,7 +247,7 @@ class Verification:
             for c in checks:
                 node, n, sym, err, t, ok = self._row(c)
                 rows.append([f"`{node}`", f"${c.formula}$", n, sym, err, t, ok])
-            doc.sections.append(Section(f"{eq}: ${EQUATIONS[eq]}$", [Table(head, rows, "llrlrrl")]))
+            doc.sections.append(Section(f"{eq}: ${self.equation_latex(eq)}$", [Table(head, rows, "llrlrrl")]))
         doc.sections.append(Section("", [Paragraph(f"**{'All hold' if self.ok else 'FAILED'}** ({self.seconds:.2f} s)")]))
         return doc
 
@@ -239,7 +255,7 @@ class Verification:
         lines = [f"% {self.title}"]
         for eq, checks in self.by_equation().items():
             lines += [
-                rf"\paragraph{{{eq}}} ${EQUATIONS[eq]}$",
+                rf"\paragraph{{{eq}}} ${self.equation_latex(eq)}$",
                 "",
                 r"\begin{tabular}{llrlrrl}",
                 r"node & formula & entries & exact & max rel.\ error & time & \\ \hline",
@@ -557,5 +573,238 @@ def _entries_of(m: sp.MatrixSymbol) -> sp.ImmutableMatrix:
     return sp.ImmutableMatrix(int(r), int(c), lambda i, j: sp.Symbol(f"{m.name}[{i},{j}]", real=True))
 
 
-__all__ = ["FORMATS", "Check", "NodeProgram", "Verification", "central_difference", "decide_zero", "expand_to", "explicit",
-           "lambdify", "verify_bp", "verify_network"]
+__all__ = ["FORMATS", "Check", "GraphCheck", "GraphVerification", "NodeProgram", "Verification", "central_difference",
+           "concrete_graph", "decide_zero", "expand_to", "explicit", "explicit_entries", "lambdify", "verify_bp",
+           "verify_graph", "verify_network"]
+
+
+# ------------------------------------------------------------- any graph
+#: An exact proof is tried when the graph's leaves have at most this many entries in all (`exact="auto"`).
+EXACT_ENTRIES = 40
+#: Leaves that keep their stored value in every check (constants, not variables: masks, pooling matrices).
+CONSTANT_KINDS = ("mask", "pool")
+
+
+def concrete_graph(graph: Graph, dims: dict, cut: Sequence[str] = ()) -> Graph:
+    """A copy of `graph` with every symbolic dimension replaced (`dims`: symbol → whole number), and each
+    node named in `cut` made an input (its expression dropped): the cost as a function of that node."""
+    g = Graph(graph.name)
+    symbols: dict[sp.Basic, sp.Basic] = {}
+    for node in graph.nodes():
+        sym = node.symbol.xreplace(dims)
+        symbols[node.symbol] = sym
+        keep = dict(tex=node.tex, kind=node.kind, value=node.value, of=node.of, cost=node.cost, meta=dict(node.meta))
+        if node.expr is None or node.name in cut:
+            role = node.role if node.expr is None else "input"
+            g._insert(Node(node.name, sym, role, **keep))
+        else:
+            g._insert(Node(node.name, sym, node.role, expr=node.expr.xreplace({**symbols, **dims}), **keep))
+    g.derivatives = {k: dict(v) for k, v in graph.derivatives.items()}
+    return g
+
+
+def explicit_entries(graph: Graph, names: Sequence[str]) -> dict[str, sp.ImmutableMatrix]:
+    """Every needed node's entries in the leaves' entries (real symbols `x_0_1`, `W2_1_0`, …), node by node.
+
+    The graph must have concrete shapes (`concrete_graph`). A scalar node is a 1 × 1 matrix here.
+    """
+    subs: dict[sp.Basic, sp.Basic] = {}
+    out: dict[str, sp.ImmutableMatrix] = {}
+
+    def explicit(e: sp.Basic) -> bool:
+        return isinstance(e, ColumnwiseMatrixFunction) and isinstance(e.arg, sp.MatrixBase)
+
+    for name in graph.upstream(names):
+        node = graph.node(name)
+        if node.expr is None:
+            if node.is_matrix:
+                v: Any = sp.ImmutableMatrix(*node.shape, lambda i, j, n=name: sp.Symbol(f"{n}_{i}_{j}", real=True))
+            else:
+                v = node.symbol
+        else:
+            e = node.expr.replace(lambda e: isinstance(e, sp.OneMatrix), lambda e: sp.ImmutableMatrix.ones(*e.shape))
+            v = e.xreplace(subs).replace(explicit, lambda e: sp.ImmutableMatrix(e.as_explicit())).doit()
+            if node.is_matrix:
+                v = sp.ImmutableMatrix(v.as_explicit())
+            else:
+                v = sp.sympify(v)
+                if isinstance(v, sp.MatrixBase):
+                    v = v[0, 0]
+        subs[node.symbol] = v
+        out[name] = v if node.is_matrix else sp.ImmutableMatrix([[v]])
+    return out
+
+
+@dataclass
+class GraphCheck:
+    """One derivative node ∂C/∂u of a graph checked: exactly (`"0"`, `"≠ 0"`, `"?"`, or `"skipped"`)
+    and by central differences (the worst relative error over the points)."""
+
+    node: str
+    of: str
+    formula: str
+    entries: int
+    symbolic: str
+    max_error: float
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        exact = self.symbolic in ("0", "skipped")
+        return exact and bool(np.isfinite(self.max_error)) and self.max_error <= TOLERANCE
+
+
+@dataclass
+class GraphVerification:
+    """The result of `verify_graph`: one `GraphCheck` per derivative node; prints as a table."""
+
+    name: str
+    cost: str
+    dims: dict
+    seed: int
+    points: int
+    checks: list[GraphCheck] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Every derivative node within tolerance numerically, and proved exactly where tried."""
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+    @property
+    def proved(self) -> list[str]:
+        """The derivative nodes proved exactly (the rest were checked numerically only)."""
+        return [c.node for c in self.checks if c.symbolic == "0"]
+
+    @property
+    def title(self) -> str:
+        dims = ", ".join(f"{k} = {v}" for k, v in self.dims.items())
+        return f"∂{self.cost}/∂u for every derivative node of graph {self.name!r}" + (f" ({dims})" if dims else "")
+
+    def to_text(self) -> str:
+        head = ("node", "of", "entries", "exact", "max rel. err", "time", "")
+        rows = [head] + [(c.node, c.of, str(c.entries), c.symbolic, f"{c.max_error:.1e}", f"{c.seconds:.2f} s",
+                          "ok" if c.ok else "FAIL") for c in self.checks]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+        lines = [self.title, f"numeric check: {self.points} random points (seed {self.seed}), tolerance {TOLERANCE:g}",
+                 ""]
+        lines += ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
+        lines += ["", f"{'ALL HOLD' if self.ok else 'FAILED'} ({self.seconds:.2f} s)"]
+        return "\n".join(lines)
+
+    def to_markdown(self) -> str:
+        lines = [f"**{self.title}**", "", "| node | formula | entries | exact | max rel. error | |", "|---|---|---|---|---|---|"]
+        for c in self.checks:
+            lines.append(f"| `{c.node}` | ${c.formula}$ | {c.entries} | {c.symbolic} | {c.max_error:.1e} | "
+                         f"{'ok' if c.ok else 'FAIL'} |")
+        lines += ["", f"**{'All hold' if self.ok else 'FAILED'}** ({self.seconds:.2f} s)"]
+        return "\n".join(lines)
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
+def _draw(graph: Graph, rng: np.random.Generator, given: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    values: dict[str, np.ndarray] = {}
+    for node in graph.nodes(("input", "parameter", "target")):
+        shape = tuple(int(s) for s in node.shape) if node.is_matrix else ()
+        if node.name in given:
+            values[node.name] = np.asarray(given[node.name], dtype=float).reshape(shape)
+        elif node.kind in CONSTANT_KINDS and node.value is not None:
+            values[node.name] = np.asarray(node.value, dtype=float)
+        elif node.role == "target":
+            values[node.name] = rng.uniform(0.05, 0.95, shape)
+        else:
+            values[node.name] = rng.standard_normal(shape)
+    return values
+
+
+def verify_graph(
+    graph: Any,
+    cost: str = "C",
+    *,
+    batch: int = 2,
+    seed: int = 0,
+    points: int = 2,
+    exact: bool | str = "auto",
+    values: Mapping[str, Any] | None = None,
+) -> GraphVerification:
+    """Check every derivative node ∂C/∂u of any graph, exactly and numerically, as `verify_network` does BP1–BP4.
+
+    Backprop is run first when the graph has no derivatives of `cost` (all parameters). Symbolic
+    dimensions (the batch m) become `batch`. **Numerically**, at `points` random points (leaves
+    ~ N(0, 1), targets ~ U(0.05, 0.95); masks and pooling matrices keep their values; `values`
+    fixes any leaf), each entry of ∂C/∂u, compiled to NumPy, is compared with a central difference
+    of C (Ridders' extrapolation) in u — for an intermediate u, C as a function of u, the graph cut
+    at u; the relative error must be ≤ 10⁻⁶. **Exactly** (`exact=True`, or `"auto"`: when the
+    leaves have at most `EXACT_ENTRIES` entries in all), every entry of the node written out in the
+    leaves' entries minus `sympy.diff` of the written-out cost must simplify to 0 (`decide_zero`).
+    """
+    g0 = as_graph(graph)
+    if points < 1:
+        raise UsageError(f"points must be at least 1, got {points}", arg="points")
+    if exact not in (True, False, "auto"):
+        raise UsageError(f"exact must be True, False or 'auto', got {exact!r}", arg="exact")
+    started = time.perf_counter()
+    cost = g0.node(cost).name
+    if not g0.derivatives.get(cost):
+        backprop(g0, cost)
+    dims: dict = {}
+    for node in g0.nodes():
+        if node.is_matrix:
+            for d in node.shape:
+                if isinstance(d, sp.Symbol):
+                    dims[d] = sp.Integer(batch)
+    g = concrete_graph(g0, dims)
+    table = g.derivatives[cost]
+    derivs = [table[u] for u in g.topological_order() if u in table]
+    report = GraphVerification(g.name, cost, {str(k): int(v) for k, v in dims.items()}, seed, points)
+    leaves = g.nodes(("input", "parameter", "target"))
+    size = sum(int(np.prod([int(s) for s in n.shape])) if n.is_matrix else 1 for n in leaves)
+    try_exact = exact is True or (exact == "auto" and size <= EXACT_ENTRIES)
+    rng = np.random.default_rng(seed)
+    given = dict(values or {})
+    draws = [_draw(g, rng, given) for _ in range(points)]
+    forward = compile_graph(g, outputs=[cost, *derivs, *[g.node(d).of for d in derivs]])
+    at = [forward.evaluate(v) for v in draws]
+    explicit = explicit_entries(g, [cost, *derivs]) if try_exact else {}
+    for d in derivs:
+        t0 = time.perf_counter()
+        of = g.node(d).of
+        leaf = g.node(of).expr is None
+        cut = g if leaf else concrete_graph(g, {}, cut=[of])
+        cost_fn = compile_graph(cut, outputs=[cost], name="cost")
+        worst = 0.0
+        for v, out in zip(draws, at):
+            base = {n.name: v[n.name] for n in cut.nodes(("input", "parameter", "target")) if n.name in v}
+            base[of] = np.asarray(out[of], dtype=float)
+            flat = base[of].reshape(-1).copy()
+            shape = base[of].shape
+
+            def c(theta: np.ndarray, base: dict = base, shape: tuple = shape, fn: Any = cost_fn, u: str = of) -> float:
+                return float(fn.evaluate({**base, u: theta.reshape(shape)})[cost])
+
+            grad = np.asarray(out[d], dtype=float).reshape(-1)
+            for i in range(flat.size):
+                # a step below the entry's own size: a mean square s near 0 must not step to s + h < 0
+                h = min(1e-2, 0.1 * max(abs(float(flat[i])), 1e-3))
+                err = _rel_error(float(grad[i]), central_difference(c, flat, i, h))
+                worst = max(worst, err) if np.isfinite(err) else float("inf")
+        symbolic = "skipped"
+        if try_exact:
+            if leaf:
+                C, U = explicit[cost][0, 0], explicit[of]
+                D = explicit[d]
+            else:
+                ex = explicit_entries(cut, [cost, d])
+                C, U, D = ex[cost][0, 0], ex[of], ex[d]
+            atomizer = _Atomizer()
+            verdicts = [decide_zero(D[i] - sp.diff(C, U[i]), atomizer, rng) for i in range(len(U))]
+            symbolic = "0" if all(x == "0" for x in verdicts) else ("≠ 0" if "≠ 0" in verdicts else "?")
+        report.checks.append(GraphCheck(d, of, equation(g0, d, "factored"), int(np.prod(shape)), symbolic, worst,
+                                        time.perf_counter() - t0))
+    report.seconds = time.perf_counter() - started
+    return report

@@ -12,7 +12,6 @@ memory, taken at the start of an epoch, to go back to when the epoch diverges.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -29,7 +28,7 @@ SETTINGS = ("batch_size", "optimizer", "seed", "dtype", "lr", "weight_decay")
 CONSTANT = {"kind": "constant"}
 Snapshot = tuple[list[np.ndarray], dict[str, Any], dict[str, Any]]
 
-__all__ = ["KIND", "MAX_EPOCH", "SETTINGS", "fingerprint", "restore", "resume", "save_checkpoint", "snapshot"]
+__all__ = ["KIND", "MAX_EPOCH", "SETTINGS", "restore", "resume", "save_checkpoint", "snapshot"]
 
 
 def save_checkpoint(path: Any, spec: Mapping[str, Any], params: Mapping[str, np.ndarray], opt_state: Mapping[str, Any],
@@ -86,16 +85,6 @@ MAX_EPOCH = 10**9
 #: How deep JSON inside a checkpoint may nest (the generator's state nests 2 levels, history records 1).
 _MAX_DEPTH = 8
 _RECORD_NUMBERS = ("seconds", "train_cost", "train_accuracy", "holdout_cost", "holdout_accuracy")
-
-
-def fingerprint(X: np.ndarray, Y: np.ndarray) -> str:
-    """The training data's fingerprint: sha256 of their shapes, dtypes and bytes (`sha256:…`, 16 hex digits)."""
-    h = hashlib.sha256()
-    for a in (X, Y):
-        a = np.ascontiguousarray(a)
-        h.update(f"{a.shape}{a.dtype.str};".encode())
-        h.update(memoryview(a).cast("B"))
-    return "sha256:" + h.hexdigest()[:16]
 
 
 def _json_field(path: Any, field: str, text: Any) -> Any:
@@ -184,7 +173,7 @@ def resume(path: Any, spec: Mapping[str, Any], config: Mapping[str, Any], pnames
     `schedule`) this run may change.
 
     Every field is checked before it is used (a tampered file is a `UsageError` naming the file and the
-    field). `data` is this run's `fingerprint`: a checkpoint made on other data is refused unless
+    field). `data` is this run's `symgrad.store.data.fingerprint`: a checkpoint made on other data is refused unless
     `force`.
     """
     try:
@@ -194,8 +183,8 @@ def resume(path: Any, spec: Mapping[str, Any], config: Mapping[str, Any], pnames
     _check_same_run(path, spec, config, cspec, extra, override)
     saved = extra["config"].get("data")
     if data is not None and saved is not None and saved != data and not force:
-        raise UsageError(f"resume {path}: the checkpoint was made on other training data (fingerprint {saved!r}, "
-                         f"these data {data!r}); `force` resumes anyway", arg="resume")
+        raise UsageError(f"resume {path}: the checkpoint was made on other training data (sha256 {str(saved)[:16]}…, "
+                         f"these data {data[:16]}…); `force` resumes anyway", arg="resume")
     epoch = _check_epoch(path, extra.get("epoch"))
     rng_state = _json_field(path, "rng", extra.get("rng"))
     past = _check_history(path, _json_field(path, "history", extra.get("history", "[]")), epoch)

@@ -23,12 +23,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import networkx as nx
 import numpy as np
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from ..core.backprop import backprop
-from ..core.graph import Graph, as_graph
-from ..errors import CompileError, UsageError
+from ..core.graph import Graph, as_graph, find_cost, node_symbols
+from ..errors import CompileError, GraphError, UsageError
 from ..networks import layer_params, neuron_params
 from ..store.files import atomic_write_text
 from . import jax_printer, numpy_printer
@@ -63,6 +65,8 @@ class CompiledModel:
     network: Any = field(default=None, repr=False)
     function_name: str = "compiled"
     backend: str = "numpy"
+    #: the outputs' terms that use no example (λΣw², 2λw), compiled on their own; built on first need
+    _once: Any = field(default=None, repr=False)
 
     @property
     def params(self) -> tuple[str, ...]:
@@ -92,9 +96,12 @@ class CompiledModel:
                 arr = arr.reshape(-1, 1)
             if arr.ndim != 2:
                 raise UsageError(f"node {name!r} needs a matrix of shape {node.shape}, got shape {arr.shape}")
-            for d, actual in zip(node.shape, arr.shape):
-                if sp.sympify(d).is_Integer and int(d) != actual:
-                    raise UsageError(f"node {name!r} needs shape {node.shape}, got {arr.shape}")
+            if not _fits(node.shape, arr.shape):
+                # data given as rows (one example per row, as train() takes it) when only that reading fits
+                if node.role in ("input", "target") and _fits(node.shape, arr.shape[::-1]):
+                    return np.ascontiguousarray(arr.T)
+                what = " (one example per column)" if node.role in ("input", "target") else ""
+                raise UsageError(f"node {name!r} needs shape {node.shape}{what}, got {arr.shape}")
         elif arr.ndim == 0:
             arr = arr[()]
         return arr
@@ -104,7 +111,9 @@ class CompiledModel:
 
         `params` maps parameter names to arrays (for a neuron-level network
         also the layer arrays `W2, b2, ...`, with `x`, `y` as (n, m)
-        arrays: the result is then summed over the m examples).
+        arrays, one example per column: the result is then summed over the m
+        examples, and a term that uses no example, λΣw² in C and 2λw in ∂C/∂w,
+        counts once per mini-batch, as at the layer level).
         """
         if len(args) == 1 and isinstance(args[0], Mapping) and not kw:
             values = dict(args[0])
@@ -138,15 +147,41 @@ class CompiledModel:
         net = self.network
         values = neuron_params(net, params, self.dtype)
         if x is not None:
-            X = np.asarray(x, dtype=self.dtype).reshape(net.sizes[0], -1)
+            X = as_columns("x", x, net.sizes[0]).astype(self.dtype)
             values.update({name: X[k] for k, name in enumerate(net.names["x"])})
         if y is not None:
-            Y = np.asarray(y, dtype=self.dtype).reshape(net.sizes[-1], -1)
+            Y = as_columns("y", y, net.sizes[-1]).astype(self.dtype)
             values.update({name: Y[k] for k, name in enumerate(net.names["y"])})
-        out = {k: np.sum(v) for k, v in self.evaluate(values).items()}  # sum over the batch
+        out = self.batch_sum(values)
         if self.cost is None or not self.grads:
             return out
         return out[self.cost], layer_params(net, {p: out[d] for p, d in self.grads.items()}, self.dtype)
+
+    def batch_sum(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """`{output: Σ_x value}`: the outputs of a graph that holds one example, summed over a mini-batch.
+
+        `values` gives each input and target node a vector, one entry per example (the
+        parameters stay scalars). A term that uses no example (no input, no target), such as
+        λΣw² in C, 2λw in ∂C/∂w or 2λ in ∂²C/∂w², belongs to the mini-batch once, as at the
+        layer level, not once per example.
+        """
+        per_example = self.evaluate(values)
+        out = {k: np.sum(v) for k, v in per_example.items()}
+        if max((np.size(v) for v in per_example.values()), default=1) > 1:
+            once = self._example_free()
+            if once is not None:
+                model, parts = once
+                free = model.evaluate({a: values[a] for a in model.args})
+                for o, part in parts.items():
+                    if np.ndim(per_example[o]) > 0:  # it came into the sum once per example
+                        out[o] = out[o] - (np.size(per_example[o]) - 1) * free[part]
+        return out
+
+    def _example_free(self) -> tuple[CompiledModel, dict[str, str]] | None:
+        """The outputs' example-free terms compiled apart, and `{output: its part's node}`; or None."""
+        if self._once is None:
+            self._once = example_free_parts(self.graph, self.outputs, self.dtype) or False
+        return self._once or None
 
     # ------------------------------------------------------------- export
     def export(self, path: Any) -> Any:
@@ -154,7 +189,34 @@ class CompiledModel:
         return atomic_write_text(path, self.source)
 
 
-def _outputs(graph: Graph, cost: str, wrt: Sequence[str] | None,
+def _fits(shape: tuple, actual: tuple) -> bool:
+    return all(not sp.sympify(d).is_Integer or int(d) == a for d, a in zip(shape, actual))
+
+
+def as_columns(name: str, value: Any, n: int) -> np.ndarray:
+    """`value` as an n × m array, one example per column (the layer level's orientation, x = a^1).
+
+    A 1-D array of n numbers is one example; an m × n array with m ≠ n (examples as rows, as
+    `train()` takes them) is turned; anything else is a `UsageError` that says which
+    shape is wanted.
+    """
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise UsageError(f"{name} must be an array of numbers, got {type(value).__name__}", arg=name) from None
+    if arr.ndim == 1 and arr.shape[0] == n:
+        return arr.reshape(n, 1)
+    if arr.ndim == 2 and arr.shape[0] == n:
+        return arr
+    if arr.ndim == 2 and arr.shape[1] == n:
+        return arr.T
+    raise UsageError(
+        f"{name} has shape {arr.shape}, but the network takes {n} numbers per example: give an {n} × m array "
+        "(one example per column)", arg=name
+    )
+
+
+def _outputs(graph: Graph, cost: str | None, wrt: Sequence[str] | None,
              outputs: Sequence[str] | None) -> tuple[list[str], dict[str, str], str | None]:
     """(outputs, {parameter: its derivative node among them}, the cost if it is one), running backprop if needed."""
     if outputs is None:
@@ -166,21 +228,53 @@ def _outputs(graph: Graph, cost: str, wrt: Sequence[str] | None,
             table = graph.derivatives[cost_name]
         grads = {p: table[p] for p in params}
         return [cost_name, *grads.values()], grads, cost_name
-    if any(isinstance(o, str) and o not in graph for o in outputs) and cost in graph:
+    if any(isinstance(o, str) and o not in graph for o in outputs) and cost is not None:
         backprop(graph, cost)  # derivative nodes asked for before backprop was run
     outputs = [graph.node(o).name for o in outputs]
     grads: dict[str, str] = {}
     cost_out = None
-    if cost in graph and cost in graph.derivatives:
+    if cost is not None and cost in graph.derivatives:
         inv = {d: p for p, d in graph.derivatives[cost].items()}
         grads = {inv[o]: o for o in outputs if o in inv}
         cost_out = cost if cost in outputs else None
     return outputs, grads, cost_out
 
 
+def example_free_parts(graph: Graph, outputs: Sequence[str],
+                       dtype: str) -> tuple[CompiledModel, dict[str, str]] | None:
+    """The terms of the scalar `outputs` that use no example (no input, no target), compiled as one model.
+
+    A neuron-level graph holds one example; its cost C = Σ_j c_j(x, y) + λ Σ w² is summed over a
+    mini-batch example by example, but λ Σ w² (and 2λw in ∂C/∂w) belongs to the batch once. Returns
+    the model and `{output: the node of its example-free part}`; None when no output has one.
+    """
+    data = {n.name for n in graph.nodes(("input", "target"))}
+    dependent = set(data)
+    for d in data:
+        dependent |= nx.descendants(graph.nx, d)
+    parts: dict[str, sp.Basic] = {}
+    for o in outputs:
+        node = graph.node(o)
+        if node.expr is None or node.is_matrix or o not in dependent:
+            continue
+        free = [t for t in sp.Add.make_args(node.expr)
+                if not any(graph.node(s).name in dependent for s in node_symbols(t))]
+        if free:
+            parts[o] = sp.Add(*free)
+    if not parts:
+        return None
+    used = {graph.node(s).name for e in parts.values() for s in node_symbols(e)}
+    g = graph.subgraph(used, name=f"{graph.name} (terms without an example)")
+    names = {}
+    for i, (o, e) in enumerate(parts.items()):
+        names[o] = f"once{i}"
+        g.add(names[o], e)
+    return compile_graph(g, outputs=list(names.values()), dtype=dtype, name="example_free"), names
+
+
 def compile_graph(
     net_or_graph: Any,
-    cost: str = "C",
+    cost: str | None = None,
     wrt: Sequence[str] | None = None,
     dtype: str = "float64",
     outputs: Sequence[str] | None = None,
@@ -193,8 +287,14 @@ def compile_graph(
 
     `outputs` defaults to the cost and ∂cost/∂p for every parameter in
     `wrt` (default: all parameters with a derivative node; backprop is run
-    first if it has not been). Leaves become positional arguments; the generated
-    source is `model.source`.
+    first if it has not been). `cost` defaults to a network's cost, or to the
+    graph's one node of role `cost`, whatever its name (several, or none, when
+    the outputs are the cost's gradients: an error says to name it). Leaves become
+    positional arguments; the generated source is `model.source`.
+
+    Orientation: a layer-level mini-batch is columns, x is n_1 × m (one example per
+    column), as in the book's `z^l = W^l a^{l−1} + b^l`; `train()` takes data as rows
+    (one example per row, as data sets come) and turns them into columns itself.
 
     `update="sgd"` makes the training step itself: the function takes one more
     argument `eta` (η/m) and, after computing every gradient, updates the
@@ -211,6 +311,16 @@ def compile_graph(
     check_backend(backend, dtype, CompileError)
     if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
         raise CompileError(f"name must be a Python identifier not starting with _, got {name!r}", arg="name")
+    try:
+        if network is not None and cost is None:
+            cost = network.cost_node
+        elif outputs is None or cost is not None:
+            cost = find_cost(graph, cost)
+        else:
+            costs = graph.nodes("cost")
+            cost = costs[0].name if len(costs) == 1 else None
+    except GraphError as e:
+        raise CompileError(str(e), arg="cost") from None
     outputs, grads, cost_out = _outputs(graph, cost, wrt, outputs)
     if update not in (None, "sgd"):
         raise CompileError(f"update must be None or 'sgd', got {update!r}", arg="update")
@@ -300,7 +410,14 @@ def _statement(graph: Graph, ctx: Lowering, printer: GraphPrinting, n: str, e: s
     except CompileError as err:
         raise CompileError(f"node {n!r}: {err}") from None
     except Exception as err:  # noqa: BLE001
-        raise CompileError(f"node {n!r}: cannot print {node.expr}: {err}") from None
+        undefined = sorted({str(a.func) for a in node.expr.atoms(AppliedUndef)})
+        if undefined:
+            raise CompileError(
+                f"node {n!r}: {', '.join(undefined)} is an undefined function (sympy.Function), with no numeric "
+                f"code; define it (a sympy.Lambda, or a symgrad head) before compiling"
+            ) from None
+        why = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise CompileError(f"node {n!r}: cannot print {' '.join(str(node.expr).split())[:80]}: {why}") from None
     # a node whose code broadcasts (a constant, b 1ᵀ alone) gets its full shape
     if node.is_matrix and ((is_matrix(node.expr) and not is_matrix(e) and not scalar_full(ctx, e))
                            or (is_matrix(e) and not is_full(e))):

@@ -247,15 +247,33 @@ def has_division(e: sp.Basic) -> bool:
     return any(p.exp.is_negative for p in e.atoms(sp.Pow))
 
 
+def division_symbols(e: sp.Basic) -> frozenset:
+    """The symbols `e` divides by through a polynomial: {a} for −y/a + (1 − y)/(1 − a).
+
+    A denominator with a function in it, such as `Σ_k e^{z_k}` of a neuron-level softmax, is left
+    out: no factor of a node's rewrite (σ′(z) = a(1 − a), tanh′(z) = 1 − a²) can cancel it.
+    """
+    out: set = set()
+    for p in e.atoms(sp.Pow):
+        if p.exp.is_negative:
+            syms = p.base.free_symbols
+            if syms and p.base.is_polynomial(*syms):
+                out |= syms
+    return frozenset(out)
+
+
 def fuse_derivatives(graph: Graph, ctx: Lowering, rewritten: dict[str, sp.Basic], order: list[str]) -> None:
     """Simplify an elementwise derivative node together with the elementwise derivative nodes it uses.
 
-    Only tried when a used derivative node divides (−y/a + (1 − y)/(1 − a)):
-    the simplified scalar form replaces the node's when it has fewer operations
-    (for σ with the cross-entropy cost, δ^L = a − y).
+    A used derivative node is put in only when it divides by a polynomial in symbols that the
+    node's own form also has (∂C/∂a = −y/a + (1 − y)/(1 − a) into ∂C/∂a ⊙ a(1 − a)): only then
+    can `cancel` take a factor out. The simplified scalar form replaces the node's when it
+    has fewer operations (for σ with the cross-entropy cost, δ^L = a − y). Without the symbol
+    test every derivative of a neuron-level softmax (which divides by `Σ_k e^{z_k}`) was put into
+    its consumers, so a Hessian graph took minutes in `cancel` for nothing to cancel.
     """
     scalar_form: dict[str, sp.Basic] = {}
-    divides: dict[str, bool] = {}
+    divisors: dict[str, frozenset] = {}
     pred = graph.nx.pred
     for n in order:
         if n not in rewritten:
@@ -267,12 +285,15 @@ def fuse_derivatives(graph: Graph, ctx: Lowering, rewritten: dict[str, sp.Basic]
         if is_matrix(e) or (node.is_matrix and not is_elementwise(node.expr)):
             continue
         subs = {}
+        own = None
         for p in pred[n]:
             if p in scalar_form:
-                if p not in divides:
-                    divides[p] = has_division(scalar_form[p])
-                if divides[p]:
-                    subs[ctx.scalar_symbol(graph.node(p).symbol)] = scalar_form[p]
+                if p not in divisors:
+                    divisors[p] = division_symbols(scalar_form[p])
+                if divisors[p]:
+                    own = e.free_symbols if own is None else own
+                    if divisors[p] & own:
+                        subs[ctx.scalar_symbol(graph.node(p).symbol)] = scalar_form[p]
         if subs:
             try:
                 candidate = sp.cancel(e.xreplace(subs))

@@ -31,13 +31,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import sympy as sp
 
+from ..core.backprop import backprop
+from ..core.graph import Graph, as_graph
 from ..errors import TrainingError, UsageError
 from ..networks import Network, init_params, mlp, param_shapes
-from ..store.data import check_finite
+from ..store.data import check_finite, fingerprint
 from ..store.model_file import load_model
 from .backend import check_backend, check_devices, jax_modules, mesh
-from .checkpoint import Snapshot, fingerprint, restore, save_checkpoint, snapshot
+from .checkpoint import Snapshot, restore, save_checkpoint, snapshot
 from .checkpoint import resume as resume_from
 from .compile import DTYPES, compile_graph
 from .names import MONITORS, NONFINITE, OVERRIDABLE
@@ -47,7 +50,8 @@ from .schedule import SCHEDULES, Schedule, as_schedule
 from .threads import THREAD_CHOICES, blas_threads, check_threads, choose_threads
 
 __all__ = ["MONITORS", "NONFINITE", "OPTIMIZERS", "OVERRIDABLE", "SCHEDULES", "History", "Schedule", "Stop", "Trainer",
-           "TrainingError", "check_settings", "train"]
+           "TrainingError", "check_settings", "train",
+           "train_graph"]
 
 
 class History(list):
@@ -63,6 +67,10 @@ class History(list):
     """
 
     interrupted: bool = False
+    #: the run's settings (η as `lr`, epochs, batch size, optimizer, μ, λ, seed, dtype, init, backend, devices)
+    config: dict[str, Any]
+    #: the examples trained on and held out: `{"train": {"examples": n, "sha256": ...}, "holdout": ...}`
+    data: dict[str, Any]
     #: why training stopped early on NaN/Inf with `on_nonfinite="stop"` (else `None`)
     stopped: str | None = None
     #: where the run computed: `"numpy"` or `"jax"`, the dtype and the number of devices
@@ -79,6 +87,8 @@ class History(list):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.notices: list[str] = []  # what the run switched on for itself (JAX's 64-bit mode)
+        self.config = {}
+        self.data = {}
 
     def column(self, key: str) -> list[Any]:
         return [r.get(key) for r in self]
@@ -91,7 +101,8 @@ class History(list):
         return json.dumps({"epochs": epochs, "interrupted": self.interrupted, "stopped": self.stopped,
                            "backend": self.backend, "dtype": self.dtype, "devices": self.devices,
                            "threads": self.threads, "schedule": self.schedule, "early_stopped": self.early_stopped,
-                           "best_epoch": self.best_epoch, "notices": self.notices})
+                           "best_epoch": self.best_epoch, "notices": self.notices, "config": self.config,
+                           "data": self.data})
 
 
 # ------------------------------------------------------------------ data prep
@@ -138,6 +149,9 @@ def _inputs(X: Any, d: int, dtype: Any, what: str = "X") -> np.ndarray:
         a = a.reshape(a.shape[0], -1)
     if a.ndim != 2:
         raise UsageError(f"{what} must have one example per row, shape (n, {d}); got shape {a.shape}")
+    if a.shape[1] != d and a.shape[0] == d:
+        raise UsageError(f"{what} has shape {a.shape}: examples as columns, as compiled calls take them; train() "
+                         f"takes one example per row, shape (n, {d}): pass {what}.T")
     if a.shape[1] != d:
         raise UsageError(f"{what}: examples have {a.shape[1]} features (shape {a.shape}), the network's input "
                          f"layer (first of sizes) has {d}")
@@ -388,6 +402,8 @@ def train(
 ) -> History:
     """Train `net` on examples `X` (n, d) with labels (n,) or targets (n, k); return the `History`.
 
+    `net` is a `Network` (`mlp`); any other graph (a `symgrad.layers` model) goes to `train_graph`.
+
     Parameters start from the network's values (or `init_params` with
     `init` and `seed` when it has none) and end in the network
     (`net.params()`). `holdout=(X_h, labels_h)` is evaluated after every
@@ -430,7 +446,8 @@ def train(
     run's learning rate (schedule) replace the checkpoint's, and a notice records it.
     """
     if not isinstance(net, Network):
-        raise UsageError(f"train() needs a Network (symgrad.mlp(...)), got {type(net).__name__}")
+        return train_graph(net, X, labels_or_Y, epochs, batch_size, lr, optimizer, momentum, weight_decay, seed,
+                           dtype, holdout, callback, backend=backend)
     check_settings(epochs, batch_size, lr, momentum, weight_decay, on_nonfinite, dtype, backend, devices,
                    threads=threads)
     sched = as_schedule(schedule)
@@ -458,7 +475,12 @@ def train(
     config = {"batch_size": int(batch_size), "lr": float(lr), "optimizer": optimizer, "momentum": float(momentum),
               "weight_decay": float(weight_decay), "seed": seed, "dtype": dtype, "backend": backend,
               "devices": trainer.devices, "schedule": sched.to_dict()}
-    config["data"] = fingerprint(data.X, data.Y)
+    history.config = {**config, "epochs": int(epochs), "init": init}
+    history.data = {"train": {"examples": data.n, "sha256": fingerprint(data.X, data.labels)}}
+    if data.hold is not None:
+        history.data["holdout"] = {"examples": int(data.hold[0].shape[0]),
+                                   "sha256": fingerprint(data.hold[0], data.hold[2])}
+    config["data"] = fingerprint(data.X, data.Y)  # a checkpoint resumes only on the same data
     first_epoch = 1
     if resume is not None:
         done, params, opt_state, extra = resume_from(resume, spec, config, pnames, trainer.shapes, rng, history,
@@ -470,6 +492,9 @@ def train(
                                    f"{extra['config'].get(key)!r} (override)")
         if best is not None:
             best.replay(history, extra.get("best"), pnames, history.notices)
+            if best.patience is not None and best.wait >= best.patience:  # it had stopped early: nothing to train
+                history.early_stopped = best.reason(done)
+                first_epoch = epochs + 1
         if done >= epochs:
             history.notices.append(f"the checkpoint {resume} is at epoch {done}, already past `epochs` {epochs}: "
                                    f"nothing to train (give `epochs` above {done} to continue)")
@@ -737,3 +762,170 @@ def _diagnose(epoch: int, saved: Snapshot, data: _Data, trainer: Trainer) -> Non
                 if not np.isfinite(p).all():
                     raise TrainingError(f"epoch {epoch}, step {i}: parameter {name} became NaN or Inf (try a smaller `lr`)")
     raise TrainingError(f"epoch {epoch}: parameters became NaN or Inf")  # pragma: no cover - replay is exact
+
+
+# ------------------------------------------------------------------ any graph
+def _graph_leaf(g: Graph, key: str, role: str) -> str:
+    """The graph's data leaf of `role` (`meta[key]`, else its only `role` leaf without a value)."""
+    name = g.meta.get(key)
+    if name is not None:
+        return g.node(name).name
+    found = [n.name for n in g.nodes(role) if n.value is None]
+    if len(found) != 1:
+        raise UsageError(f"graph {g.name!r}: train() needs one {role} node to feed (found {found or 'none'}); "
+                         f"name it in graph.meta[{key!r}]")
+    return found[0]
+
+
+def _columns(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """The examples `idx` side by side as columns: rows (n, d) → (d, b); (n, d, T) → (d, b·T)."""
+    batch = a[idx]
+    if batch.ndim == 2:
+        return batch.T
+    return batch.transpose(1, 0, 2).reshape(batch.shape[1], -1)
+
+
+def train_graph(
+    model: Any,
+    X: Any,
+    labels_or_Y: Any,
+    epochs: int = 30,
+    batch_size: int = 10,
+    lr: float = 3.0,
+    optimizer: str = "sgd",
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    seed: int | None = 0,
+    dtype: str = "float64",
+    holdout: tuple[Any, Any] | None = None,
+    callback: Callable[[dict[str, Any]], Any] | None = None,
+    *,
+    backend: str = "numpy",
+    cost: str | None = None,
+) -> History:
+    """Train any graph with parameters, a cost and data leaves (a `symgrad.layers` model, say); the `History`.
+
+    The graph's input x gets `X`: rows (n, d), one column per example, or (n, d, T), T columns
+    per example (a sequence of T tokens) laid side by side; its target y gets `labels_or_Y`
+    (labels (n,), one-hot as columns, or targets (n, k)). The names come from `graph.meta`
+    (`input`, `target`, `cost`, `prediction`; `symgrad.layers.sequential` sets them)
+    or, for a bare graph, its one input and one target without a value; inputs with a value (a
+    mask, a pooling matrix) are constants; a dropout mask (`symgrad.layers.dropout` with p) is drawn
+    for every mini-batch, entries 0 or 1/(1 − p), and is all ones to evaluate. When the graph's batch is a number (B examples as
+    columns) `batch_size` must be B and each epoch skips the n mod B examples left over after
+    shuffling; with a symbolic batch m the last mini-batch is smaller. The update is
+    `symgrad.numeric.optim.Optimizer`'s (SGD w → w − (η/m)(∇C + 2λW), momentum, Adam; the decay on
+    the parameters of kind W), with ∇C from the graph's derivative nodes compiled for `backend`.
+    Parameters start from their values (`symgrad.layers.init_values` draws those missing) and end
+    there. Accuracy (argmax of the prediction per column) is reported when the graph has one.
+    """
+    g = as_graph(model)
+    check_settings(epochs, batch_size, lr, momentum, weight_decay, "raise", dtype, backend, None)
+    cost = g.node(cost or g.meta.get("cost") or "C").name
+    x_name, y_name = _graph_leaf(g, "input", "input"), _graph_leaf(g, "target", "target")
+    pred = g.meta.get("prediction")
+    pnames = [p.name for p in g.parameters]
+    if not pnames:
+        raise UsageError(f"graph {g.name!r} has no parameters to train")
+    missing = [p for p in pnames if g.node(p).value is None]
+    if missing:
+        raise UsageError(f"parameter {missing[0]!r} has no value: give every parameter one "
+                         "(symgrad.layers.init_values(graph, seed) draws them)")
+    dt = np.dtype(dtype)
+    xnode, ynode = g.node(x_name), g.node(y_name)
+    d, k = int(xnode.shape[0]), int(ynode.shape[0])
+    cols = xnode.shape[1]
+    Xa = np.asarray(X, dtype=dt) if np.asarray(X).dtype.kind in "biuf" else None
+    if Xa is None or Xa.ndim not in (2, 3) or Xa.shape[1] != d:
+        raise UsageError(f"X: input {x_name!r} has {d} rows: give examples as (n, {d}) or (n, {d}, T), "
+                         f"got shape {np.shape(X)}")
+    check_finite("X", Xa)
+    per = 1 if Xa.ndim == 2 else Xa.shape[2]
+    n = Xa.shape[0]
+    Ya, labels = _targets(labels_or_Y, n, k, dt)
+    hold = None
+    if holdout is not None:
+        if not isinstance(holdout, (tuple, list)) or len(holdout) != 2:
+            raise UsageError("holdout must be a pair (X_holdout, labels_holdout)", arg="holdout")
+        Xh = np.asarray(holdout[0], dtype=dt)
+        if Xh.shape[1:] != Xa.shape[1:]:
+            raise UsageError(f"holdout X: examples of shape {Xh.shape[1:]}, training examples are {Xa.shape[1:]}")
+        hold = (Xh, *_targets(holdout[1], Xh.shape[0], k, dt, "holdout labels"))
+    fixed = not isinstance(cols, sp.Symbol)
+    if fixed:
+        if int(cols) % per or int(cols) // per != batch_size:
+            raise UsageError(f"batch_size must be {int(cols) // per}: input {x_name!r} has {int(cols)} columns, "
+                             f"{per} per example", arg="batch_size")
+        if n < batch_size:
+            raise UsageError(f"X: {n} examples, fewer than one mini-batch of {batch_size}")
+    table = g.derivatives.get(cost, {})
+    if any(p not in table for p in pnames):
+        table = backprop(g, cost, pnames)
+    grads = [table[p] for p in pnames]
+    step_fn = compile_graph(g, outputs=[cost, *grads], dtype=dtype, backend=backend)
+    eval_fn = compile_graph(g, outputs=[cost, pred] if pred else [cost], dtype=dtype, backend=backend,
+                            name="evaluate")
+    # dropout masks (`symgrad.layers.dropout`): drawn afresh for every mini-batch, all ones to evaluate
+    drops = {a: float(g.node(a).meta["dropout"]) for a in step_fn.args
+             if g.node(a).value is None and "dropout" in g.node(a).meta}
+    consts = {a: np.asarray(g.node(a).value, dtype=dt) for a in step_fn.args
+              if a not in pnames and a not in (x_name, y_name) and a not in drops}
+    unknown = [a for a, v in consts.items() if g.node(a).value is None]
+    if unknown:
+        raise UsageError(f"node {unknown[0]!r}: an input train() does not feed needs a value")
+    params = [np.array(g.node(p).value, dtype=dt) for p in pnames]
+    opt = Optimizer(optimizer, params, lr, momentum)
+    wd_mask = [g.node(p).kind in ("W", "w") for p in pnames]
+    update = opt.step_fn(params, wd_mask, float(weight_decay))
+
+    mask_rng = np.random.default_rng(None if seed is None else seed + 1)
+
+    def masks(cols: int, train: bool) -> dict[str, np.ndarray]:
+        out = {}
+        for a, p in drops.items():
+            shape = (int(g.node(a).shape[0]), cols)
+            out[a] = ((mask_rng.random(shape) >= p) / (1 - p)).astype(dt) if train else np.ones(shape, dt)
+        return out
+
+    def call(fn: Any, xb: np.ndarray, yb: np.ndarray, train: bool = False) -> list[np.ndarray]:
+        vals = {**dict(zip(pnames, params)), **consts, **masks(xb.shape[1], train), x_name: xb, y_name: yb}
+        out = fn.fn(*[vals[a] for a in fn.args])
+        return [np.asarray(o) for o in out]
+
+    def evaluate(Xs: np.ndarray, Ys: np.ndarray, ls: np.ndarray, prefix: str) -> dict[str, float]:
+        total, correct, seen = 0.0, 0, 0
+        size = batch_size if fixed else 1000
+        for s in range(0, Xs.shape[0] - (Xs.shape[0] % size if fixed else 0), size):
+            idx = np.arange(s, min(s + size, Xs.shape[0]))
+            out = call(eval_fn, _columns(Xs, idx), Ys[idx].T)
+            total += float(out[0])
+            if pred:
+                p = out[1]
+                guess = np.argmax(p, axis=0) if p.shape[0] > 1 else (p[0] > 0.5).astype(np.int64)
+                correct += int(np.count_nonzero(guess == ls[idx]))
+            seen += len(idx)
+        return {f"{prefix}_cost": total / max(seen, 1), f"{prefix}_accuracy": correct / seen if pred and seen else None}
+
+    rng = np.random.default_rng(seed)
+    history = History()
+    history.backend, history.dtype = backend, dtype
+    for epoch in range(1, epochs + 1):
+        perm = rng.permutation(n)
+        stop = n - n % batch_size if fixed else n
+        t0 = time.perf_counter()
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for s in range(0, stop, batch_size):
+                idx = perm[s : s + batch_size]
+                out = call(step_fn, _columns(Xa, idx), Ya[idx].T, train=True)
+                update(out[1:], len(idx))
+        seconds = time.perf_counter() - t0
+        if not all(np.isfinite(p).all() for p in params):
+            raise TrainingError(f"epoch {epoch}: parameters became NaN or Inf (try a smaller `lr`)")
+        record = {"epoch": epoch, "seconds": seconds, **evaluate(Xa, Ya, labels, "train")}
+        record.update(evaluate(*hold, "holdout") if hold else {"holdout_cost": None, "holdout_accuracy": None})
+        history.append(record)
+        if callback is not None and callback(record) is False:
+            break
+    for p, v in zip(pnames, params):
+        g.node(p).value = v
+    return history

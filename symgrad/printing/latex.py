@@ -18,6 +18,7 @@ from typing import Any
 
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions.hadamard import HadamardPower
 from sympy.printing.latex import LatexPrinter
 
 from ..core.backprop import MAX_TERMS, expand
@@ -84,6 +85,169 @@ class BookLatexPrinter(LatexPrinter):
         return "I"
 
 
+class Textbook:
+    r"""An elementwise expression as a textbook writes it: one fraction, factored, signs tidied.
+
+    The expression is read entry by entry: a dummy scalar stands for each matrix symbol
+    (`matrices`), 1 for the all-ones matrix of `shape` (`None`: a scalar expression). It
+    is `sign · Π num[i] / Π den[i]`, each a `(factor, power)`. The cross-entropy's
+    `∇_a C = −(y − 𝟏) ⊙ 1/(𝟏 − a) − y/a` prints as `\frac{a − y}{a ⊙ (𝟏 − a)}`, a
+    fraction of matrices dividing entry by entry.
+    """
+
+    def __init__(self, sign: sp.Integer, num: list, den: list, matrices: dict, shape: tuple | None) -> None:
+        self.sign, self.num, self.den, self.matrices, self.shape = sign, num, den, matrices, shape
+
+    @classmethod
+    def of(cls, expr: sp.Basic) -> Textbook | None:
+        """The textbook form of `expr`, or `None` when it has no division to tidy (or is not elementwise)."""
+        matrices: dict[sp.Dummy, sp.MatrixSymbol] = {}
+        shape = expr.shape if isinstance(expr, sp.MatrixExpr) else None
+        scalar = _scalar(expr, matrices, shape)
+        if scalar is None or scalar.atoms(sp.Function) or not any(
+                p.exp.is_negative for p in scalar.atoms(sp.Pow)):
+            return None
+        num, den = sp.fraction(sp.factor(sp.together(scalar)))
+        sign = sp.S.One
+        parts = []
+        for x in (num, den):
+            coeff, factors = sp.factor_list(x)
+            if not coeff.is_Integer:
+                return None
+            sign *= sp.sign(coeff) if x is num else sp.sign(coeff)
+            tidy = []
+            if abs(coeff) != 1:
+                tidy.append((abs(coeff), 1))
+            for f, k in factors:
+                if _flip(f):
+                    f, sign = sp.expand(-f), sign * (-1) ** k
+                tidy.append((f, k))
+            parts.append(tidy)
+        return cls(sign, parts[0], parts[1], matrices, shape)
+
+    def value(self) -> sp.Expr:
+        """The form as one SymPy expression in the dummies (to prove it equal to the node's)."""
+        num = sp.Mul(*[f**k for f, k in self.num])
+        den = sp.Mul(*[f**k for f, k in self.den])
+        return self.sign * num / den
+
+    def latex(self, printer: LatexPrinter) -> str | None:
+        """The LaTeX, ⊙ between matrix factors, or `None` for a form this printer does not write."""
+        return _Elementwise(printer, self.matrices, self.shape).fraction(self)
+
+
+def _flip(f: sp.Expr) -> bool:
+    """Whether a factor reads better negated: fewer minus terms than plus ones, else a positive
+    constant term (1 − a), else a positive first symbol (a − y, output before target)."""
+    if not isinstance(f, sp.Add):
+        return False
+    neg = sum(1 for t in f.args if t.could_extract_minus_sign())
+    if 2 * neg != len(f.args):
+        return 2 * neg > len(f.args)
+    const = [t for t in f.args if t.is_Number]
+    lead = const[0] if const else min(f.args, key=lambda t: sp.default_sort_key(-t if t.could_extract_minus_sign() else t))
+    return lead.could_extract_minus_sign()
+
+
+def _scalar(e: sp.Basic, matrices: dict, shape: tuple | None) -> sp.Expr | None:
+    """An elementwise matrix expression as a scalar one (`None` if it is not elementwise)."""
+    if shape is None:
+        return e if isinstance(e, sp.Expr) and not e.has(sp.MatrixSymbol) else None
+    if isinstance(e, sp.MatrixSymbol):
+        if e.shape != shape:
+            return None
+        d = next((k for k, v in matrices.items() if v == e), None)
+        if d is None:
+            d = sp.Dummy(e.name)
+            matrices[d] = e
+        return d
+    if isinstance(e, sp.OneMatrix):
+        return sp.S.One if e.shape == shape else None
+    if isinstance(e, sp.ZeroMatrix):
+        return sp.S.Zero
+    if isinstance(e, (sp.MatAdd, sp.HadamardProduct)):
+        parts: list[sp.Expr] = []
+        for a in e.args:
+            if (q := _scalar(a, matrices, shape)) is None:
+                return None
+            parts.append(q)
+        return sp.Add(*parts) if isinstance(e, sp.MatAdd) else sp.Mul(*parts)
+    if isinstance(e, sp.MatMul):  # a scalar times one matrix only: c W, not W V
+        mats = [a for a in e.args if isinstance(a, sp.MatrixExpr)]
+        scalars = [a for a in e.args if not isinstance(a, sp.MatrixExpr)]
+        if len(mats) != 1 or any(a.has(sp.MatrixSymbol) for a in scalars):
+            return None
+        q = _scalar(mats[0], matrices, shape)
+        return None if q is None else sp.Mul(*scalars, q)
+    if isinstance(e, ElementwiseApplyFunction):
+        q = _scalar(e.expr, matrices, shape)
+        return None if q is None else e.function(q)
+    if isinstance(e, HadamardPower):
+        q = _scalar(e.args[0], matrices, shape)
+        return None if q is None or e.args[1].has(sp.MatrixSymbol) else q ** e.args[1]
+    return None
+
+
+class _Elementwise:
+    """Writes a `Textbook` form: sums with their plus terms first, ⊙ between matrix factors."""
+
+    def __init__(self, printer: LatexPrinter, matrices: dict, shape: tuple | None) -> None:
+        self.p, self.matrices, self.shape = printer, matrices, shape
+        self.ok = True
+
+    def fraction(self, form: Textbook) -> str | None:
+        num, den = self.product(form.num), self.product(form.den)
+        if not self.ok:
+            return None
+        lead = "- " if form.sign < 0 else ""
+        if not den:
+            return lead + (num or self.one())
+        return lead + rf"\frac{{{num or self.one()}}}{{{den}}}"
+
+    def product(self, factors: list[tuple[sp.Expr, sp.Integer]]) -> str:
+        numbers = [f for f, _ in factors if f.is_Number]
+        rest = [(f, k) for f, k in factors if not f.is_Number]
+        parts = []
+        for f, k in sorted(rest, key=lambda fk: (isinstance(fk[0], sp.Add), sp.default_sort_key(fk[0]))):
+            if k != 1 and self.shape is not None:
+                self.ok = False  # an entrywise power: no textbook form here
+            if isinstance(f, sp.Add):
+                tex = self.sum(f)
+                if len(rest) > 1 or k != 1 or numbers:
+                    tex = rf"\left({tex}\right)"
+            else:
+                tex = self.atom(f)
+            parts.append(tex if k == 1 else f"{tex}^{{{k}}}")
+        body = (r" \odot " if self.shape is not None else " ").join(parts)
+        return " ".join([*(self.p.doprint(n) for n in numbers), body]).strip()
+
+    def sum(self, e: sp.Add) -> str:
+        terms = sorted(e.args, key=lambda t: (t.could_extract_minus_sign(), not t.is_Number, sp.default_sort_key(t)))
+        out = ""
+        for i, t in enumerate(terms):
+            minus = t.could_extract_minus_sign()
+            body = self.term(-t if minus else t)
+            out += (("- " if minus else "") if i == 0 else (" - " if minus else " + ")) + body
+        return out
+
+    def term(self, t: sp.Expr) -> str:
+        if t.is_Number:
+            return self.one() if t == 1 else f"{self.p.doprint(t)} {self.one()}".rstrip(" 1")
+        coeff, rest = t.as_coeff_Mul()
+        factors = list(sp.Mul.make_args(rest))
+        if any(isinstance(f, (sp.Pow, sp.Add)) for f in factors) or not coeff.is_Rational:
+            self.ok = False
+            return ""
+        body = (r" \odot " if self.shape is not None else " ").join(self.atom(f) for f in factors)
+        return body if coeff == 1 else f"{self.p.doprint(coeff)} {body}"
+
+    def atom(self, a: sp.Expr) -> str:
+        return self.p.doprint(self.matrices.get(a, a))
+
+    def one(self) -> str:
+        return "1" if self.shape is None else self.p.doprint(sp.OneMatrix(*self.shape))
+
+
 def tex_names(graph: Graph) -> dict[sp.Basic, str]:
     return {n.symbol: n.tex for n in graph.nodes() if n.tex}
 
@@ -129,7 +293,14 @@ def equation(graph: Graph, name: str, form: str = "factored") -> str:
         rhs = factored(graph, node.name)
     else:
         rhs = node.expr
-    return f"{lhs} = {printer.doprint(rhs)}"
+    return f"{lhs} = {textbook_latex(rhs, printer)}"
+
+
+def textbook_latex(expr: sp.Basic, printer: BookLatexPrinter) -> str:
+    """`expr` in LaTeX, in its `Textbook` form when it has one (a division to tidy)."""
+    form = Textbook.of(expr)
+    tex = form.latex(printer) if form is not None else None
+    return tex if tex is not None else printer.doprint(expr)
 
 
 def latex(obj: Any, name: str | None = None, *, form: str = "factored") -> str:

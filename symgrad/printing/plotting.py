@@ -1,4 +1,5 @@
-"""Training curves: the cost and the accuracy per epoch, as a PNG (matplotlib, the `plot` extra).
+"""Training curves (the cost and the accuracy per epoch) and confusion matrices, as PNGs (matplotlib, the
+`plot` extra).
 
 `history` is what `symgrad.numeric.train.train` records, one dictionary per
 epoch with `epoch` and `train_cost` and, when measured, `holdout_cost`,
@@ -14,6 +15,8 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ..errors import UsageError, require
 from ..store.files import atomic_write
@@ -44,9 +47,11 @@ def run_title(
     output: str | None = None,
     momentum: float | None = None,
     weight_decay: float | None = None,
+    schedule: str | None = None,
 ) -> str:
     """The title of a run's curves, naming the data, the network and the optimizer, e.g.
-    `spirals (400 train / 200 held out) — 2-32-32-2 relu, log-likelihood — adam, η = 0.01, batch 10`."""
+    `spirals (400 train / 200 held out) — 2-32-32-2 relu, log-likelihood — adam, η = 0.01, batch 10`;
+    with a learning-rate `schedule` (its description, e.g. `cosine`), `η₀ = 0.01, cosine`."""
     counts = []
     if n_train is not None:
         counts.append(f"{n_train:,} train")
@@ -60,7 +65,8 @@ def run_title(
     if weight_decay:
         net += f" + λ = {_number(weight_decay)} weight decay"
     opt = optimizer + (f" (μ = {_number(momentum)})" if optimizer == "momentum" and momentum is not None else "")
-    return f"{where} — {net} — {opt}, η = {_number(lr)}, batch {batch_size}"
+    eta = f"η₀ = {_number(lr)}, {schedule}" if schedule and schedule != "constant" else f"η = {_number(lr)}"
+    return f"{where} — {net} — {opt}, {eta}, batch {batch_size}"
 
 
 def _points(history: list[Mapping[str, Any]], key: str) -> tuple[list[float], list[float]]:
@@ -160,4 +166,46 @@ def training_curves(history: Iterable[Mapping[str, Any]], path: str | os.PathLik
     return atomic_write(p, buf.getvalue())
 
 
-__all__ = ["check_path", "figure", "run_title", "training_curves"]
+def confusion_figure(confusion: Any, path: str | os.PathLike, title: str | None = None) -> Path:
+    """Write a confusion matrix as a PNG picture to `path` atomically; returns the path.
+
+    `confusion[i, j]` counts the examples of true class i predicted as class j
+    (`symgrad.numeric.model.Evaluation`): rows are true classes, columns predicted ones,
+    each cell shaded by the share of its row (the class's recall on the diagonal) and, up to 30
+    classes, labelled with its count.
+    """
+    require("matplotlib", extra="plot", what="plotting")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    p = check_path(path)
+    c = np.asarray(confusion)
+    if c.ndim != 2 or c.shape[0] != c.shape[1] or c.shape[0] == 0 or c.dtype.kind not in "iu":
+        raise UsageError(f"confusion_figure: the confusion matrix must be square counts (c, c), got {c.dtype} "
+                         f"of shape {c.shape}")
+    k = c.shape[0]
+    share = c / np.maximum(c.sum(axis=1, keepdims=True), 1)
+    side = min(2.5 + 0.45 * k, 14.0)
+    fig = Figure(figsize=(side + 1.2, side), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    image = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    step = max(1, k // 30)
+    ax.set_xticks(range(0, k, step))
+    ax.set_yticks(range(0, k, step))
+    if k <= 30:
+        for i in range(k):
+            for j in range(k):
+                ax.text(j, i, str(int(c[i, j])), ha="center", va="center", fontsize=8,
+                        color="white" if share[i, j] > 0.5 else "black")
+    ax.set_title(title or f"confusion matrix ({int(c.sum()):,} examples)", fontsize=10)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120, metadata={"Software": None})
+    return atomic_write(p, buf.getvalue())
+
+
+__all__ = ["check_path", "confusion_figure", "figure", "run_title", "training_curves"]

@@ -36,6 +36,9 @@ from ..core.rules import hadamard
 from ..errors import UsageError
 from .latex import BookLatexPrinter, passes_along
 
+#: Entries with more operations than this are not simplified (the time grows fast, the reading gains little).
+MAX_ENTRY_OPS = 150
+
 _ELEMENTWISE = (sp.MatAdd, sp.HadamardProduct, HadamardPower, ElementwiseApplyFunction)
 
 
@@ -136,11 +139,14 @@ def _simplify_entry(s: sp.Basic) -> sp.Basic:
 def _block(e: MatrixExpr, inner: Callable[[sp.Basic], sp.Basic]) -> sp.Basic:
     b = _Block(tuple(e.shape), inner)
     lifted = b.lift(e)
-    simple = _simplify_entry(lifted)
-    try:
-        return b.lower(simple)
-    except ValueError:  # pragma: no cover - the simplified entry has a head with no entrywise form
-        return b.lower(lifted)
+    # a big entry is left as it is: simplifying it would take long and read no better
+    simple = _simplify_entry(lifted) if sp.count_ops(lifted) <= MAX_ENTRY_OPS else lifted
+    for candidate in (simple, lifted):
+        try:
+            return b.lower(candidate)
+        except ValueError:  # a head with no entrywise form (a function of two arguments, say)
+            continue
+    return e.func(*[inner(a) for a in e.args])
 
 
 # ----------------------------------------------------------------- rewriting
@@ -245,6 +251,18 @@ def readable_names(graph: Graph) -> dict[sp.Basic, str]:
 
 
 # ----------------------------------------------------------------- printing
+def _is_sum_of_squares(mats: list) -> bool:
+    if len(mats) not in (2, 3) or not isinstance(mats[0], sp.OneMatrix) or mats[0].shape[0] != 1:
+        return False
+    if not (isinstance(mats[1], HadamardPower) and mats[1].args[1] == 2):
+        return False
+    return len(mats) == 2 and mats[1].shape[1] == 1 or len(mats) == 3 and isinstance(mats[2], sp.OneMatrix)
+
+
+class _Norm2(sp.Basic):
+    r"""‖e‖² for printing only (a placeholder the printer writes as `\left\lVert e \right\rVert^{2}`)."""
+
+
 class ReadableLatexPrinter(BookLatexPrinter):
     """`BookLatexPrinter` with the readable pass's notation (see the module docstring)."""
 
@@ -269,6 +287,8 @@ class ReadableLatexPrinter(BookLatexPrinter):
             return rf"\sqrt{{{tex}}}"
         if not isinstance(base, (sp.MatrixSymbol, sp.OneMatrix)) and not re.fullmatch(r"[\\\w{}^_]+", tex):
             tex = rf"\left({tex}\right)"
+        elif "^" in tex:  # c^{2} squared is {c^{2}}^{∘2}: a second superscript on c^{2} is not LaTeX
+            tex = f"{{{tex}}}"
         return rf"{tex}^{{\circ {self._print(p)}}}"
 
     def _print_HadamardProduct(self, expr: sp.HadamardProduct) -> str:
@@ -297,6 +317,8 @@ class ReadableLatexPrinter(BookLatexPrinter):
         coeff = [a for a in flat if not isinstance(a, MatrixExpr)]
         mats = [a for a in flat if isinstance(a, MatrixExpr)]
         c = sp.Mul(*coeff)
+        if _is_sum_of_squares(mats):  # 1ᵀ e^{∘2} 1 is ‖e‖²
+            mats = [_Norm2(mats[1].args[0])]
         parts = []
         for k, a in enumerate(mats):
             tex = self._print(a)
@@ -324,6 +346,9 @@ class ReadableLatexPrinter(BookLatexPrinter):
         for tex in texs[1:]:
             out += f" - {tex[1:].lstrip()}" if tex.startswith("-") else f" + {tex}"
         return out
+
+    def _print__Norm2(self, expr: _Norm2) -> str:
+        return rf"\left\lVert {self._print(expr.args[0])} \right\rVert^{{2}}"
 
     def _print_log(self, expr: sp.log, exp: str | None = None) -> str:
         tex = rf"\ln\left({self._print(expr.args[0])}\right)"

@@ -2,8 +2,8 @@
 
 `files` is the leaf; `data` reads and generates training data (and holds the real MNIST
 test set shipped in `datasets/mnist/`); `fetch` downloads the full MNIST set, verified;
-`model_file` saves and loads a network's specification and parameters (and training
-checkpoints) without pickle.
+`tabular` reads examples from CSV and NumPy files; `model_file` saves and loads a network's
+specification and parameters (and training checkpoints) without pickle.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ if TYPE_CHECKING:  # what the names are, for readers and type checkers; imported
         as_arrays,
         dataset,
         find_mnist,
+        fingerprint,
         load_idx,
+        load_idx_images,
         load_mnist,
         one_hot,
         packaged_mnist,
@@ -28,6 +30,7 @@ if TYPE_CHECKING:  # what the names are, for readers and type checkers; imported
     from .fetch import default_data_dir, fetch_mnist
     from .files import atomic_open, atomic_write, atomic_write_bytes, atomic_write_text
     from .model_file import load_checkpoint, load_model, save_model
+    from .tabular import check_labels, load_csv, load_npy
 
 __all__ = [
     "as_arrays",
@@ -35,14 +38,19 @@ __all__ = [
     "atomic_write",
     "atomic_write_bytes",
     "atomic_write_text",
+    "check_labels",
     "dataset",
     "default_data_dir",
     "fetch_mnist",
     "find_mnist",
+    "fingerprint",
     "load_checkpoint",
+    "load_csv",
     "load_idx",
+    "load_idx_images",
     "load_mnist",
     "load_model",
+    "load_npy",
     "one_hot",
     "packaged_mnist",
     "read_idx",
@@ -55,7 +63,9 @@ lazy_exports(__name__, {
     "as_arrays": ".data",
     "dataset": ".data",
     "find_mnist": ".data",
+    "fingerprint": ".data",
     "load_idx": ".data",
+    "load_idx_images": ".data",
     "load_mnist": ".data",
     "one_hot": ".data",
     "packaged_mnist": ".data",
@@ -71,4 +81,7 @@ lazy_exports(__name__, {
     "load_checkpoint": ".model_file",
     "load_model": ".model_file",
     "save_model": ".model_file",
+    "check_labels": ".tabular",
+    "load_csv": ".tabular",
+    "load_npy": ".tabular",
 })

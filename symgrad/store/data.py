@@ -69,7 +69,9 @@ __all__ = [
     "check_regular",
     "dataset",
     "find_mnist",
+    "fingerprint",
     "load_idx",
+    "load_idx_images",
     "load_mnist",
     "memory_limit",
     "one_hot",
@@ -335,6 +337,18 @@ def load_idx(
     return _examples(ipath, read_idx(ipath), lpath, read_idx(lpath), max_label, dtype)
 
 
+def load_idx_images(images_path: str | os.PathLike[str], *, dtype: Any = np.float64) -> np.ndarray:
+    """An IDX images file alone (to predict, no labels): `X` (n, rows·cols), pixels scaled to [0, 1]."""
+    ipath = Path(os.fspath(images_path))
+    images = read_idx(ipath)
+    _expect_magic(ipath, images, IDX_IMAGES, "an images file")
+    if images.shape[0] == 0:
+        raise DataError(f"{ipath}: holds no examples")
+    X = images.reshape(images.shape[0], -1).astype(dtype)
+    X /= 255.0
+    return X
+
+
 def _examples(
     ipath: Path | Traversable, images: np.ndarray, lpath: Path | Traversable, labels: np.ndarray,
     max_label: int, dtype: Any,
@@ -572,6 +586,20 @@ def as_arrays(
     if n_classes is not None:
         _check_range(y, int(n_classes), "labels")
     return a, y
+
+
+def fingerprint(*arrays: Any) -> str:
+    """The sha256 (hex) of arrays: each one's dtype, shape and bytes in C order, in turn.
+
+    Two runs on the same examples (same values, same dtype) have the same fingerprint, whatever
+    file they came from; a saved model records it (`provenance["data"]`).
+    """
+    h = hashlib.sha256()
+    for a in arrays:
+        arr = np.ascontiguousarray(a)
+        h.update(f"{arr.dtype.str}{arr.shape}".encode())
+        h.update(memoryview(arr).cast("B"))
+    return h.hexdigest()
 
 
 def split(

@@ -1,7 +1,7 @@
 """The store's tables: the MNIST files and their checksums, the built-in datasets, the mirrors.
 
-Plain data, no NumPy: the command line's parser reads them (`--dataset`'s help, ``data
-fetch`'s choices) and `symgrad --help`` answers without importing the numeric libraries.
+Plain data, no NumPy: the command line's parser reads them (`--dataset`'s help, `data
+fetch`'s choices) and `symgrad --help` answers without importing the numeric libraries.
 `symgrad.store.data` and `symgrad.store.fetch` export them too.
 """
 
