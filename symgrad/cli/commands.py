@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..derivation.budget import check_budget
 from ..derivation.derive import render
 from ..derivation.explain import explain as explain_step
 from ..derivation.explain import fmt
@@ -96,6 +97,9 @@ def verify(args: argparse.Namespace) -> int:
             f"{f' × batch {args.batch}' if args.batch > 1 else ''}; an exact proof that large takes minutes "
             f"to hours (limit --max-params {args.max_params}; raise it to try anyway)"
         )
+    # before any proof starts: its time grows with batch, points and depth far beyond --max-params
+    check_budget(args.sizes, args.activation, args.output, batch=args.batch, points=args.points,
+                 max_seconds=args.max_seconds)
 
     def progress(check: Any, i: int, n: int) -> None:  # results as they come; the report follows at the end
         print(f"symgrad verify: [{i}/{n}] {check.equation} {check.node}: exact {check.symbolic}, max rel. err "

@@ -312,6 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--points", type=int, default=3, help="random points for the numeric check")
     p.add_argument("--batch", type=int, default=1, help="examples per batch m in the proof (default 1)")
     p.add_argument("--max-params", type=int, default=1000, help="refuse networks with more parameters (default 1000)")
+    p.add_argument("--max-seconds", type=float, default=60.0,
+                   help="refuse a proof predicted to take longer than this (default 60; the prediction is "
+                        "measured, see docs/verification.md)")
     _expr_flags(p)
 
     p = add("train", "train a compiled network on MNIST, IDX files or a built-in dataset")
