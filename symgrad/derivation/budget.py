@@ -1,19 +1,19 @@
 """How long an exact proof of BP1–BP4 will take, predicted before it starts.
 
-`symgrad verify` proves every entry of every \\(\\delta^l\\), \\(\\partial C/\\partial b^l\\) and
-\\(\\partial C/\\partial w^l\\) with SymPy, then checks each against central differences at
+`symgrad verify` proves every entry of every $\\delta^l$, $\\partial C/\\partial b^l$ and
+$\\partial C/\\partial w^l$ with SymPy, then checks each against central differences at
 `points` random points. Neither step can be sped up much, so a run that would take an hour is
 refused up front (with the predicted time, the budget and the flag that raises it) rather than
 left to run silently.
 
 The model is fitted to timings measured on the development machine (the table is in
-docs/verification.md, "How large, how long"). With \\(L\\) layers of weights, \\(E\\) proved entries
-(\\(E = \\sum_l n_l (n_{l-1} + 2)\\): every \\(w\\), \\(b\\) and \\(\\delta^l_j\\)), batch \\(m\\) and
-\\(p\\) points:
+docs/verification.md, "How large, how long"). With $L$ layers of weights, $E$ proved entries
+($E = \\sum_l n_l (n_{l-1} + 2)$: every $w$, $b$ and $\\delta^l_j$), batch $m$ and
+$p$ points:
 
-\\[ t \\approx c\\, (E m)^{\\alpha} \\left(E^{\\beta} / D\\right)^{L - 2} f + c_{\\text{num}}\\, (p - 3)\\, E^2 m \\]
+$$t \\approx c\\, (E m)^{\\alpha} \\left(E^{\\beta} / D\\right)^{L - 2} f + c_{\\text{num}}\\, (p - 3)\\, E^2 m$$
 
-(\\(f\\) is larger for a tanh network with a sigmoid output, whose nested formulas mix two
+($f$ is larger for a tanh network with a sigmoid output, whose nested formulas mix two
 activations). It is a rough, deliberately cautious figure: the point is to refuse the runs that
 take hours, not to promise seconds.
 """
@@ -38,7 +38,7 @@ DEFAULT_MAX_SECONDS = 60.0
 
 
 def proved_entries(sizes: Sequence[int]) -> int:
-    """\\(E = \\sum_l n_l (n_{l-1} + 2)\\): the scalar identities a proof checks (every \\(w\\), \\(b\\), \\(\\delta^l_j\\))."""
+    """$E = \\sum_l n_l (n_{l-1} + 2)$: the scalar identities a proof checks (every $w$, $b$, $\\delta^l_j$)."""
     return sum(n_out * (n_in + 2) for n_in, n_out in zip(sizes, sizes[1:]))
 
 
@@ -46,7 +46,7 @@ def estimate_seconds(sizes: Sequence[int], activation: str = "sigmoid", output: 
                      batch: int = 1, points: int = 3) -> float:
     """The predicted wall time in seconds of `verify_bp(sizes, activation, ..., batch=batch, points=points)`.
 
-    \\(t \\approx c (E m)^{\\alpha} (E^{\\beta} / D)^{L - 2} f + c_{\\text{num}} (p - 3) E^2 m\\), with the
+    $t \\approx c (E m)^{\\alpha} (E^{\\beta} / D)^{L - 2} f + c_{\\text{num}} (p - 3) E^2 m$, with the
     coefficients of this module (measured; see docs/verification.md).
     """
     e = proved_entries(sizes)
