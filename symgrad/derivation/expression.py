@@ -25,11 +25,11 @@ from ..printing.readable import readable_equation, readable_rhs
 from ..printing.report import Report, Section, Table
 from ..printing.text import legend, to_text
 from .verify import (
-    TOLERANCE,
     _Atomizer,
     _CheckReport,
     _entries_of,
     _rel_error,
+    _within_tolerance,
     central_difference,
     decide_zero,
     expand_to,
@@ -132,7 +132,7 @@ class ExpressionCheck:
 
     @property
     def ok(self) -> bool:
-        return self.symbolic == "0" and bool(np.isfinite(self.max_error)) and self.max_error <= TOLERANCE
+        return self.symbolic == "0" and _within_tolerance(self.max_error)
 
 
 @dataclass

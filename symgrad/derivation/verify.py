@@ -154,6 +154,11 @@ def decide_zero(diff: sp.Expr, atomizer: _Atomizer | None = None, rng: np.random
 
 
 # ----------------------------------------------------------------- the report
+def _within_tolerance(max_error: float) -> bool:
+    """The numeric verdict every check shares: the worst relative error is finite and at most `TOLERANCE`."""
+    return bool(np.isfinite(max_error)) and max_error <= TOLERANCE
+
+
 def _aligned(rows: Sequence[Sequence[str]]) -> list[str]:
     """`rows` (the head first) as text lines, each column padded to its widest cell."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -237,7 +242,7 @@ class Check:
 
     @property
     def ok(self) -> bool:
-        return self.symbolic == "0" and bool(np.isfinite(self.max_error)) and self.max_error <= TOLERANCE
+        return self.symbolic == "0" and _within_tolerance(self.max_error)
 
 
 @dataclass
@@ -679,8 +684,7 @@ class GraphCheck:
 
     @property
     def ok(self) -> bool:
-        exact = self.symbolic in ("0", "skipped")
-        return exact and bool(np.isfinite(self.max_error)) and self.max_error <= TOLERANCE
+        return self.symbolic in ("0", "skipped") and _within_tolerance(self.max_error)
 
 
 @dataclass
@@ -714,10 +718,9 @@ class GraphVerification:
         head = ("node", "of", "entries", "exact", "max rel. err", "time", "")
         rows = [head] + [(c.node, c.of, str(c.entries), c.symbolic, f"{c.max_error:.1e}", f"{c.seconds:.2f} s",
                           "ok" if c.ok else "FAIL") for c in self.checks]
-        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
         lines = [self.title, f"numeric check: {self.points} random points (seed {self.seed}), tolerance {TOLERANCE:g}",
                  ""]
-        lines += ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
+        lines += _aligned(rows)
         lines += ["", f"{'ALL HOLD' if self.ok else 'FAILED'} ({self.seconds:.2f} s)"]
         return "\n".join(lines)
 
