@@ -28,6 +28,7 @@ from .verify import (
     _Atomizer,
     _CheckReport,
     _entries_of,
+    _NodeCheck,
     _rel_error,
     _within_tolerance,
     central_difference,
@@ -119,16 +120,8 @@ def derive_expression(
 
 
 @dataclass
-class ExpressionCheck:
+class ExpressionCheck(_NodeCheck):
     """One derivative node of any graph checked: its formula, entries, exact verdict, numeric error, time."""
-
-    node: str
-    of: str
-    formula: str
-    entries: int
-    symbolic: str
-    max_error: float
-    seconds: float
 
     @property
     def ok(self) -> bool:

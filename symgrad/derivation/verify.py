@@ -670,9 +670,9 @@ def explicit_entries(graph: Graph, names: Sequence[str]) -> dict[str, sp.Immutab
 
 
 @dataclass
-class GraphCheck:
-    """One derivative node ∂C/∂u of a graph checked: exactly (`"0"`, `"≠ 0"`, `"?"`, or `"skipped"`)
-    and by central differences (the worst relative error over the points)."""
+class _NodeCheck:
+    """The fields `GraphCheck` and the expression check share (in this order): derivative node ∂C/∂u,
+    u, formula, entries, exact verdict, worst relative error, seconds."""
 
     node: str
     of: str
@@ -681,6 +681,12 @@ class GraphCheck:
     symbolic: str
     max_error: float
     seconds: float
+
+
+@dataclass
+class GraphCheck(_NodeCheck):
+    """One derivative node ∂C/∂u of a graph checked: exactly (`"0"`, `"≠ 0"`, `"?"`, or `"skipped"`)
+    and by central differences (the worst relative error over the points)."""
 
     @property
     def ok(self) -> bool:
