@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import signal
 import socket
 import stat
@@ -231,3 +232,22 @@ def test_ctrl_c_in_the_first_epoch_with_save_writes_nothing(tmp_path, monkeypatc
     assert cli_main([*SPIRALS, "--save", str(out)]) == 130
     assert "no epoch was completed, nothing was saved" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_ctrl_c_with_keep_best_and_save_names_the_best_epoch(tmp_path, monkeypatch, capsys):
+    """keep-best restores the best epoch's parameters on Ctrl-C: the message names that epoch, not the last."""
+    base = [*SPIRALS[:-2], "--holdout", "100", "--keep-best", "--lr", "3"]
+    ref = tmp_path / "ref.npz"
+    assert cli_main([*base, "--epochs", "3", "--save", str(ref)]) == 0
+    said = capsys.readouterr()
+    best = re.search(r"best epoch: (\d+) \(kept\)", said.out + said.err)
+    assert best, said
+    _interrupt_at(monkeypatch, 4)
+    out = tmp_path / "m.npz"
+    assert cli_main([*base, "--epochs", "50", "--save", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert (f"interrupted during epoch 4; saved the model of epoch {best.group(1)} (the best of the 3 completed) "
+            f"to {out}") in err
+    got, want = load_model(out)[1], load_model(ref)[1]
+    for name in want:  # the best epoch's parameters, as the 3-epoch keep-best run ends with
+        assert np.array_equal(got[name], want[name]), name

@@ -368,8 +368,12 @@ def train(args: Any) -> int:
         if args.checkpoint and history:
             kept = f"; the checkpoint {args.checkpoint} holds epoch {done}"
         elif args.save is not None and history:
-            save_trained(args.save, net, history, data=provenance)
-            kept = f"; saved the model of epoch {done} (the last completed) to {args.save}"
+            # keep-best has put the best epoch's parameters back into net: name that epoch, not the last
+            best = history.best_epoch if args.keep_best else None
+            save_trained(args.save, net, history, data=provenance,
+                         extra={"best_epoch": best} if best is not None else None)
+            kept = (f"; saved the model of epoch {best} (the best of the {done} completed) to {args.save}"
+                    if best is not None else f"; saved the model of epoch {done} (the last completed) to {args.save}")
         elif args.checkpoint or args.save is not None:
             kept = "; no epoch was completed, nothing was saved"
         else:
