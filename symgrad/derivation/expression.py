@@ -22,13 +22,15 @@ from ..core.parse import parse, shape_arg
 from ..errors import UsageError
 from ..printing.latex import equation
 from ..printing.readable import readable_equation, readable_rhs
-from ..printing.report import Paragraph, Report, Section, Table
+from ..printing.report import Report, Section, Table
 from ..printing.text import legend, to_text
 from .verify import (
-    TOLERANCE,
     _Atomizer,
+    _CheckReport,
     _entries_of,
+    _NodeCheck,
     _rel_error,
+    _within_tolerance,
     central_difference,
     decide_zero,
     expand_to,
@@ -118,24 +120,16 @@ def derive_expression(
 
 
 @dataclass
-class ExpressionCheck:
+class ExpressionCheck(_NodeCheck):
     """One derivative node of any graph checked: its formula, entries, exact verdict, numeric error, time."""
-
-    node: str
-    of: str
-    formula: str
-    entries: int
-    symbolic: str
-    max_error: float
-    seconds: float
 
     @property
     def ok(self) -> bool:
-        return self.symbolic == "0" and bool(np.isfinite(self.max_error)) and self.max_error <= TOLERANCE
+        return self.symbolic == "0" and _within_tolerance(self.max_error)
 
 
 @dataclass
-class ExpressionVerification:
+class ExpressionVerification(_CheckReport):
     """The result of `verify_derivatives`: one `ExpressionCheck` per derivative node; prints as a table."""
 
     title: str
@@ -150,59 +144,22 @@ class ExpressionVerification:
         """Every derivative proved exactly and within tolerance numerically."""
         return bool(self.checks) and all(c.ok for c in self.checks)
 
-    def _row(self, c: ExpressionCheck) -> tuple[str, ...]:
-        return (c.node, str(c.entries), c.symbolic, f"{c.max_error:.1e}", f"{c.seconds:.2f} s", "ok" if c.ok else "FAIL")
-
     def to_text(self) -> str:
-        head = ("node", "entries", "exact", "max rel. err", "time", "")
-        rows = [head] + [self._row(c) for c in self.checks]
-        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-        lines = [self.title, f"numeric check: {self.points} random points (seed {self.seed}), tolerance {TOLERANCE:g}", ""]
+        lines = self._text_head()
         lines += [to_text(c.formula) for c in self.checks] + [""]
-        lines += ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
-        lines += ["", f"{'ALL HOLD' if self.ok else 'FAILED'} ({self.seconds:.2f} s)"]
+        lines += self._text_table(self.checks)
+        lines += ["", self._verdict_text()]
         return "\n".join(lines)
 
     def document(self) -> Report:
         """The report as a document (one table), for Markdown and HTML."""
-        doc = Report(self.title, [Paragraph(
-            f"Numeric check at {self.points} random points (seed {self.seed}), tolerance {TOLERANCE:g}.")], level=2)
-        head = ["node", "formula", "entries", "exact", "max rel. error", "time", ""]
-        rows = []
-        for c in self.checks:
-            node, n, sym, err, t, ok = self._row(c)
-            rows.append([f"`{node}`", f"${c.formula}$", n, sym, err, t, ok])
-        doc.sections.append(Section("", [Table(head, rows, "llrlrrl"),
-                                         Paragraph(f"**{'All hold' if self.ok else 'FAILED'}** ({self.seconds:.2f} s)")]))
+        doc = self._intro()
+        doc.sections.append(Section("", [self._md_table(self.checks), self._verdict_md()]))
         return doc
 
-    def to_markdown(self) -> str:
-        return self.document().to_markdown().rstrip("\n")
-
     def to_latex(self) -> str:
-        lines = [f"% {self.title}", r"\begin{tabular}{llrlrrl}",
-                 r"node & formula & entries & exact & max rel.\ error & time & \\ \hline"]
-        for c in self.checks:
-            _, n, sym, err, t, ok = self._row(c)
-            sym = sym.replace("≠", r"$\neq$")
-            lines.append(rf"\texttt{{{c.node}}} & ${c.formula}$ & {n} & {sym} & {err} & {t} & {ok} \\")
-        lines += [r"\end{tabular}", rf"% {'all hold' if self.ok else 'FAILED'} ({self.seconds:.2f} s)"]
+        lines = [f"% {self.title}", *self._latex_table(self.checks), self._verdict_latex()]
         return "\n".join(lines)
-
-    def render(self, fmt: str = "text") -> str:
-        if fmt == "markdown":
-            return self.to_markdown()
-        if fmt == "latex":
-            return self.to_latex()
-        if fmt == "text":
-            return self.to_text()
-        raise UsageError(f"unknown format {fmt!r}; choose text, markdown or latex", arg="fmt")
-
-    def _repr_markdown_(self) -> str:
-        return self.to_markdown()
-
-    def __str__(self) -> str:
-        return self.to_text()
 
 
 def _entry_symbols(node: Any) -> sp.ImmutableMatrix:

@@ -154,6 +154,80 @@ def decide_zero(diff: sp.Expr, atomizer: _Atomizer | None = None, rng: np.random
 
 
 # ----------------------------------------------------------------- the report
+def _within_tolerance(max_error: float) -> bool:
+    """The numeric verdict every check shares: the worst relative error is finite and at most `TOLERANCE`."""
+    return bool(np.isfinite(max_error)) and max_error <= TOLERANCE
+
+
+def _aligned(rows: Sequence[Sequence[str]]) -> list[str]:
+    """`rows` (the head first) as text lines, each column padded to its widest cell."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
+
+
+class _CheckReport:
+    """What `Verification` and the expression report share: a check's row in text, Markdown and LaTeX,
+    the verdict line, and the formats (`render`, `str`, notebook Markdown)."""
+
+    _TEXT_HEAD = ("node", "entries", "exact", "max rel. err", "time", "")
+    _MD_HEAD = ["node", "formula", "entries", "exact", "max rel. error", "time", ""]
+
+    def _row(self, c: Any) -> tuple[str, str, str, str, str, str]:
+        return (c.node, str(c.entries), c.symbolic, f"{c.max_error:.1e}", f"{c.seconds:.2f} s", "ok" if c.ok else "FAIL")
+
+    def _text_head(self) -> list[str]:
+        return [self.title, f"numeric check: {self.points} random points (seed {self.seed}), tolerance {TOLERANCE:g}", ""]
+
+    def _text_table(self, checks: Sequence[Any]) -> list[str]:
+        return _aligned([self._TEXT_HEAD] + [self._row(c) for c in checks])
+
+    def _verdict_text(self) -> str:
+        return f"{'ALL HOLD' if self.ok else 'FAILED'} ({self.seconds:.2f} s)"
+
+    def _intro(self) -> Report:
+        return Report(self.title, [Paragraph(
+            f"Numeric check at {self.points} random points (seed {self.seed}), tolerance {TOLERANCE:g}.")], level=2)
+
+    def _md_table(self, checks: Sequence[Any]) -> Table:
+        rows = []
+        for c in checks:
+            node, n, sym, err, t, ok = self._row(c)
+            rows.append([f"`{node}`", f"${c.formula}$", n, sym, err, t, ok])
+        return Table(self._MD_HEAD, rows, "llrlrrl")
+
+    def _verdict_md(self) -> Paragraph:
+        return Paragraph(f"**{'All hold' if self.ok else 'FAILED'}** ({self.seconds:.2f} s)")
+
+    def _latex_table(self, checks: Sequence[Any]) -> list[str]:
+        lines = [r"\begin{tabular}{llrlrrl}", r"node & formula & entries & exact & max rel.\ error & time & \\ \hline"]
+        for c in checks:
+            _, n, sym, err, t, ok = self._row(c)
+            sym = sym.replace("≠", r"$\neq$")
+            lines.append(rf"\texttt{{{c.node}}} & ${c.formula}$ & {n} & {sym} & {err} & {t} & {ok} \\")
+        return lines + [r"\end{tabular}"]
+
+    def _verdict_latex(self) -> str:
+        return rf"% {'all hold' if self.ok else 'FAILED'} ({self.seconds:.2f} s)"
+
+    def to_markdown(self) -> str:
+        return self.document().to_markdown().rstrip("\n")
+
+    def render(self, fmt: str = "text") -> str:
+        if fmt == "markdown":
+            return self.to_markdown()
+        if fmt == "latex":
+            return self.to_latex()
+        if fmt == "text":
+            return self.to_text()
+        raise UsageError(f"unknown format {fmt!r}; choose text, markdown or latex", arg="fmt")
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
 @dataclass
 class Check:
     """One derivative node checked: its equation, entries, exact result, numeric error, time."""
@@ -168,11 +242,11 @@ class Check:
 
     @property
     def ok(self) -> bool:
-        return self.symbolic == "0" and bool(np.isfinite(self.max_error)) and self.max_error <= TOLERANCE
+        return self.symbolic == "0" and _within_tolerance(self.max_error)
 
 
 @dataclass
-class Verification:
+class Verification(_CheckReport):
     """The result of `verify_bp`: one `Check` per derivative node; prints as a table."""
 
     sizes: tuple[int, ...]
@@ -213,79 +287,39 @@ class Verification:
             out.setdefault(c.equation, []).append(c)
         return out
 
-    def _row(self, c: Check) -> tuple[str, str, str, str, str, str]:
-        return (c.node, str(c.entries), c.symbolic, f"{c.max_error:.1e}", f"{c.seconds:.2f} s", "ok" if c.ok else "FAIL")
-
     def to_text(self) -> str:
-        head = ("node", "entries", "exact", "max rel. err", "time", "")
-        lines = [self.title, f"numeric check: {self.points} random points (seed {self.seed}), tolerance {TOLERANCE:g}", ""]
+        lines = self._text_head()
         for eq, checks in self.by_equation().items():
             lines.append(f"{eq}  {self.equation_text(eq)}")
-            rows = [head] + [self._row(c) for c in checks]
-            widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-            for r in rows:
-                lines.append("  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+            lines += self._text_table(checks)
             lines.append("")
         if self.interrupted:
             held = all(c.ok for c in self.checks)
             lines.append(f"INTERRUPTED after {len(self.checks)} of {self.total} checks"
                          f"{' (all of them hold)' if held and self.checks else ''} ({self.seconds:.2f} s)")
         else:
-            lines.append(f"{'ALL HOLD' if self.ok else 'FAILED'} ({self.seconds:.2f} s)")
+            lines.append(self._verdict_text())
         return "\n".join(lines)
-
-    def to_markdown(self) -> str:
-        return self.document().to_markdown().rstrip("\n")
 
     def document(self) -> Report:
         """The report as a document (one table per equation), for Markdown and HTML."""
-        doc = Report(self.title, [Paragraph(
-            f"Numeric check at {self.points} random points (seed {self.seed}), tolerance {TOLERANCE:g}.")], level=2)
-        head = ["node", "formula", "entries", "exact", "max rel. error", "time", ""]
+        doc = self._intro()
         for eq, checks in self.by_equation().items():
-            rows = []
-            for c in checks:
-                node, n, sym, err, t, ok = self._row(c)
-                rows.append([f"`{node}`", f"${c.formula}$", n, sym, err, t, ok])
-            doc.sections.append(Section(f"{eq}: ${self.equation_latex(eq)}$", [Table(head, rows, "llrlrrl")]))
-        doc.sections.append(Section("", [Paragraph(f"**{'All hold' if self.ok else 'FAILED'}** ({self.seconds:.2f} s)")]))
+            doc.sections.append(Section(f"{eq}: ${self.equation_latex(eq)}$", [self._md_table(checks)]))
+        doc.sections.append(Section("", [self._verdict_md()]))
         return doc
 
     def to_latex(self) -> str:
         lines = [f"% {self.title}"]
         for eq, checks in self.by_equation().items():
-            lines += [
-                rf"\paragraph{{{eq}}} ${self.equation_latex(eq)}$",
-                "",
-                r"\begin{tabular}{llrlrrl}",
-                r"node & formula & entries & exact & max rel.\ error & time & \\ \hline",
-            ]
-            for c in checks:
-                _, n, sym, err, t, ok = self._row(c)
-                sym = sym.replace("≠", r"$\neq$")
-                lines.append(rf"\texttt{{{c.node}}} & ${c.formula}$ & {n} & {sym} & {err} & {t} & {ok} \\")
-            lines += [r"\end{tabular}", ""]
-        lines.append(rf"% {'all hold' if self.ok else 'FAILED'} ({self.seconds:.2f} s)")
+            lines += [rf"\paragraph{{{eq}}} ${self.equation_latex(eq)}$", ""]
+            lines += self._latex_table(checks) + [""]
+        lines.append(self._verdict_latex())
         return "\n".join(lines)
-
-    def render(self, fmt: str = "text") -> str:
-        if fmt == "markdown":
-            return self.to_markdown()
-        if fmt == "latex":
-            return self.to_latex()
-        if fmt == "text":
-            return self.to_text()
-        raise UsageError(f"unknown format {fmt!r}; choose text, markdown or latex", arg="fmt")
-
-    def _repr_markdown_(self) -> str:
-        return self.to_markdown()
 
     def _repr_html_(self) -> str:
         """The same rich display as an explain report: HTML tables with MathML (notebooks prefer it)."""
         return self.document().to_html(full=False)
-
-    def __str__(self) -> str:
-        return self.to_text()
 
 
 # --------------------------------------------------------------- the checking
@@ -636,9 +670,9 @@ def explicit_entries(graph: Graph, names: Sequence[str]) -> dict[str, sp.Immutab
 
 
 @dataclass
-class GraphCheck:
-    """One derivative node ∂C/∂u of a graph checked: exactly (`"0"`, `"≠ 0"`, `"?"`, or `"skipped"`)
-    and by central differences (the worst relative error over the points)."""
+class _NodeCheck:
+    """The fields `GraphCheck` and the expression check share (in this order): derivative node ∂C/∂u,
+    u, formula, entries, exact verdict, worst relative error, seconds."""
 
     node: str
     of: str
@@ -648,10 +682,15 @@ class GraphCheck:
     max_error: float
     seconds: float
 
+
+@dataclass
+class GraphCheck(_NodeCheck):
+    """One derivative node ∂C/∂u of a graph checked: exactly (`"0"`, `"≠ 0"`, `"?"`, or `"skipped"`)
+    and by central differences (the worst relative error over the points)."""
+
     @property
     def ok(self) -> bool:
-        exact = self.symbolic in ("0", "skipped")
-        return exact and bool(np.isfinite(self.max_error)) and self.max_error <= TOLERANCE
+        return self.symbolic in ("0", "skipped") and _within_tolerance(self.max_error)
 
 
 @dataclass
@@ -685,10 +724,9 @@ class GraphVerification:
         head = ("node", "of", "entries", "exact", "max rel. err", "time", "")
         rows = [head] + [(c.node, c.of, str(c.entries), c.symbolic, f"{c.max_error:.1e}", f"{c.seconds:.2f} s",
                           "ok" if c.ok else "FAIL") for c in self.checks]
-        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
         lines = [self.title, f"numeric check: {self.points} random points (seed {self.seed}), tolerance {TOLERANCE:g}",
                  ""]
-        lines += ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
+        lines += _aligned(rows)
         lines += ["", f"{'ALL HOLD' if self.ok else 'FAILED'} ({self.seconds:.2f} s)"]
         return "\n".join(lines)
 

@@ -281,19 +281,24 @@ def _check_declared(path: Path, zf: zipfile.ZipFile, names: list[str]) -> dict[s
     return {HEADER_KEY: raw}
 
 
+def _unreadable(path: Path, name: str, e: Exception) -> UsageError:
+    """The one-line error for array `name` that NumPy could not read: pickled objects, corrupt, or truncated."""
+    if isinstance(e, ValueError):
+        if "allow_pickle" in str(e) or "Object arrays" in str(e):
+            return UsageError(
+                f"{path}: array {name!r} holds pickled Python objects; refusing to unpickle it "
+                "(a symgrad model file never contains objects)"
+            )
+        return UsageError(f"{path}: corrupt array {name!r} ({e})")
+    return UsageError(f"{path}: truncated or corrupt archive: cannot read array {name!r} ({e})")
+
+
 def _read_member(path: Path, zf: zipfile.ZipFile, name: str) -> np.ndarray:
     try:
         with zf.open(name + ".npy") as fp:
             return np.lib.format.read_array(fp, allow_pickle=False)
-    except ValueError as e:
-        if "allow_pickle" in str(e) or "Object arrays" in str(e):
-            raise UsageError(
-                f"{path}: array {name!r} holds pickled Python objects; refusing to unpickle it "
-                "(a symgrad model file never contains objects)"
-            ) from None
-        raise UsageError(f"{path}: corrupt array {name!r} ({e})") from None
     except Exception as e:
-        raise UsageError(f"{path}: truncated or corrupt archive: cannot read array {name!r} ({e})") from None
+        raise _unreadable(path, name, e) from None
 
 
 def _read_archive(path: Path) -> dict[str, np.ndarray]:
@@ -336,17 +341,8 @@ def _read_archive(path: Path) -> dict[str, np.ndarray]:
         for name in names:
             try:
                 arrays[name] = archive[name]
-            except ValueError as e:
-                if "allow_pickle" in str(e) or "Object arrays" in str(e):
-                    raise UsageError(
-                        f"{path}: array {name!r} holds pickled Python objects; refusing to unpickle it "
-                        "(a symgrad model file never contains objects)"
-                    ) from None
-                raise UsageError(f"{path}: corrupt array {name!r} ({e})") from None
             except Exception as e:
-                raise UsageError(
-                    f"{path}: truncated or corrupt archive: cannot read array {name!r} ({e})"
-                ) from None
+                raise _unreadable(path, name, e) from None
             if not isinstance(arrays[name], np.ndarray):
                 raise UsageError(f"{path}: corrupt archive: member {name!r} is not a NumPy array")
     return arrays
