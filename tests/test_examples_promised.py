@@ -30,7 +30,7 @@ EPOCH = re.compile(r"epoch \d+/\d+: ")
 
 #: README shell lines that are not symgrad commands, and why the tests do not run them.
 NOT_RUN = {
-    'python -m pip install -e ".[test,plot,progress,jax,threads]"': "installs from the package index; CI (.ci/run) does it",
+    'python -m pip install -e ".[test,plot,progress,docs,jax,threads]"': "installs from the package index; CI (.ci/run) does it",
     "python -m pytest": "the test suite itself",
     "symgrad data fetch mnist": "downloads from the public mirrors; tests/test_fetch.py runs it against a loopback server",
     "symgrad train --mnist": "needs the full MNIST set (symgrad data fetch mnist); tests/test_data.py covers --mnist",
