@@ -400,6 +400,17 @@ def _live(graph: Graph, ctx: Lowering, rewritten: dict[str, sp.Basic], outputs: 
     return needed
 
 
+def _hoist(pre: list[str], seen: dict[str, str], body: list[str]) -> None:
+    """Append a statement's hoisted temporaries (`_t1 = a3 - y`); code seen before is reused by name."""
+    for p in pre:
+        tname, tcode = p.split(" = ", 1)
+        if tcode not in seen:
+            seen[tcode] = tname
+            body.append(f"    {p}")
+        else:
+            body.append(f"    {tname} = {seen[tcode]}")
+
+
 def _statement(graph: Graph, ctx: Lowering, printer: GraphPrinting, n: str, e: sp.Basic) -> str:
     """The code computing node `n` from its lowered expression `e` (hoisted temporaries go to `ctx.pre`)."""
     node = graph.node(n)
@@ -435,13 +446,7 @@ def _body(graph: Graph, ctx: Lowering, printer: GraphPrinting, rewritten: dict[s
         if n not in needed or n not in rewritten:
             continue
         code = _statement(graph, ctx, printer, n, rewritten[n])
-        for p in ctx.pre:  # hoisted temporaries: `_t1 = a3 - y`
-            tname, tcode = p.split(" = ", 1)
-            if tcode not in seen:
-                seen[tcode] = tname
-                body.append(f"    {p}")
-            else:
-                body.append(f"    {tname} = {seen[tcode]}")
+        _hoist(ctx.pre, seen, body)
         ident = ctx.ident[graph.node(n).symbol]
         # the same expression twice (e.g. a3 - y in C and in ∂C/∂a3) is computed once
         body.append(f"    {ident} = {seen.get(code, code)}")

@@ -48,7 +48,7 @@ from ..core.graph import Graph, as_graph
 from ..errors import CompileError, UsageError
 from ..store.files import atomic_write_text
 from .backend import check_backend, jax_modules
-from .compile import DTYPES, _live, _lower, _statement, header, printer_for, run_source
+from .compile import DTYPES, _hoist, _live, _lower, _statement, header, printer_for, run_source
 from .lower import Lowering, is_matrix
 from .numpy_printer import _paren
 from .optim import OptimizerConfig
@@ -359,13 +359,7 @@ def _body(graph: Graph, ctx: Lowering, printer: Any, rewritten: dict[str, sp.Bas
                     buffers.append((buf, shape))
                     continue
         code = _statement(graph, ctx, printer, n, e)
-        for p in ctx.pre:  # hoisted temporaries: `_t1 = a3 - y`
-            tname, tcode = p.split(" = ", 1)
-            if tcode not in seen:
-                seen[tcode] = tname
-                body.append(f"    {p}")
-            else:
-                body.append(f"    {tname} = {seen[tcode]}")
+        _hoist(ctx.pre, seen, body)
         if n in whole:  # a seed term of the backward pass: scaled by k = eta/m here, once
             body.append(f"    {ident} = _k*{_paren(seen.get(code, code))}")
             continue
